@@ -1,0 +1,32 @@
+"""django-personalize: personalisation for any Django store.
+
+The public API is importable before apps are ready; each function imports its module lazily.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["track", "update_cart", "get_shopper"]
+
+
+def track(request: Any, kind: str, product: Any = None, **fields: Any) -> Any:
+    """Record an event (``view``, ``search``, ``add_to_cart``, ``purchase``...); never raises."""
+    from personalize.tracking import track as _track
+
+    return _track(request, kind, product, **fields)
+
+
+def update_cart(request: Any, lines: Any) -> Any:
+    """Set the shopper's cart snapshot from the store's cart lines; never raises."""
+    from personalize.tracking import update_cart as _update_cart
+
+    return _update_cart(request, lines)
+
+
+def get_shopper(request: Any) -> Any:
+    """The request's :class:`~personalize.models.Shopper` (unsaved until something is tracked)."""
+    from personalize.identity import get_shopper as _get_shopper
+
+    return _get_shopper(request)

@@ -1,0 +1,241 @@
+"""The one place personalize learns about the host shop.
+
+A store names its product model in ``PERSONALIZE["PRODUCT_MODEL"]``; the default adapter reads
+common field names (``title``/``name``, ``price``, ``image``, ``category``, ``brand``, ``stock``...).
+A store with other names subclasses :class:`DefaultAdapter`, overrides a few methods and names
+its class in ``PERSONALIZE["ADAPTER"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import models
+
+from personalize.conf import personalize_settings
+
+
+class DefaultAdapter:
+    """Maps the store's product model and users to what personalize needs."""
+
+    title_fields = ("title", "name")
+    price_fields = ("price", "price_incl_tax", "unit_price")
+    image_fields = ("image", "image_url", "thumbnail", "primary_image")
+    category_fields = ("category", "categories")
+    brand_fields = ("brand", "manufacturer", "vendor")
+    stock_fields = ("stock", "num_in_stock", "stock_quantity", "quantity", "in_stock", "is_available")
+    active_fields = ("is_active", "is_public", "active", "published")
+    tags_fields = ("tags",)
+
+    # --- the product model --------------------------------------------------------------
+    def get_product_model(self) -> type[models.Model]:
+        label = personalize_settings.PRODUCT_MODEL
+        if not label:
+            raise ImproperlyConfigured('Set PERSONALIZE["PRODUCT_MODEL"] to "app_label.ModelName".')
+        try:
+            return apps.get_model(label, require_ready=False)
+        except (LookupError, ValueError) as exc:
+            raise ImproperlyConfigured(f'PERSONALIZE["PRODUCT_MODEL"] = {label!r}: {exc}') from exc
+
+    def get_queryset(self) -> models.QuerySet:
+        """Products that may be shown at all (override to hide drafts, other sites...)."""
+        model = self.get_product_model()
+        qs = model._default_manager.all()
+        field_names = {f.name for f in model._meta.get_fields()}
+        for name in self.active_fields:
+            if name in field_names:
+                return qs.filter(**{name: True})
+        return qs
+
+    def product_key(self, product: models.Model) -> str:
+        return str(product.pk)
+
+    def to_python_key(self, key: Any) -> Any:
+        """The store's primary-key value for ``key``; ``ValidationError`` if malformed."""
+        pk_field = self.get_product_model()._meta.pk
+        value = pk_field.to_python(key)
+        if value is None or value == "":
+            raise ValidationError("empty product id")
+        return value
+
+    def is_valid_key(self, key: Any) -> bool:
+        try:
+            self.to_python_key(key)
+        except (ValidationError, ValueError, TypeError):
+            return False
+        return True
+
+    def get_products(self, keys: Iterable[str], *, queryset: models.QuerySet | None = None) -> list[models.Model]:
+        """Products for ``keys`` in the same order, in one query; unknown keys are dropped."""
+        keys = [str(k) for k in keys]
+        parsed = {}
+        for key in keys:
+            try:
+                parsed[key] = self.to_python_key(key)
+            except (ValidationError, ValueError, TypeError):
+                continue
+        qs = queryset if queryset is not None else self.get_queryset()
+        found = {self.product_key(p): p for p in qs.filter(pk__in=set(parsed.values()))}
+        return [found[k] for k in keys if k in found]
+
+    def get_product(self, key: Any) -> models.Model | None:
+        products = self.get_products([str(key)])
+        return products[0] if products else None
+
+    # --- product facts ------------------------------------------------------------------
+    def _first_attr(self, product: models.Model, names: Iterable[str]) -> Any:
+        for name in names:
+            if hasattr(product, name):
+                value = getattr(product, name)
+                return value() if callable(value) and not isinstance(value, models.Manager) else value
+        return None
+
+    def title(self, product: models.Model) -> str:
+        value = self._first_attr(product, self.title_fields)
+        return str(value) if value is not None else str(product)
+
+    def url(self, product: models.Model) -> str:
+        getter = getattr(product, "get_absolute_url", None)
+        return getter() if callable(getter) else ""
+
+    def price(self, product: models.Model) -> Decimal | None:
+        value = self._first_attr(product, self.price_fields)
+        if value is None:
+            return None
+        try:
+            return Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            return None
+
+    def image_url(self, product: models.Model) -> str:
+        value = self._first_attr(product, self.image_fields)
+        if not value:
+            return ""
+        return getattr(value, "url", None) or str(value)
+
+    def _label(self, value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, models.Manager):
+            first = value.all().first()
+            return str(first) if first is not None else ""
+        return str(value)
+
+    def category(self, product: models.Model) -> str:
+        return self._label(self._first_attr(product, self.category_fields))
+
+    def category_key(self, product: models.Model) -> str:
+        """A stable key for the product's category (its FK id when there is one)."""
+        for name in self.category_fields:
+            attname = f"{name}_id"
+            if hasattr(product, attname):
+                value = getattr(product, attname)
+                return "" if value is None else str(value)
+        return self.category(product)
+
+    def category_lookup(self) -> str | None:
+        """The ORM path to filter products by category key (``category`` → ``category_id``)."""
+        model = self.get_product_model()
+        for name in self.category_fields:
+            try:
+                field = model._meta.get_field(name)
+            except Exception:
+                continue
+            return field.attname if getattr(field, "many_to_one", False) else name
+        return None
+
+    def brand(self, product: models.Model) -> str:
+        return self._label(self._first_attr(product, self.brand_fields))
+
+    def in_stock(self, product: models.Model) -> bool:
+        for name in self.stock_fields:
+            if hasattr(product, name):
+                value = getattr(product, name)
+                if callable(value):
+                    value = value()
+                if isinstance(value, bool):
+                    return value
+                if value is None:
+                    return True
+                return value > 0
+        return True
+
+    def stock_filter(self) -> models.Q:
+        """An ORM filter for "in stock" (so lists can be filtered in SQL)."""
+        model = self.get_product_model()
+        names = {f.name: f for f in model._meta.get_fields() if getattr(f, "concrete", False)}
+        for name in self.stock_fields:
+            field = names.get(name)
+            if field is None:
+                continue
+            if isinstance(field, models.BooleanField):
+                return models.Q(**{name: True})
+            return models.Q(**{f"{name}__gt": 0}) | models.Q(**{f"{name}__isnull": True})
+        return models.Q()
+
+    def tags(self, product: models.Model) -> list[str]:
+        value = self._first_attr(product, self.tags_fields)
+        if not value:
+            return []
+        if isinstance(value, str):
+            return [t.strip() for t in value.split(",") if t.strip()]
+        if isinstance(value, models.Manager):
+            return [str(t) for t in value.all()]
+        return [str(t) for t in value]
+
+    def features(self, product: models.Model) -> dict[str, str]:
+        """Categorical features for the hybrid recommender; override to add your own."""
+        feats = {"category": self.category_key(product), "brand": self.brand(product)}
+        price = self.price(product)
+        if price is not None:
+            feats["price_band"] = self.price_band(price)
+        for tag in self.tags(product):
+            feats[f"tag:{tag}"] = "1"
+        return {k: v for k, v in feats.items() if v}
+
+    def price_band(self, price: Decimal) -> str:
+        bands = (10, 25, 50, 100, 250, 500, 1000)
+        for upper in bands:
+            if price < upper:
+                return f"<{upper}"
+        return f">={bands[-1]}"
+
+    def serialize(self, product: models.Model) -> dict[str, Any]:
+        """The fields the API and emails show for a product."""
+        price = self.price(product)
+        return {
+            "id": self.product_key(product),
+            "title": self.title(product),
+            "url": self.url(product),
+            "price": str(price) if price is not None else None,
+            "image": self.image_url(product),
+            "category": self.category(product),
+            "brand": self.brand(product),
+            "in_stock": self.in_stock(product),
+        }
+
+    # --- shoppers -----------------------------------------------------------------------
+    def user_email(self, user: Any) -> str:
+        field = getattr(user, "EMAIL_FIELD", "email")
+        return getattr(user, field, "") or ""
+
+    def user_first_name(self, user: Any) -> str:
+        return getattr(user, "first_name", "") or ""
+
+    def user_language(self, user: Any) -> str:
+        return getattr(user, "language", "") or ""
+
+
+_adapter_cache: dict[type, DefaultAdapter] = {}
+
+
+def get_adapter() -> DefaultAdapter:
+    """The configured adapter instance (one per adapter class)."""
+    cls = personalize_settings.ADAPTER
+    if cls not in _adapter_cache:
+        _adapter_cache[cls] = cls()
+    return _adapter_cache[cls]

@@ -1,0 +1,42 @@
+"""System checks (ids documented in docs/checks.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+
+
+@register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
+    from personalize.adapters import DefaultAdapter, get_adapter
+    from personalize.conf import personalize_settings as ps
+
+    errors: list = []
+    if not ps.PRODUCT_MODEL:
+        errors.append(Error('PERSONALIZE["PRODUCT_MODEL"] is not set.', hint='Set it to "app_label.ModelName".', id="personalize.E001"))
+    else:
+        try:
+            get_adapter().get_product_model()
+        except ImproperlyConfigured as exc:
+            errors.append(Error(str(exc), id="personalize.E002"))
+    try:
+        adapter_cls = ps.ADAPTER
+    except ImportError as exc:
+        errors.append(Error(f'PERSONALIZE["ADAPTER"] cannot be imported: {exc}', id="personalize.E003"))
+    else:
+        if not (isinstance(adapter_cls, type) and issubclass(adapter_cls, DefaultAdapter)):
+            errors.append(Error('PERSONALIZE["ADAPTER"] must be a subclass of personalize.adapters.DefaultAdapter.', id="personalize.E004"))
+    unknown = set(getattr(settings, "PERSONALIZE", {}) or {}) - set(ps.defaults)
+    for key in sorted(unknown):
+        errors.append(Warning(f'Unknown key PERSONALIZE["{key}"].', hint="Check the spelling against docs/settings.md.", id="personalize.W001"))
+    middleware = list(getattr(settings, "MIDDLEWARE", []))
+    name = "personalize.middleware.PersonalizeMiddleware"
+    auth = "django.contrib.auth.middleware.AuthenticationMiddleware"
+    if name not in middleware:
+        errors.append(Warning(f"{name} is not in MIDDLEWARE: request.shopper and widgets will not work.", id="personalize.W002"))
+    elif auth in middleware and middleware.index(name) < middleware.index(auth):
+        errors.append(Error(f"{name} must come after {auth}.", id="personalize.E005"))
+    return errors

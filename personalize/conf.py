@@ -1,0 +1,93 @@
+"""personalize's settings: defaults here, the project's ``PERSONALIZE`` dict layered on top.
+
+Read lazily (``from personalize.conf import personalize_settings as ps; ps.COOKIE_NAME``),
+reloaded when a test changes ``PERSONALIZE``; a mistyped key raises ``AttributeError``.
+Each capability adds its keys to ``DEFAULTS`` under a comment naming it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+DEFAULTS: dict[str, Any] = {
+    # --- host shop -----------------------------------------------------------------------
+    # "app_label.ModelName" of the store's product model.
+    "PRODUCT_MODEL": None,
+    # Dotted path of the adapter class that maps the store to what personalize needs.
+    "ADAPTER": "personalize.adapters.DefaultAdapter",
+    # --- shopper identity ----------------------------------------------------------------
+    "COOKIE_NAME": "personalize_id",
+    "COOKIE_AGE": 60 * 60 * 24 * 365,
+    "COOKIE_SECURE": False,
+    "COOKIE_SAMESITE": "Lax",
+    "COOKIE_SALT": "personalize.shopper",
+    # Minutes of inactivity after which a request counts as a new visit.
+    "VISIT_TIMEOUT_MINUTES": 30,
+    # A request whose User-Agent looks like a bot never creates a shopper row.
+    "IGNORE_BOTS": True,
+    # Request header holding the shopper's country (a CDN's, e.g. "HTTP_CF_IPCOUNTRY").
+    "COUNTRY_HEADER": "HTTP_CF_IPCOUNTRY",
+    # Path to a GeoLite2/GeoIP2 country database; used when the header is absent.
+    "GEOIP_PATH": None,
+    # --- events --------------------------------------------------------------------------
+    "TRACKING_ENABLED": True,
+    # Extra event kinds a store may record besides the built-in ones.
+    "EXTRA_EVENT_KINDS": [],
+    # --- browser beacon / API ------------------------------------------------------------
+    "API_MAX_BATCH": 50,
+    "API_THROTTLE_RATE": "120/min",
+    # Origins (scheme://host[:port]) allowed to post events besides the request's own host.
+    "TRUSTED_ORIGINS": [],
+    # --- widgets -------------------------------------------------------------------------
+    "RECENTLY_VIEWED_LIMIT": 8,
+    "WIDGET_MAX_LIMIT": 50,
+}
+
+# Keys whose value is a dotted path to import on access.
+IMPORT_STRINGS = {"ADAPTER"}
+
+
+class PersonalizeSettings:
+    """Attribute access to personalize's settings, cached until ``PERSONALIZE`` changes."""
+
+    def __init__(self, defaults: dict[str, Any] | None = None) -> None:
+        self.defaults = defaults if defaults is not None else DEFAULTS
+        self._cached: set[str] = set()
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        if not hasattr(self, "_user_settings"):
+            self._user_settings = dict(getattr(settings, "PERSONALIZE", {}) or {})
+        return self._user_settings
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in self.defaults:
+            raise AttributeError(f"Invalid personalize setting: {name!r}")
+        value = self.user_settings.get(name, self.defaults[name])
+        if name in IMPORT_STRINGS and isinstance(value, str):
+            value = import_string(value)
+        self._cached.add(name)
+        setattr(self, name, value)
+        return value
+
+    def reload(self) -> None:
+        for name in self._cached:
+            delattr(self, name)
+        self._cached.clear()
+        if hasattr(self, "_user_settings"):
+            del self._user_settings
+
+
+personalize_settings = PersonalizeSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == "PERSONALIZE":
+        personalize_settings.reload()
+
+
+setting_changed.connect(_reload)

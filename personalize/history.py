@@ -1,0 +1,32 @@
+"""The shopper's own history: what they viewed recently."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Max
+
+from personalize.adapters import get_adapter
+from personalize.models import Event, EventKind, Shopper
+
+
+def recently_viewed_keys(shopper: Shopper, limit: int, *, exclude: set[str] | None = None) -> list[str]:
+    """Distinct product keys the shopper viewed, newest first (one query)."""
+    if shopper is None or shopper.pk is None:
+        return []
+    qs = Event.objects.filter(shopper=shopper, kind=EventKind.VIEW)
+    if exclude:
+        qs = qs.exclude(product_key__in=exclude)
+    rows = qs.values("product_key").annotate(last=Max("created_at")).order_by("-last")[:limit]
+    return [row["product_key"] for row in rows]
+
+
+def recently_viewed(shopper: Shopper, limit: int, *, exclude: set[str] | None = None) -> list[Any]:
+    """Products the shopper viewed recently that can still be shown (two queries)."""
+    adapter = get_adapter()
+    # Over-fetch a little so that out-of-stock or deleted products do not shorten the list.
+    keys = recently_viewed_keys(shopper, limit * 2, exclude=exclude)
+    if not keys:
+        return []
+    queryset = adapter.get_queryset().filter(adapter.stock_filter())
+    return adapter.get_products(keys, queryset=queryset)[:limit]

@@ -1,0 +1,205 @@
+"""Who is shopping: a signed cookie id until login, the account's profile after it.
+
+``request.shopper`` is lazy: reading it costs at most one query and never writes. A row is
+created only when something is recorded (:func:`ensure_shopper`), so a bot that never acts
+leaves nothing behind; the middleware then sets the cookie on the response.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from personalize.conf import personalize_settings as ps
+from personalize.models import Cart, Event, Shopper
+
+logger = logging.getLogger("personalize")
+
+BOT_MARKERS = ("bot", "crawl", "spider", "slurp", "headless", "python-requests", "curl/", "wget/", "monitor")
+
+
+def is_bot(request: HttpRequest) -> bool:
+    agent = request.META.get("HTTP_USER_AGENT", "").lower()
+    return ps.IGNORE_BOTS and (not agent or any(marker in agent for marker in BOT_MARKERS))
+
+
+def read_cookie_key(request: HttpRequest) -> uuid.UUID | None:
+    """The shopper key from the signed cookie; ``None`` if absent or tampered with."""
+    try:
+        raw = request.get_signed_cookie(ps.COOKIE_NAME, salt=ps.COOKIE_SALT)
+    except (KeyError, signing.BadSignature):
+        return None
+    try:
+        return uuid.UUID(raw)
+    except (ValueError, TypeError):
+        return None
+
+
+def set_cookie(response: HttpResponse, key: uuid.UUID) -> None:
+    response.set_signed_cookie(
+        ps.COOKIE_NAME,
+        str(key),
+        salt=ps.COOKIE_SALT,
+        max_age=ps.COOKIE_AGE,
+        secure=ps.COOKIE_SECURE,
+        httponly=True,
+        samesite=ps.COOKIE_SAMESITE,
+    )
+
+
+def _user(request: HttpRequest) -> Any | None:
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+def get_shopper(request: HttpRequest) -> Shopper:
+    """The request's shopper: a saved row when one exists, else an unsaved one with a key."""
+    cached = getattr(request, "_personalize_shopper", None)
+    if cached is not None:
+        return cached
+    user = _user(request)
+    shopper = None
+    if user is not None:
+        shopper = Shopper.objects.filter(user=user).first()
+    if shopper is None:
+        key = read_cookie_key(request)
+        if key is not None:
+            shopper = Shopper.objects.filter(key=key).select_related("merged_into").first()
+            if shopper is not None and shopper.merged_into_id:
+                shopper = shopper.merged_into
+            if shopper is not None and user is not None and shopper.user_id not in (None, user.pk):
+                shopper = None  # someone else's browser profile: never hand it to this account
+        if shopper is None:
+            shopper = Shopper(key=key or uuid.uuid4(), user=user)
+    request._personalize_shopper = shopper
+    return shopper
+
+
+def ensure_shopper(request: HttpRequest) -> Shopper | None:
+    """The request's shopper, saved (created on first use); ``None`` for bots."""
+    shopper = get_shopper(request)
+    if shopper.pk is not None:
+        return shopper
+    if is_bot(request):
+        return None
+    shopper.language = (getattr(request, "LANGUAGE_CODE", "") or "")[:16]
+    shopper.country = detect_country(request)
+    shopper.device = detect_device(request)
+    try:
+        with transaction.atomic():
+            shopper.save()
+    except IntegrityError:
+        # A concurrent request created the same shopper (same cookie or same user).
+        existing = Shopper.objects.filter(key=shopper.key).first()
+        if existing is None and shopper.user_id:
+            existing = Shopper.objects.filter(user_id=shopper.user_id).first()
+        if existing is None:
+            raise
+        shopper = existing
+    request._personalize_shopper = shopper
+    request._personalize_set_cookie = True
+    return shopper
+
+
+def detect_country(request: HttpRequest) -> str:
+    """Country code from the configured CDN header, else GeoIP2 when configured."""
+    header = ps.COUNTRY_HEADER
+    value = request.META.get(header, "") if header else ""
+    if value and len(value) == 2 and value.isalpha() and value.upper() not in ("XX", "T1"):
+        return value.upper()
+    if ps.GEOIP_PATH:
+        try:
+            from django.contrib.gis.geoip2 import GeoIP2
+
+            ip = request.META.get("REMOTE_ADDR", "")
+            return (GeoIP2(ps.GEOIP_PATH).country_code(ip) or "")[:2]
+        except Exception:  # noqa: BLE001 - GeoIP is best effort
+            logger.debug("GeoIP lookup failed", exc_info=True)
+    return ""
+
+
+def detect_device(request: HttpRequest) -> str:
+    """``mobile``, ``tablet``, ``desktop`` or ``bot`` from the User-Agent (user-agents library)."""
+    agent = request.META.get("HTTP_USER_AGENT", "")
+    if not agent:
+        return ""
+    try:
+        from user_agents import parse
+    except ImportError:  # pragma: no cover - a declared dependency
+        return ""
+    ua = parse(agent)
+    if ua.is_bot:
+        return "bot"
+    if ua.is_tablet:
+        return "tablet"
+    if ua.is_mobile:
+        return "mobile"
+    return "desktop"
+
+
+def touch(shopper: Shopper) -> None:
+    """Count a new visit after ``VISIT_TIMEOUT_MINUTES`` of inactivity; update ``last_seen``."""
+    now = timezone.now()
+    gap = (now - shopper.last_seen).total_seconds() / 60
+    if gap < 1:
+        return
+    fields = {"last_seen": now}
+    if gap >= ps.VISIT_TIMEOUT_MINUTES:
+        fields["visits"] = shopper.visits + 1
+    Shopper.objects.filter(pk=shopper.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(shopper, name, value)
+
+
+@transaction.atomic
+def merge_shoppers(source: Shopper, target: Shopper) -> Shopper:
+    """Move ``source``'s history and cart into ``target`` and mark ``source`` merged."""
+    from personalize import signals
+
+    if source.pk == target.pk:
+        return target
+    Event.objects.filter(shopper=source).update(shopper=target)
+    source_cart = Cart.objects.filter(shopper=source).first()
+    if source_cart is not None and source_cart.lines:
+        target_cart = Cart.objects.filter(shopper=target).first()
+        if target_cart is None or target_cart.is_empty or source_cart.updated_at >= target_cart.updated_at:
+            Cart.objects.filter(shopper=target).delete()
+            source_cart.shopper = target
+            source_cart.save(update_fields=["shopper"])
+    target.visits = max(target.visits, source.visits)
+    target.first_seen = min(target.first_seen, source.first_seen)
+    for field in ("language", "country", "device", "email"):
+        if not getattr(target, field) and getattr(source, field):
+            setattr(target, field, getattr(source, field))
+    target.save()
+    source.merged_into = target
+    source.save(update_fields=["merged_into"])
+    signals.shopper_merged.send(sender=Shopper, source=source, target=target)
+    return target
+
+
+def attach_user(request: HttpRequest, user: Any) -> Shopper | None:
+    """On login: the browser's history follows the shopper into the account's profile."""
+    key = read_cookie_key(request)
+    browser = Shopper.objects.filter(key=key).first() if key else None
+    if browser is not None and browser.merged_into_id:
+        browser = Shopper.objects.filter(pk=browser.merged_into_id).first()
+    account = Shopper.objects.filter(user=user).first()
+    if account is None and browser is not None and browser.user_id is None:
+        browser.user = user
+        browser.save(update_fields=["user"])
+        account = browser
+    elif account is not None and browser is not None and browser.user_id is None:
+        account = merge_shoppers(browser, account)
+    if hasattr(request, "_personalize_shopper"):
+        del request._personalize_shopper
+    if account is not None:
+        request._personalize_shopper = account
+        request._personalize_set_cookie = True
+    return account

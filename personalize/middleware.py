@@ -1,0 +1,37 @@
+"""Gives every request a lazy ``request.shopper`` and sets the shopper cookie when one was made."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
+
+from personalize import identity
+
+logger = logging.getLogger("personalize")
+
+
+class PersonalizeMiddleware:
+    """Place after ``AuthenticationMiddleware`` (and ``LocaleMiddleware`` when used)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.shopper = SimpleLazyObject(lambda: identity.get_shopper(request))
+        response = self.get_response(request)
+        self.update_cookie(request, response)
+        return response
+
+    def update_cookie(self, request: HttpRequest, response: HttpResponse) -> None:
+        shopper = getattr(request, "_personalize_shopper", None)
+        try:
+            if shopper is not None and shopper.pk is not None:
+                if getattr(request, "_personalize_set_cookie", False):
+                    identity.set_cookie(response, shopper.key)
+                else:
+                    identity.touch(shopper)
+        except Exception:  # personalisation never breaks a page
+            logger.exception("personalize: could not update the shopper cookie")
