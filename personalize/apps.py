@@ -8,4 +8,9 @@ class PersonalizeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from personalize import checks, receivers  # noqa: F401 - connect checks and receivers
+        from personalize.schedules import ensure_schedules
+
+        post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="personalize.schedules")

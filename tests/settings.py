@@ -59,6 +59,8 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(os.environ.get("DATABASE_URL", "sqlite://:memory:")),
 }
+if os.environ.get("PERSONALIZE_TEST_DB"):  # lets parallel runs on one server keep apart
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["PERSONALIZE_TEST_DB"]}
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 STATIC_URL = "/static/"
