@@ -42,6 +42,13 @@ DEFAULTS: dict[str, Any] = {
     "API_THROTTLE_RATE": "120/min",
     # Origins (scheme://host[:port]) allowed to post events besides the request's own host.
     "TRUSTED_ORIGINS": [],
+    # How many recent events make up a shopper's profile for recommendations and rules.
+    "PROFILE_EVENTS": 200,
+    # --- holdout and fatigue -------------------------------------------------------------
+    # Percent of shoppers (sticky) who see no personalisation at all: the store-wide control.
+    "HOLDOUT_PERCENT": 0,
+    # One cap across channels: after an offer (on site or by email) no other offer for this long.
+    "FATIGUE_WINDOW_MINUTES": 60,
     # --- widgets -------------------------------------------------------------------------
     "RECENTLY_VIEWED_LIMIT": 8,
     "WIDGET_MAX_LIMIT": 50,

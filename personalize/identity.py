@@ -66,11 +66,11 @@ def get_shopper(request: HttpRequest) -> Shopper:
     user = _user(request)
     shopper = None
     if user is not None:
-        shopper = Shopper.objects.filter(user=user).first()
+        shopper = Shopper.objects.select_related("cart").filter(user=user).first()
     if shopper is None:
         key = read_cookie_key(request)
         if key is not None:
-            shopper = Shopper.objects.filter(key=key).select_related("merged_into").first()
+            shopper = Shopper.objects.filter(key=key).select_related("merged_into", "cart").first()
             if shopper is not None and shopper.merged_into_id:
                 shopper = shopper.merged_into
             if shopper is not None and user is not None and shopper.user_id not in (None, user.pk):

@@ -141,4 +141,25 @@ class Cart(models.Model):
         return [str(line["product"]) for line in self.lines]
 
 
+class Contact(models.Model):
+    """An offer or message that reached a shopper: on site or by email (the fatigue cap)."""
+
+    class Channel(models.TextChoices):
+        ONSITE = "onsite", _("On site")
+        EMAIL = "email", _("Email")
+
+    shopper = models.ForeignKey(Shopper, verbose_name=_("shopper"), on_delete=models.CASCADE, related_name="contacts")
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    source = models.CharField(_("source"), max_length=100, blank=True, help_text=_("Campaign or flow that made it."))
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        indexes = [models.Index(fields=["shopper", "-created_at"], name="personalize_contact_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.source}"
+
+
 # Capability models (kept in their own rooms, registered under this app).

@@ -1,0 +1,33 @@
+"""One fatigue cap across channels: a shopper who just got an offer by email is not shown a
+pop-up the same hour, and the other way round.
+
+Campaigns call :func:`may_contact` before showing an offer and :func:`record_contact` after;
+lifecycle emails do the same for the email channel (they also keep their own daily cap).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from personalize.conf import personalize_settings as ps
+from personalize.models import Contact, Shopper
+
+
+def may_contact(shopper: Shopper | None, *, window_minutes: int | None = None) -> bool:
+    """Whether no offer reached this shopper within the fatigue window (any channel)."""
+    if shopper is None or shopper.pk is None:
+        return True
+    minutes = ps.FATIGUE_WINDOW_MINUTES if window_minutes is None else window_minutes
+    if minutes <= 0:
+        return True
+    since = timezone.now() - timedelta(minutes=minutes)
+    return not Contact.objects.filter(shopper=shopper, created_at__gte=since).exists()
+
+
+def record_contact(shopper: Shopper, channel: str, source: str = "") -> Contact | None:
+    """Remember that an offer reached the shopper (skipped for unsaved shoppers)."""
+    if shopper is None or shopper.pk is None:
+        return None
+    return Contact.objects.create(shopper=shopper, channel=channel, source=source[:100])
