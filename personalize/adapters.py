@@ -51,6 +51,22 @@ class DefaultAdapter:
                 return qs.filter(**{name: True})
         return qs
 
+    def optimize_queryset(self, queryset: models.QuerySet) -> models.QuerySet:
+        """Join the category and brand when they are foreign keys, so that serializing a list
+        of products costs no query per product (override to add your own relations)."""
+        model = queryset.model
+        related = []
+        for name in (*self.category_fields, *self.brand_fields):
+            try:
+                field = model._meta.get_field(name)
+            except Exception:  # noqa: BLE001 - FieldDoesNotExist and reverse relations alike
+                continue
+            if getattr(field, "many_to_one", False) or getattr(field, "one_to_one", False):
+                related.append(name)
+        if related and queryset.query.select_related is not True:
+            queryset = queryset.select_related(*related)
+        return queryset
+
     def product_key(self, product: models.Model) -> str:
         return str(product.pk)
 
@@ -78,8 +94,10 @@ class DefaultAdapter:
                 parsed[key] = self.to_python_key(key)
             except (ValidationError, ValueError, TypeError):
                 continue
+        if not parsed:
+            return []
         qs = queryset if queryset is not None else self.get_queryset()
-        found = {self.product_key(p): p for p in qs.filter(pk__in=set(parsed.values()))}
+        found = {self.product_key(p): p for p in self.optimize_queryset(qs).filter(pk__in=set(parsed.values()))}
         return [found[k] for k in keys if k in found]
 
     def get_product(self, key: Any) -> models.Model | None:

@@ -42,6 +42,12 @@ DEFAULTS: dict[str, Any] = {
     "API_THROTTLE_RATE": "120/min",
     # Origins (scheme://host[:port]) allowed to post events besides the request's own host.
     "TRUSTED_ORIGINS": [],
+    # Kinds a browser may post. Cart changes and purchases come from the server (the store's
+    # own cart and checkout), so a browser can neither fake an order nor a cart's prices;
+    # "purchase" is refused even when listed here.
+    "API_EVENT_KINDS": ["view", "impression", "rec_click", "search", "category_view", "page_view"],
+    # Largest request body the beacon endpoint reads (bytes).
+    "API_MAX_BODY_BYTES": 64 * 1024,
     # How many recent events make up a shopper's profile for recommendations and rules.
     "PROFILE_EVENTS": 200,
     # --- holdout and fatigue -------------------------------------------------------------

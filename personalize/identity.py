@@ -73,8 +73,11 @@ def get_shopper(request: HttpRequest) -> Shopper:
             shopper = Shopper.objects.filter(key=key).select_related("merged_into", "cart").first()
             if shopper is not None and shopper.merged_into_id:
                 shopper = shopper.merged_into
-            if shopper is not None and user is not None and shopper.user_id not in (None, user.pk):
-                shopper = None  # someone else's browser profile: never hand it to this account
+            if shopper is not None and shopper.user_id is not None and (user is None or shopper.user_id != user.pk):
+                # An account's profile goes only to that account: not to the next person on a
+                # shared computer after logout, nor to another account logging in there.
+                shopper = None
+                key = None  # the cookie's key belongs to that profile: start a fresh one
         if shopper is None:
             shopper = Shopper(key=key or uuid.uuid4(), user=user)
     request._personalize_shopper = shopper

@@ -1,7 +1,87 @@
-"""DRF endpoints: the browser beacon (and, per capability, read endpoints)."""
+"""DRF endpoints: the browser beacon (other capabilities add their read endpoints)."""
 
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from personalize import identity
+from personalize.api.events import BatchError, validate_batch
+from personalize.api.permissions import OriginCheckedSessionAuthentication, SameOriginPermission
+from personalize.api.throttling import BeaconRateThrottle
+from personalize.conf import personalize_settings as ps
+from personalize.tracking import save_events
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 class EventBatchView(APIView):
-    """Placeholder replaced by the beacon implementation."""
+    """``POST {"events": [{"kind", "product", "quantity", "value", "query", "placement",
+    "model_version", "context"}, ...]}`` for the request's shopper.
+
+    202 ``{"accepted": n}``; 400 ``{"detail": "events[3].product: ...", "errors": {...}}`` and
+    nothing stored when anything is wrong; 403 from another site; 429 when throttled; 204 and
+    nothing stored for bots.
+    """
+
+    # DRF's SessionAuthentication would demand a CSRF token the beacon cannot send; the
+    # Origin check refuses cross-site posts instead. The shopper comes from Django's own
+    # request (cookie and login).
+    authentication_classes = (OriginCheckedSessionAuthentication,)
+    permission_classes = (SameOriginPermission,)
+    throttle_classes = (BeaconRateThrottle,)
+    renderer_classes = (JSONRenderer,)
+    parser_classes = ()  # the body is read in read_payload, with errors naming the problem
+
+    def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> None:
+        # Always 403 with the origin message: DRF would answer "credentials were not provided"
+        # to an anonymous shopper, which is not what is wrong.
+        raise exceptions.PermissionDenied(detail=message, code=code)
+
+    def post(self, request: Request) -> Response:
+        http = request._request
+        if not ps.TRACKING_ENABLED or identity.is_bot(http):
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        try:
+            payload = self.read_payload(http)
+            events = validate_batch(payload, identity.get_shopper(http))
+        except BatchError as exc:
+            return Response({"detail": exc.detail, "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
+        with transaction.atomic():
+            shopper = identity.ensure_shopper(http)
+            for event in events:
+                event.shopper = shopper
+            save_events(events, request=http)
+        return Response({"accepted": len(events)}, status=status.HTTP_202_ACCEPTED)
+
+    def read_payload(self, http: Any) -> Any:
+        content_type = http.content_type or ""
+        if content_type != "application/json":
+            raise BatchError(
+                {"Content-Type": [_("Must be application/json, got “%(type)s”.") % {"type": content_type[:60] or "-"}]}
+            )
+        try:
+            length = int(http.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        too_big = BatchError({"body": [_("Larger than %(max)s bytes.") % {"max": ps.API_MAX_BODY_BYTES}]})
+        if length > ps.API_MAX_BODY_BYTES:
+            raise too_big
+        raw = http.body
+        if len(raw) > ps.API_MAX_BODY_BYTES:  # a chunked body has no Content-Length
+            raise too_big
+        try:
+            body = raw.decode(http.encoding or "utf-8")
+            return json.loads(body, parse_constant=_reject_constant)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise BatchError({"body": [_("Invalid JSON: %(error)s") % {"error": str(exc)[:120]}]}) from None

@@ -1,0 +1,35 @@
+"""Throttling the beacon: per shopper (signed cookie) or, without one, per client address."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.throttling import SimpleRateThrottle
+
+from personalize import identity
+from personalize.conf import personalize_settings as ps
+
+
+class BeaconRateThrottle(SimpleRateThrottle):
+    """Rate from ``PERSONALIZE["API_THROTTLE_RATE"]`` (``None`` disables it)."""
+
+    scope = "personalize_events"
+
+    def get_rate(self) -> str | None:
+        # Read per request, not from DRF's DEFAULT_THROTTLE_RATES, so the store configures
+        # personalize in one place and tests can override it.
+        return ps.API_THROTTLE_RATE
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        # SimpleRateThrottle parses the rate in __init__; re-read it so a changed setting applies.
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        # Per shopper, so many shoppers behind one NAT are not throttled together. The cookie is
+        # signed: a client cannot make keys up, and requests without one (which is how new keys
+        # are obtained) share their address's budget (DRF's get_ident honours NUM_PROXIES).
+        key = identity.read_cookie_key(request._request if hasattr(request, "_request") else request)
+        ident = f"shopper:{key}" if key is not None else f"ip:{self.get_ident(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
