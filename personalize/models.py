@@ -163,3 +163,4 @@ class Contact(models.Model):
 
 
 # Capability models (kept in their own rooms, registered under this app).
+from personalize.campaigns.models import *  # noqa: E402,F401,F403

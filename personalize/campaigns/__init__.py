@@ -1,0 +1,1 @@
+"""Campaigns and offers: on-site content for segments, discounts and codes, A/B results."""
