@@ -55,6 +55,26 @@ DEFAULTS: dict[str, Any] = {
     "HOLDOUT_PERCENT": 0,
     # One cap across channels: after an offer (on site or by email) no other offer for this long.
     "FATIGUE_WINDOW_MINUTES": 60,
+    # --- recommenders (engine) -----------------------------------------------------------
+    # Backends by alias, like CACHES; "default" is the served hybrid model.
+    "RECOMMENDERS": {
+        "default": {"BACKEND": "personalize.recommenders.lightfm.LightFMRecommender", "OPTIONS": {}},
+        "popular": {"BACKEND": "personalize.recommenders.popular.PopularRecommender", "OPTIONS": {}},
+        "bought_together": {
+            "BACKEND": "personalize.recommenders.cooccurrence.CoOccurrenceRecommender",
+            "OPTIONS": {"KINDS": ["purchase"]},
+        },
+        "also_viewed": {
+            "BACKEND": "personalize.recommenders.cooccurrence.CoOccurrenceRecommender",
+            "OPTIONS": {"KINDS": ["view", "rec_click"]},
+        },
+    },
+    # Activate a new model version even when it scores below the active one on NDCG@10.
+    "RECOMMENDER_FORCE_ACTIVATE": False,
+    # Days of events a training run reads (None: all of them).
+    "TRAINING_WINDOW_DAYS": 365,
+    # A run still "training" after this long was killed: the next run marks it failed.
+    "TRAINING_TIMEOUT_MINUTES": 120,
     # --- widgets -------------------------------------------------------------------------
     "RECENTLY_VIEWED_LIMIT": 8,
     "WIDGET_MAX_LIMIT": 50,
