@@ -37,6 +37,8 @@ class Shopper(models.Model):
     visits = models.PositiveIntegerField(_("visits"), default=1)
     first_seen = models.DateTimeField(_("first seen"), default=timezone.now)
     last_seen = models.DateTimeField(_("last seen"), default=timezone.now, db_index=True)
+    # The store's own customer key (set by imports of order history), to match rows later.
+    external_key = models.CharField(_("external key"), max_length=100, blank=True, db_index=True)
     merged_into = models.ForeignKey(
         "self", verbose_name=_("merged into"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -164,3 +166,4 @@ class Contact(models.Model):
 
 # Capability models (kept in their own rooms, registered under this app).
 from personalize.campaigns.models import *  # noqa: E402,F401,F403
+from personalize.recommenders.models import *  # noqa: E402,F401,F403
