@@ -29,7 +29,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-postgres test-py313 demo worker clean
+.PHONY: help install test test-postgres test-py313 print-python313 demo worker clean
 
 help:
 	@sed -n '4,10p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
@@ -63,6 +63,9 @@ test-postgres: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 PYTHON313 ?= $(firstword $(foreach p,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13),$(shell $(p) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && echo $(p))))
+
+print-python313:
+	@echo $(PYTHON313)
 
 test-py313:
 	@if [ -z "$(PYTHON313)" ]; then echo "error: no Python 3.13 found; run make test-py313 PYTHON313=/path/to/python3.13" >&2; exit 1; fi
