@@ -15,20 +15,24 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
     from personalize.conf import personalize_settings as ps
 
     errors: list = []
-    if not ps.PRODUCT_MODEL:
-        errors.append(Error('PERSONALIZE["PRODUCT_MODEL"] is not set.', hint='Set it to "app_label.ModelName".', id="personalize.E001"))
-    else:
-        try:
-            get_adapter().get_product_model()
-        except ImproperlyConfigured as exc:
-            errors.append(Error(str(exc), id="personalize.E002"))
+    adapter_ok = False
     try:
         adapter_cls = ps.ADAPTER
     except ImportError as exc:
         errors.append(Error(f'PERSONALIZE["ADAPTER"] cannot be imported: {exc}', id="personalize.E003"))
     else:
-        if not (isinstance(adapter_cls, type) and issubclass(adapter_cls, DefaultAdapter)):
+        adapter_ok = isinstance(adapter_cls, type) and issubclass(adapter_cls, DefaultAdapter)
+        if not adapter_ok:
             errors.append(Error('PERSONALIZE["ADAPTER"] must be a subclass of personalize.adapters.DefaultAdapter.', id="personalize.E004"))
+    if not ps.PRODUCT_MODEL:
+        errors.append(Error('PERSONALIZE["PRODUCT_MODEL"] is not set.', hint='Set it to "app_label.ModelName".', id="personalize.E001"))
+    else:
+        # A broken adapter is reported above; still check the model name with the default one.
+        adapter = get_adapter() if adapter_ok else DefaultAdapter()
+        try:
+            adapter.get_product_model()
+        except ImproperlyConfigured as exc:
+            errors.append(Error(str(exc), id="personalize.E002"))
     unknown = set(getattr(settings, "PERSONALIZE", {}) or {}) - set(ps.defaults)
     for key in sorted(unknown):
         errors.append(Warning(f'Unknown key PERSONALIZE["{key}"].', hint="Check the spelling against docs/settings.md.", id="personalize.W001"))
