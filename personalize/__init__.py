@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["track", "update_cart", "get_shopper"]
+__all__ = ["track", "update_cart", "get_shopper", "segments_for"]
 
 
 def track(request: Any, kind: str, product: Any = None, **fields: Any) -> Any:
@@ -30,3 +30,10 @@ def get_shopper(request: Any) -> Any:
     from personalize.identity import get_shopper as _get_shopper
 
     return _get_shopper(request)
+
+
+def segments_for(request: Any) -> frozenset[str]:
+    """Slugs of the active segments the request's shopper is in (cached per session)."""
+    from personalize.segments.evaluation import segments_for as _segments_for
+
+    return _segments_for(request)

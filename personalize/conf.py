@@ -75,6 +75,24 @@ DEFAULTS: dict[str, Any] = {
     "TRAINING_WINDOW_DAYS": 365,
     # A run still "training" after this long was killed: the next run marks it failed.
     "TRAINING_TIMEOUT_MINUTES": 120,
+    # --- segments ------------------------------------------------------------------------
+    # Seconds a request's segments stay cached in its session (and compiled definitions in a process).
+    "SEGMENT_CACHE_SECONDS": 300,
+    # Dotted paths of extra rule classes (``personalize.segments.rules.Rule`` subclasses).
+    "SEGMENT_RULES": [],
+    # Shoppers per batch when a materialised segment is refreshed.
+    "SEGMENT_REFRESH_BATCH": 5000,
+    # RFM thresholds (see docs/segments.md); keys missing here keep their default.
+    "SEGMENT_RFM": {
+        "recent_days": 30,
+        "frequent_orders": 3,
+        "big_spender_value": 500,
+        "at_risk_days": 60,
+        "at_risk_min_orders": 2,
+        "lapsed_days": 180,
+    },
+    # Time zone for day/hour rules and RFM ages; None means settings.TIME_ZONE.
+    "STORE_TIME_ZONE": None,
     # --- widgets -------------------------------------------------------------------------
     "RECENTLY_VIEWED_LIMIT": 8,
     "WIDGET_MAX_LIMIT": 50,

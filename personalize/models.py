@@ -167,3 +167,4 @@ class Contact(models.Model):
 # Capability models (kept in their own rooms, registered under this app).
 from personalize.campaigns.models import *  # noqa: E402,F401,F403
 from personalize.recommenders.models import *  # noqa: E402,F401,F403
+from personalize.segments.models import *  # noqa: E402,F401,F403

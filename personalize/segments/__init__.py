@@ -1,0 +1,33 @@
+"""Segments: which groups a shopper belongs to, live per request or materialised in bulk.
+
+Importable before apps are ready: each function imports its module lazily.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["segments_for", "shopper_segments", "in_segment"]
+
+
+def segments_for(request: Any) -> frozenset[str]:
+    """Slugs of the active segments the request's shopper is in (live and materialised).
+
+    Cached in the session for ``SEGMENT_CACHE_SECONDS``; never raises (logs, returns the
+    materialised memberships or an empty set).
+    """
+    from personalize.segments.evaluation import segments_for as _segments_for
+
+    return _segments_for(request)
+
+
+def shopper_segments(shopper: Any) -> frozenset[str]:
+    """Slugs of the active materialised segments the shopper is a member of (no request needed)."""
+    from personalize.segments.evaluation import shopper_segments as _shopper_segments
+
+    return _shopper_segments(shopper)
+
+
+def in_segment(request: Any, slug: str) -> bool:
+    """Whether the request's shopper is in the segment ``slug``."""
+    return slug in segments_for(request)

@@ -1,0 +1,246 @@
+"""Which segments a shopper is in, per request: the fast path behind ``segments_for``.
+
+Segment definitions are compiled once per process and reused until a segment changes (a
+version number in the cache is bumped on every save) or ``SEGMENT_CACHE_SECONDS`` pass. A
+request's answer is kept in its session with a fingerprint (segments version, shopper, login,
+cart revision, store-local hour), so a cached request costs one cache read and no query.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.cache import cache
+
+from personalize.conf import personalize_settings as ps
+from personalize.segments.context import SegmentContext, store_now
+from personalize.segments.rules import Rule, build_rule
+
+logger = logging.getLogger("personalize")
+
+VERSION_CACHE_KEY = "personalize:segments:version"
+SESSION_KEY = "personalize_segments"
+REQUEST_ATTR = "_personalize_segments"
+
+
+@dataclass
+class CompiledSegment:
+    pk: int
+    slug: str
+    match: str
+    mode: str
+    rules: list[tuple[Rule, bool]] = field(default_factory=list)  # (rule, negate)
+    broken: bool = False  # a stored rule no longer validates: the segment matches nobody
+
+    @property
+    def materialised(self) -> bool:
+        return self.mode == "materialised"
+
+    def dependencies(self) -> set[str]:
+        deps: set[str] = set()
+        for rule, _negate in self.rules:
+            deps |= rule.dependencies()
+        return deps
+
+
+# --- versioning and compiled definitions ---------------------------------------------------
+def segments_version() -> int:
+    version = cache.get(VERSION_CACHE_KEY)
+    if version is None:
+        version = int(time.time() * 1000)
+        cache.add(VERSION_CACHE_KEY, version, None)
+        version = cache.get(VERSION_CACHE_KEY, version)
+    return int(version)
+
+
+def bump_version() -> None:
+    """Invalidate every process's compiled definitions and every session's cached answer."""
+    try:
+        cache.incr(VERSION_CACHE_KEY)
+    except ValueError:
+        cache.set(VERSION_CACHE_KEY, int(time.time() * 1000), None)
+
+
+_lock = threading.Lock()
+_compiled: dict[str, Any] = {"version": None, "loaded_at": 0.0, "segments": {}}
+
+
+def compile_segment(segment: Any, rules: list[Any]) -> CompiledSegment:
+    compiled = CompiledSegment(pk=segment.pk, slug=segment.slug, match=segment.match, mode=segment.mode)
+    for row in rules:
+        try:
+            compiled.rules.append((build_rule(row.kind, row.params), row.negate))
+        except Exception:  # noqa: BLE001 - e.g. a custom rule removed from SEGMENT_RULES
+            logger.warning("personalize: segment %r has an invalid %r rule; it matches nobody", segment.slug, row.kind)
+            compiled.broken = True
+    return compiled
+
+
+def active_segments() -> dict[str, CompiledSegment]:
+    """Slug -> compiled definition of every active segment (two queries when reloaded)."""
+    from personalize.segments.models import Segment, SegmentRule
+
+    version = segments_version()
+    now = time.monotonic()
+    state = _compiled
+    if state["version"] == version and now - state["loaded_at"] < ps.SEGMENT_CACHE_SECONDS:
+        return state["segments"]
+    with _lock:
+        segments = list(Segment.objects.filter(is_active=True))
+        rules: dict[int, list[Any]] = {s.pk: [] for s in segments}
+        for row in SegmentRule.objects.filter(segment__is_active=True).order_by("position", "pk"):
+            rules.setdefault(row.segment_id, []).append(row)
+        compiled = {s.slug: compile_segment(s, rules[s.pk]) for s in segments}
+        _compiled.update(version=version, loaded_at=now, segments=compiled)
+    return compiled
+
+
+def clear_compiled() -> None:
+    _compiled.update(version=None, loaded_at=0.0, segments={})
+
+
+# --- evaluation ----------------------------------------------------------------------------
+def evaluate(segment: CompiledSegment, ctx: SegmentContext) -> bool:
+    """Whether the context's shopper is in ``segment``, evaluating its rules in Python.
+
+    A materialised segment answers from its memberships (as of its last refresh).
+    """
+    if segment.slug in ctx.segment_results:
+        return ctx.segment_results[segment.slug]
+    if segment.materialised:
+        result = segment.slug in ctx.memberships
+    elif segment.broken or segment.slug in ctx.evaluating:
+        if segment.slug in ctx.evaluating:
+            logger.warning("personalize: segment %r refers to itself; treated as no match", segment.slug)
+        result = False
+    else:
+        ctx.evaluating.add(segment.slug)
+        try:
+            result = evaluate_rules(segment, ctx)
+        finally:
+            ctx.evaluating.discard(segment.slug)
+    ctx.segment_results[segment.slug] = result
+    return result
+
+
+def evaluate_rules(segment: CompiledSegment, ctx: SegmentContext) -> bool:
+    if not segment.rules:
+        return False  # an empty segment selects nobody rather than everybody
+    results = (rule.matches(ctx) != negate for rule, negate in segment.rules)
+    return all(results) if segment.match == "all" else any(results)
+
+
+def resolver(segments: dict[str, CompiledSegment]) -> Any:
+    """A member-of-segment resolver over ``segments`` (inactive or unknown slugs: no match)."""
+
+    def resolve(slug: str, ctx: SegmentContext) -> bool:
+        target = segments.get(slug)
+        return evaluate(target, ctx) if target is not None else False
+
+    return resolve
+
+
+def context_for(shopper: Any, request: Any = None, segments: dict[str, CompiledSegment] | None = None) -> SegmentContext:
+    segments = active_segments() if segments is None else segments
+    return SegmentContext(shopper, request=request, segment_resolver=resolver(segments))
+
+
+def evaluate_all(shopper: Any, request: Any = None) -> frozenset[str]:
+    """Slugs of every active segment the shopper is in, computed now (no session cache)."""
+    segments = active_segments()
+    if not segments:
+        return frozenset()
+    ctx = context_for(shopper, request, segments)
+    return frozenset(slug for slug, segment in segments.items() if evaluate(segment, ctx))
+
+
+# --- the public answers ---------------------------------------------------------------------
+def _fingerprint(request: Any, shopper: Any) -> list[Any]:
+    from personalize.models import Cart
+
+    revision = None
+    if shopper is not None and shopper.pk is not None:
+        try:
+            revision = shopper.cart.revision
+        except Cart.DoesNotExist:
+            revision = None
+    user = getattr(request, "user", None)
+    user_id = str(user.pk) if user is not None and user.is_authenticated else None
+    now = store_now()
+    return [
+        segments_version(),
+        shopper.pk if shopper is not None else None,
+        user_id,
+        revision,
+        now.strftime("%Y%m%d%H"),
+    ]
+
+
+def segments_for(request: Any) -> frozenset[str]:
+    """See :func:`personalize.segments.segments_for`."""
+    cached = getattr(request, REQUEST_ATTR, None)
+    if cached is not None:
+        return cached
+    try:
+        result = _segments_for(request)
+    except Exception:
+        logger.exception("personalize: could not evaluate segments; using none")
+        result = frozenset()
+    try:
+        setattr(request, REQUEST_ATTR, result)
+    except AttributeError:
+        pass
+    return result
+
+
+def _segments_for(request: Any) -> frozenset[str]:
+    shopper = getattr(request, "shopper", None)
+    if shopper is None:
+        from personalize.identity import get_shopper
+
+        shopper = get_shopper(request)
+    session = getattr(request, "session", None)
+    fingerprint = _fingerprint(request, shopper)
+    if session is not None:
+        stored = session.get(SESSION_KEY)
+        if (
+            stored
+            and stored.get("fp") == fingerprint
+            and time.time() - stored.get("at", 0) < ps.SEGMENT_CACHE_SECONDS
+        ):
+            return frozenset(stored.get("slugs", ()))
+    result = evaluate_all(shopper, request)
+    if session is not None:
+        session[SESSION_KEY] = {"fp": fingerprint, "at": time.time(), "slugs": sorted(result)}
+    return result
+
+
+def invalidate_request(request: Any) -> None:
+    """Forget the cached answer for this request's session (after an event or cart change)."""
+    if request is None:
+        return
+    if hasattr(request, REQUEST_ATTR):
+        try:
+            delattr(request, REQUEST_ATTR)
+        except AttributeError:
+            pass
+    session = getattr(request, "session", None)
+    if session is not None and SESSION_KEY in session:
+        del session[SESSION_KEY]
+
+
+def shopper_segments(shopper: Any) -> frozenset[str]:
+    """See :func:`personalize.segments.shopper_segments`."""
+    from personalize.segments.models import SegmentMembership
+
+    if shopper is None or getattr(shopper, "pk", None) is None:
+        return frozenset()
+    return frozenset(
+        SegmentMembership.objects.filter(
+            shopper_id=shopper.pk, segment__is_active=True, segment__mode="materialised"
+        ).values_list("segment__slug", flat=True)
+    )
