@@ -1,1 +1,3 @@
 """Admin for every capability; each keeps its ModelAdmins in its own module here."""
+from personalize.admin import events  # noqa: F401,E402 - shoppers, events, carts
+from personalize.admin import placements  # noqa: F401,E402 - placement rules, preview, performance
