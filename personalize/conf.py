@@ -96,6 +96,39 @@ DEFAULTS: dict[str, Any] = {
     # --- widgets -------------------------------------------------------------------------
     "RECENTLY_VIEWED_LIMIT": 8,
     "WIDGET_MAX_LIMIT": 50,
+    # --- recommendation placements (docs/placements.md) ------------------------------------
+    # Placement name -> config, merged key by key over the built-in placements: "recommender"
+    # (alias), "method" ("recommend" or "similar"), "exclude_purchased" (False for
+    # consumables), "exclude_cart", "diversity" ({"category": n, "brand": n} over DIVERSITY),
+    # "rules" (dotted path of a callable(placement, profile) -> Q), "backfill" (top up with
+    # popular items), "variants" ([{"name", "recommender", "weight"}] for an A/B test).
+    "PLACEMENTS": {},
+    # At most this many items per category / brand in one list (None: no cap).
+    "DIVERSITY": {"category": 4, "brand": 3},
+    # Candidates asked of a recommender per item shown, so filtering never empties a list.
+    "RECOMMENDATION_OVERFETCH": 4,
+    # Seconds a recommender's candidate list stays cached (keyed by model version).
+    "RECOMMENDATION_CACHE_SECONDS": 300,
+    # The recommender holdout shoppers (and the backfill) get: the same list for everyone.
+    "NEUTRAL_RECOMMENDER": "popular",
+    # Query parameter carrying the signed (placement, model version, variant) of a clicked item.
+    "REC_CLICK_PARAM": "pzrec",
+    "REC_CLICK_SALT": "personalize.rec_click",
+    # Seconds a signed click link stays valid (an old shared link records nothing).
+    "REC_CLICK_MAX_AGE": 60 * 60 * 24 * 7,
+    # A purchase within this many hours of a recommendation click is credited to it.
+    "REC_ATTRIBUTION_HOURS": 24,
+    # --- search suggestions ---------------------------------------------------------------
+    # A query is suggested only when at least this many distinct shoppers typed it (privacy).
+    "SEARCH_SUGGESTIONS_MIN_SHOPPERS": 3,
+    # Searches from the last N days are considered.
+    "SEARCH_SUGGESTIONS_DAYS": 30,
+    # A purchase within this many hours after a search counts as that search converting.
+    "SEARCH_CONVERSION_HOURS": 24,
+    "SEARCH_SUGGESTIONS_CACHE_SECONDS": 900,
+    # The store's search page and its query parameter (suggestion links).
+    "SEARCH_URL": "/search/",
+    "SEARCH_PARAM": "q",
 }
 
 # Keys whose value is a dotted path to import on access.

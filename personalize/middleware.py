@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
 from personalize import identity
+from personalize.placements.clicks import handle_click
 
 logger = logging.getLogger("personalize")
 
@@ -21,7 +22,8 @@ class PersonalizeMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.shopper = SimpleLazyObject(lambda: identity.get_shopper(request))
-        response = self.get_response(request)
+        # A signed recommendation-click parameter: recorded, then redirected to the clean URL.
+        response = handle_click(request) or self.get_response(request)
         self.update_cookie(request, response)
         return response
 

@@ -168,3 +168,4 @@ class Contact(models.Model):
 from personalize.campaigns.models import *  # noqa: E402,F401,F403
 from personalize.recommenders.models import *  # noqa: E402,F401,F403
 from personalize.segments.models import *  # noqa: E402,F401,F403
+from personalize.placements.models import *  # noqa: E402,F401,F403

@@ -39,3 +39,7 @@ def merge_library(other: template.Library) -> None:
 
 
 # Capability tag libraries (each module defines ``register = template.Library()``).
+
+from personalize.placements import tags as placement_tags  # noqa: E402
+
+merge_library(placement_tags.register)

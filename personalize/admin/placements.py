@@ -1,0 +1,134 @@
+"""Admin for placements: business rules with a preview, and recommendation performance."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from personalize.placements.forms import PlacementRuleForm, PreviewForm
+from personalize.placements.models import PlacementRule, RecommendationReport
+
+REPORT_PERIODS = (7, 30, 90)
+
+
+@admin.register(PlacementRule)
+class PlacementRuleAdmin(admin.ModelAdmin):
+    form = PlacementRuleForm
+    list_display = ("name", "placement_label", "include", "exclude", "active", "updated_at")
+    list_filter = ("active", "placement")
+    search_fields = ("name",)
+    change_list_template = "admin/personalize/placementrule/change_list.html"
+
+    @admin.display(description=gettext_lazy("placement"), ordering="placement")
+    def placement_label(self, obj: PlacementRule) -> str:
+        return obj.placement or _("every placement")
+
+    def get_urls(self) -> list:
+        urls = [
+            path(
+                "preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="personalize_placementrule_preview",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def preview_view(self, request: HttpRequest) -> HttpResponse:
+        """What one shopper would get on a placement: scores, reasons, and what was left out."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = PreviewForm(request.GET or None)
+        result = products = None
+        if form.is_valid():
+            result, products = self.run_preview(form.cleaned_data)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Preview a placement"),
+            "form": form,
+            "result": result,
+            "products": products,
+        }
+        return TemplateResponse(request, "admin/personalize/placement_preview.html", context)
+
+    def run_preview(self, data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        from personalize.adapters import get_adapter
+        from personalize.placements.pipeline import recommend_for
+
+        result = recommend_for(
+            data["shopper"],
+            data["placement"],
+            limit=data["limit"],
+            product=data["product"] or None,
+            category=data["category"] or None,
+            explain=True,
+        )
+        adapter = get_adapter()
+        # Titles for the filtered candidates too (whatever their stock or visibility).
+        keys = [f.key for f in result.filtered]
+        every = adapter.get_product_model()._default_manager.all()
+        titles = {adapter.product_key(p): adapter.title(p) for p in adapter.get_products(keys, queryset=every)}
+        titles.update({adapter.product_key(p): adapter.title(p) for p in result.items})
+        return result, {
+            "shown": [
+                {"key": key, "title": titles.get(key, key), "score": result.scores.get(key), "reason": result.reasons.get(key)}
+                for key in result.keys
+            ],
+            "filtered": [
+                {"key": f.key, "title": titles.get(f.key, f.key), "score": f.score, "reason": f.reason, "why": f.why}
+                for f in result.filtered
+            ],
+        }
+
+
+@admin.register(RecommendationReport)
+class RecommendationReportAdmin(admin.ModelAdmin):
+    """Impressions, clicks, CTR, attributed orders and revenue per placement / model / variant."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        from personalize.placements.attribution import performance
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            days = int(request.GET.get("days", 30))
+        except ValueError:
+            days = 30
+        days = days if days in REPORT_PERIODS else 30
+        rows = performance(timezone.now() - timedelta(days=days))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Recommendation performance"),
+            "rows": rows,
+            "days": days,
+            "periods": REPORT_PERIODS,
+            "attribution_hours": _attribution_hours(),
+            "preview_url": reverse("admin:personalize_placementrule_preview"),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/personalize/recommendation_report.html", context)
+
+
+def _attribution_hours() -> int:
+    from personalize.conf import personalize_settings as ps
+
+    return ps.REC_ATTRIBUTION_HOURS

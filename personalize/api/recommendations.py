@@ -1,0 +1,155 @@
+"""Read endpoints for headless stores: recommendation lists and search suggestions.
+
+``GET .../api/recommendations/?placement=for_you&product=<key>&category=<key>&limit=8``
+``GET .../api/search-suggestions/?prefix=ca&limit=6``
+
+The shopper comes from Django's own request (signed cookie, login). Bad input is a 400 whose
+``detail`` names the field; nothing here ever answers 500 for bad input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+from rest_framework import status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from personalize.adapters import get_adapter
+from personalize.conf import personalize_settings as ps
+
+MAX_PREFIX = 100
+
+
+class FieldError(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+    def response(self) -> Response:
+        return Response(
+            {"detail": f"{self.field}: {self.message}", "errors": {self.field: [self.message]}},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+
+
+class ReadRateThrottle(SimpleRateThrottle):
+    """Per shopper (or client address), at ``API_THROTTLE_RATE`` like the beacon."""
+
+    scope = "personalize_read"
+
+    def get_rate(self) -> str | None:
+        return ps.API_THROTTLE_RATE
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        from personalize.identity import read_cookie_key
+
+        key = read_cookie_key(request._request)
+        ident = f"shopper:{key}" if key is not None else f"ip:{self.get_ident(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def parse_limit(raw: str | None, default: int) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise FieldError("limit", _("Enter a whole number.")) from None
+    if not 1 <= value <= ps.WIDGET_MAX_LIMIT:
+        raise FieldError("limit", _("Must be between 1 and %(max)s.") % {"max": ps.WIDGET_MAX_LIMIT})
+    return value
+
+
+class ReadView(APIView):
+    # No DRF authentication: the shopper is Django's (cookie/login); reads change nothing.
+    authentication_classes = ()
+    permission_classes = ()
+    throttle_classes = (ReadRateThrottle,)
+    renderer_classes = (JSONRenderer,)
+
+    def get(self, request: Request) -> Response:
+        try:
+            return self.respond(request)
+        except FieldError as exc:
+            return exc.response()
+
+    def respond(self, request: Request) -> Response:
+        raise NotImplementedError
+
+
+class RecommendationsView(ReadView):
+    """``{"placement", "model_version", "variant", "items": [{...adapter fields, "reason",
+    "tracked_url"}]}``. ``tracked_url`` carries the signed click parameter."""
+
+    def respond(self, request: Request) -> Response:
+        from personalize.placements.clicks import sign_click, tracked_url
+        from personalize.placements.config import UnknownPlacement, get_placement
+        from personalize.placements.pipeline import recommend_for
+
+        params = request.query_params
+        name = params.get("placement", "").strip()
+        if not name:
+            raise FieldError("placement", _("This field is required."))
+        try:
+            placement = get_placement(name)
+        except UnknownPlacement as exc:
+            raise FieldError("placement", str(exc)) from None
+        limit = parse_limit(params.get("limit"), 8)
+        product = self.product(params.get("product", "").strip(), required=placement.needs_product)
+        category = params.get("category", "").strip()[:64] or None
+        result = recommend_for(request, placement.name, limit=limit, product=product, category=category)
+        adapter = get_adapter()
+        items = []
+        for obj in result.items:
+            item = adapter.serialize(obj)
+            key = item["id"]
+            item["reason"] = result.reasons.get(key, "")
+            token = sign_click(
+                placement=result.placement, model_version=result.model_version, variant=result.variant, product_key=key
+            )
+            item["tracked_url"] = tracked_url(item.get("url") or "", token)
+            items.append(item)
+        return Response(
+            {"placement": result.placement, "model_version": result.model_version, "variant": result.variant, "items": items}
+        )
+
+    def product(self, key: str, *, required: bool) -> Any:
+        if not key:
+            if required:
+                raise FieldError("product", _("This placement needs a product."))
+            return None
+        adapter = get_adapter()
+        if len(key) > 64 or not adapter.is_valid_key(key):
+            raise FieldError("product", _("“%(id)s” is not a valid product id.") % {"id": key[:80]})
+        # Any product of the store, shown or not: a product taken off sale a moment ago still
+        # has similar products.
+        model = adapter.get_product_model()
+        if not model._default_manager.filter(pk=adapter.to_python_key(key)).exists():
+            raise FieldError("product", _("Unknown product “%(id)s”.") % {"id": key[:80]})
+        return key
+
+
+class SearchSuggestionsView(ReadView):
+    """``{"prefix", "personal", "suggestions": ["query", ...]}``."""
+
+    def respond(self, request: Request) -> Response:
+        from personalize.placements.search import suggestions_for
+
+        params = request.query_params
+        prefix = params.get("prefix", "")
+        if len(prefix) > MAX_PREFIX:
+            raise FieldError("prefix", _("At most %(max)s characters.") % {"max": MAX_PREFIX})
+        limit = parse_limit(params.get("limit"), 6)
+        result = suggestions_for(request, limit=limit, prefix=prefix)
+        return Response({"prefix": prefix, "personal": result.personal, "suggestions": result.queries})

@@ -1,0 +1,109 @@
+"""Recommendation performance: impressions, clicks, CTR, attributed orders and revenue.
+
+Grouped by placement, model version and variant (the keys every impression and click carries
+in its context). A purchase is credited to the shopper's last ``rec_click`` within
+``REC_ATTRIBUTION_HOURS`` before it. Two aggregate queries, however many events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, DateTimeField, ExpressionWrapper, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.fields.json import KT
+from django.utils import timezone
+
+from personalize.conf import personalize_settings as ps
+from personalize.models import Event, EventKind
+
+GROUP = ("placement", "model_version", "variant")
+
+
+@dataclass
+class PerformanceRow:
+    placement: str
+    model_version: str
+    variant: str
+    impressions: int = 0
+    clicks: int = 0
+    orders: int = 0
+    revenue: Decimal = Decimal("0")
+
+    @property
+    def ctr(self) -> float | None:
+        """Clicks per impression (``None`` without impressions)."""
+        return self.clicks / self.impressions if self.impressions else None
+
+    @property
+    def ctr_percent(self) -> float | None:
+        return None if self.ctr is None else self.ctr * 100
+
+    @property
+    def conversion(self) -> float | None:
+        """Attributed orders per click."""
+        return self.orders / self.clicks if self.clicks else None
+
+
+def _key(placement: str | None, version: str | None, variant: str | None) -> tuple[str, str, str]:
+    return (placement or "", version or "", variant or "")
+
+
+def performance(since: datetime, until: datetime | None = None) -> list[PerformanceRow]:
+    """One row per (placement, model version, variant) with activity in [since, until)."""
+    until = until or timezone.now()
+    rows: dict[tuple[str, str, str], PerformanceRow] = {}
+
+    def row(key: tuple[str, str, str]) -> PerformanceRow:
+        if key not in rows:
+            rows[key] = PerformanceRow(*key)
+        return rows[key]
+
+    activity = (
+        Event.objects.filter(
+            kind__in=(EventKind.IMPRESSION, EventKind.REC_CLICK), created_at__gte=since, created_at__lt=until
+        )
+        .annotate(placement=KT("context__placement"), model_version=KT("context__model_version"), variant=KT("context__variant"))
+        .filter(placement__isnull=False)
+        .values(*GROUP)
+        .annotate(
+            impressions=Count("id", filter=Q(kind=EventKind.IMPRESSION)),
+            clicks=Count("id", filter=Q(kind=EventKind.REC_CLICK)),
+        )
+        .order_by()
+    )
+    for item in activity:
+        target = row(_key(item["placement"], item["model_version"], item["variant"]))
+        target.impressions += item["impressions"]
+        target.clicks += item["clicks"]
+
+    for item in attributed_orders(since, until):
+        target = row(_key(item["placement"], item["model_version"], item["variant"]))
+        target.orders += item["orders"]
+        target.revenue += item["revenue"] or Decimal("0")
+    return sorted(rows.values(), key=lambda r: (r.placement, r.model_version, r.variant))
+
+
+def attributed_orders(since: datetime, until: datetime):
+    """Purchases in [since, until) grouped by the last rec_click before each (in the window)."""
+    window = timedelta(hours=ps.REC_ATTRIBUTION_HOURS)
+    start = ExpressionWrapper(OuterRef("created_at") - Value(window), output_field=DateTimeField())
+    last_click = Event.objects.filter(
+        shopper_id=OuterRef("shopper_id"),
+        kind=EventKind.REC_CLICK,
+        created_at__lte=OuterRef("created_at"),
+        created_at__gte=start,
+    ).order_by("-created_at", "-id")
+
+    def field(name: str) -> Subquery:
+        return Subquery(last_click.annotate(value=KT(f"context__{name}")).values("value")[:1])
+
+    return (
+        Event.objects.filter(kind=EventKind.PURCHASE, created_at__gte=since, created_at__lt=until)
+        .annotate(placement=field("placement"), model_version=field("model_version"), variant=field("variant"))
+        .filter(placement__isnull=False)
+        .values(*GROUP)
+        .annotate(orders=Count("id"), revenue=Sum("value"))
+        .order_by()
+    )

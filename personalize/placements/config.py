@@ -1,0 +1,136 @@
+"""Placement configuration: built-in placements merged with ``PERSONALIZE["PLACEMENTS"]``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+
+from personalize.conf import personalize_settings as ps
+from personalize.models import Shopper
+
+METHODS = ("recommend", "similar")
+
+# The placements every store gets; PERSONALIZE["PLACEMENTS"] is merged over them key by key.
+BUILTIN_PLACEMENTS: dict[str, dict[str, Any]] = {
+    "for_you": {"recommender": "default", "method": "recommend"},
+    # Similar items are naturally from one category: only the brand is capped.
+    "similar": {"recommender": "default", "method": "similar", "diversity": {"category": None}},
+    "bought_together": {
+        "recommender": "bought_together",
+        "method": "similar",
+        "diversity": {"category": None},
+        # Bought together with the product on the page: a matching accessory is still wanted
+        # even if the shopper bought one of those before.
+        "exclude_purchased": False,
+    },
+    "trending": {"recommender": "popular", "method": "recommend", "backfill": False},
+    "also_viewed": {"recommender": "also_viewed", "method": "similar", "diversity": {"category": None}},
+}
+
+
+class UnknownPlacement(ValueError):
+    """No placement of that name is configured."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    recommender: str
+    weight: float
+    method: str
+
+
+@dataclass(frozen=True)
+class Placement:
+    name: str
+    recommender: str
+    method: str = "recommend"
+    exclude_purchased: bool = True
+    exclude_cart: bool = True
+    backfill: bool = True
+    diversity: dict[str, int | None] = field(default_factory=dict)
+    rules: str | None = None
+    variants: tuple[Variant, ...] = ()
+    salt: str = ""
+
+    @property
+    def needs_product(self) -> bool:
+        return self.method == "similar"
+
+    def choose_variant(self, shopper: Shopper | None) -> Variant | None:
+        """The shopper's variant of an A/B test: sticky, by the shopper's key."""
+        if not self.variants:
+            return None
+        total = sum(v.weight for v in self.variants)
+        if shopper is None or total <= 0:
+            return self.variants[0]
+        point = shopper.bucket(f"personalize.placement.{self.name}.{self.salt}") * total
+        for variant in self.variants:
+            point -= variant.weight
+            if point < 0:
+                return variant
+        return self.variants[-1]
+
+    def rules_hook(self) -> Any:
+        return import_string(self.rules) if self.rules else None
+
+
+def placement_configs() -> dict[str, dict[str, Any]]:
+    """Every placement's raw config: the built-ins with the store's settings merged in."""
+    configs = {name: dict(conf) for name, conf in BUILTIN_PLACEMENTS.items()}
+    for name, conf in (ps.PLACEMENTS or {}).items():
+        if conf is None:  # a store may switch a built-in placement off
+            configs.pop(name, None)
+            continue
+        configs[name] = {**configs.get(name, {}), **conf}
+    return configs
+
+
+def placement_names() -> list[str]:
+    return list(placement_configs())
+
+
+def placement_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in placement_names()]
+
+
+def get_placement(name: str) -> Placement:
+    """The placement called ``name``; :class:`UnknownPlacement` if there is none."""
+    configs = placement_configs()
+    if name not in configs:
+        raise UnknownPlacement(
+            _("Unknown placement “%(name)s”; choose one of: %(names)s.")
+            % {"name": str(name)[:40], "names": ", ".join(configs)}
+        )
+    return build_placement(name, configs[name])
+
+
+def build_placement(name: str, conf: dict[str, Any]) -> Placement:
+    method = conf.get("method", "recommend")
+    if method not in METHODS:
+        raise ValueError(f'PERSONALIZE["PLACEMENTS"][{name!r}]["method"] must be one of {METHODS}, not {method!r}')
+    diversity = {**(ps.DIVERSITY or {}), **(conf.get("diversity") or {})}
+    variants = tuple(
+        Variant(
+            name=str(v["name"]),
+            recommender=v.get("recommender", conf.get("recommender", "default")),
+            weight=float(v.get("weight", 1)),
+            method=v.get("method", method),
+        )
+        for v in conf.get("variants") or ()
+    )
+    return Placement(
+        name=name,
+        recommender=conf.get("recommender", "default"),
+        method=method,
+        exclude_purchased=bool(conf.get("exclude_purchased", True)),
+        exclude_cart=bool(conf.get("exclude_cart", True)),
+        backfill=bool(conf.get("backfill", True)),
+        diversity={k: v for k, v in diversity.items() if v},
+        rules=conf.get("rules"),
+        variants=variants,
+        salt=str(conf.get("salt", "")),
+    )

@@ -1,0 +1,246 @@
+"""The one serving pipeline behind every placement (tags, API, export, admin preview).
+
+profile (one query) -> store-wide holdout gets the neutral list -> recommender candidates,
+over-fetched and cached by model version -> leave out the current product, the cart, past
+purchases -> one product query applying stock, visibility and business rules on live data ->
+diversity cap per category / brand.
+
+Warm, a widget costs at most :data:`MAX_QUERIES` SQL queries whatever its limit: the shopper
+(with its cart), the profile's events and the products.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.core.cache import cache
+from django.db import models
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from personalize.adapters import get_adapter
+from personalize.conf import personalize_settings as ps
+from personalize.holdout import in_holdout
+from personalize.models import Shopper
+from personalize.placements.config import Placement, get_placement
+from personalize.placements.diversity import diversify
+from personalize.placements.result import FilteredItem, PlacementResult
+from personalize.placements.rules import placement_q
+from personalize.profiles import ShopperProfile, load_profile
+
+logger = logging.getLogger("personalize")
+
+# Shopper (+ cart, select_related), profile events, products. Asserted by the tests.
+MAX_QUERIES = 3
+# Never ask a recommender for more than this many candidates.
+MAX_CANDIDATES = 1000
+
+HOLDOUT_VARIANT = "holdout"
+
+# (key, score, reason): what the candidate cache holds, independent of the engine's classes.
+Candidate = tuple[str, float, str]
+
+
+def recommend_for(
+    request_or_shopper: Any,
+    placement: str,
+    *,
+    limit: int,
+    product: Any = None,
+    category: Any = None,
+    explain: bool = False,
+) -> PlacementResult:
+    """The products ``placement`` shows this shopper, best first.
+
+    ``request_or_shopper``: a request (its ``request.shopper``), a :class:`Shopper` or
+    ``None`` (anonymous, e.g. a first visit). ``product``: the product on the page (object or
+    key), needed by "similar"-style placements and always left out. ``category``: a category
+    object or key (trending in a category). ``explain=True`` also lists what was left out
+    and why (more queries; for the admin preview). Raises :class:`UnknownPlacement`.
+    """
+    config = get_placement(placement)
+    limit = max(1, min(int(limit), ps.WIDGET_MAX_LIMIT))
+    shopper = _shopper_of(request_or_shopper)
+    product_key = _product_key(product)
+    category_key = _category_key(category)
+    result = PlacementResult(placement=config.name)
+    if config.needs_product and not product_key:
+        return result
+
+    from personalize.recommenders import get_recommender
+
+    if in_holdout(shopper):
+        # The store-wide control group: the same neutral list as everyone in it.
+        profile = ShopperProfile(shopper=None)
+        alias, method, variant = ps.NEUTRAL_RECOMMENDER, "recommend", HOLDOUT_VARIANT
+        result.holdout = True
+    else:
+        profile = load_profile(shopper) if shopper is not None else ShopperProfile(shopper=None)
+        chosen = config.choose_variant(shopper)
+        alias = chosen.recommender if chosen else config.recommender
+        method = chosen.method if chosen else config.method
+        variant = chosen.name if chosen else ""
+    recommender = get_recommender(alias)
+    result.model_version = str(recommender.model_version or "")
+    result.variant = variant
+
+    excluded = _exclusions(config, profile, product_key, holdout=result.holdout)
+    wanted = min(limit * max(1, ps.RECOMMENDATION_OVERFETCH) + len(excluded), MAX_CANDIDATES)
+    candidates = candidate_list(recommender, alias, method, profile, product_key, category_key, wanted)
+    if config.backfill and not result.holdout and len(candidates) < wanted:
+        candidates = _merge(candidates, _neutral(category_key, wanted))
+
+    dropped: list[FilteredItem] = []
+
+    def drop(candidate: Candidate, why: str) -> None:
+        if explain:
+            dropped.append(FilteredItem(key=candidate[0], score=candidate[1], reason=candidate[2], why=why))
+
+    kept: list[Candidate] = []
+    for candidate in candidates:
+        why = excluded.get(candidate[0])
+        if why:
+            drop(candidate, why)
+        else:
+            kept.append(candidate)
+
+    adapter = get_adapter()
+    rules = placement_q(config, profile)
+    queryset = adapter.get_queryset().filter(adapter.stock_filter()).filter(rules)
+    by_key = {c[0]: c for c in kept}
+    products = adapter.get_products(list(by_key), queryset=queryset)
+    if explain:
+        found = {adapter.product_key(p) for p in products}
+        missing = [c for c in kept if c[0] not in found]
+        for candidate, why in _why_missing(missing, rules):
+            drop(candidate, why)
+
+    def drop_product(item: Any, facet: str) -> None:
+        drop(by_key[adapter.product_key(item)], _("diversity cap (%(facet)s)") % {"facet": facet})
+
+    products = diversify(products, config.diversity, adapter, limit=limit, on_drop=drop_product)
+    result.items = products
+    result.keys = [adapter.product_key(p) for p in products]
+    result.reasons = {key: by_key[key][2] for key in result.keys}
+    result.scores = {key: by_key[key][1] for key in result.keys}
+    result.filtered = dropped
+    return result
+
+
+def _shopper_of(request_or_shopper: Any) -> Shopper | None:
+    if request_or_shopper is None or isinstance(request_or_shopper, Shopper):
+        return request_or_shopper
+    request = getattr(request_or_shopper, "_request", request_or_shopper)  # a DRF request
+    from personalize.identity import get_shopper
+
+    # The real instance (request.shopper is lazy), cached on the request by the middleware.
+    return get_shopper(request)
+
+
+def _product_key(product: Any) -> str:
+    if product is None or product == "":
+        return ""
+    if hasattr(product, "_meta"):
+        return get_adapter().product_key(product)
+    return str(product)
+
+
+def _category_key(category: Any) -> str | None:
+    if category is None or category == "":
+        return None
+    if hasattr(category, "_meta"):
+        return str(category.pk)
+    return str(category)
+
+
+def _exclusions(config: Placement, profile: ShopperProfile, product_key: str, *, holdout: bool) -> dict[str, str]:
+    """Product key -> why it may not be shown to this shopper here."""
+    excluded: dict[str, str] = {}
+    if not holdout:
+        if config.exclude_purchased:
+            excluded.update((key, _("already purchased")) for key in profile.purchased_keys)
+        if config.exclude_cart:
+            excluded.update((key, _("in the cart")) for key in profile.cart_keys)
+    if product_key:
+        excluded[product_key] = _("the product on the page")
+    return excluded
+
+
+def _cache_key(*parts: Any) -> str:
+    raw = json.dumps(parts, sort_keys=True, default=str)
+    return "personalize:candidates:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _cached(key_parts: tuple[Any, ...], compute: Callable[[], Iterable[Any]]) -> list[Candidate]:
+    key = _cache_key(*key_parts, get_language())
+    candidates = cache.get(key)
+    if candidates is None:
+        candidates = [(str(r.key), float(r.score), str(r.reason or "")) for r in compute()]
+        cache.set(key, candidates, ps.RECOMMENDATION_CACHE_SECONDS)
+    return candidates
+
+
+def candidate_list(
+    recommender: Any,
+    alias: str,
+    method: str,
+    profile: ShopperProfile,
+    product_key: str,
+    category_key: str | None,
+    wanted: int,
+) -> list[Candidate]:
+    """A recommender's candidates, cached by alias, model version and what they depend on."""
+    version = str(recommender.model_version or "")
+    if method == "similar":
+        parts: tuple[Any, ...] = (alias, version, "similar", product_key, wanted)
+        return _cached(parts, lambda: recommender.similar(product_key, limit=wanted))
+    taste = sorted(profile.weighted_items().items())
+    parts = (alias, version, "recommend", taste, profile.searches[:20], sorted(profile.features.items()), category_key, wanted)
+    return _cached(parts, lambda: recommender.recommend(profile, limit=wanted, category=category_key))
+
+
+def _neutral(category_key: str | None, wanted: int) -> list[Candidate]:
+    """The neutral list (popular items) used to top a short list up."""
+    from personalize.recommenders import get_recommender
+
+    alias = ps.NEUTRAL_RECOMMENDER
+    recommender = get_recommender(alias)
+    return candidate_list(recommender, alias, "recommend", ShopperProfile(shopper=None), "", category_key, wanted)
+
+
+def _merge(first: list[Candidate], more: list[Candidate]) -> list[Candidate]:
+    seen = {c[0] for c in first}
+    return first + [c for c in more if c[0] not in seen]
+
+
+def _why_missing(missing: list[Candidate], rules: models.Q) -> list[tuple[Candidate, str]]:
+    """Why candidates did not come back from the product query (preview only: more queries)."""
+    if not missing:
+        return []
+    adapter = get_adapter()
+    model = adapter.get_product_model()
+    keys = [c[0] for c in missing]
+
+    def present(queryset: models.QuerySet) -> set[str]:
+        return {adapter.product_key(p) for p in adapter.get_products(keys, queryset=queryset)}
+
+    in_store = present(model._default_manager.all())
+    visible = present(adapter.get_queryset())
+    in_stock = present(adapter.get_queryset().filter(adapter.stock_filter()))
+    reasons = []
+    for candidate in missing:
+        key = candidate[0]
+        if key not in in_store:
+            why = _("not in the store")
+        elif key not in visible:
+            why = _("hidden (inactive)")
+        elif key not in in_stock:
+            why = _("out of stock")
+        else:
+            why = _("business rule")
+        reasons.append((candidate, why))
+    return reasons

@@ -1,0 +1,191 @@
+"""Search suggestions: searches that led shoppers like this one to a purchase.
+
+Precomputed from events into Django's cache (:func:`search_stats`): for every normalised query
+(case and whitespace folded), how many distinct shoppers typed it lately, whether it found
+anything, and which products were bought within ``SEARCH_CONVERSION_HOURS`` after it by the
+same shopper. A query is never suggested when fewer than ``SEARCH_SUGGESTIONS_MIN_SHOPPERS``
+distinct shoppers typed it (privacy), nor when its latest known result count is 0 (a store
+passes counts with ``track(request, "search", query=q, context={"results": n})``).
+
+A shopper with history gets the converting queries whose purchases overlap what they touched or
+would be recommended; a first visit gets trending searches.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from personalize.conf import personalize_settings as ps
+from personalize.models import Event, EventKind
+
+CACHE_KEY = "personalize:search_suggestions:v1"
+# Trending decays with a half-life of this many days.
+TREND_HALF_LIFE_DAYS = 7.0
+# Recommendations consulted to find "shoppers like this one".
+AFFINITY_CANDIDATES = 50
+MAX_PREFIX = 100
+
+
+def normalize_query(query: str) -> str:
+    """Case- and whitespace-insensitive form of a search query."""
+    return " ".join(str(query or "").casefold().split())[:255]
+
+
+@dataclass
+class QueryStats:
+    shoppers: int = 0
+    trend: float = 0.0  # distinct shoppers, each weighted by how recent their search was
+    converters: int = 0  # distinct shoppers who bought within the window after searching it
+    bought: dict[str, int] = field(default_factory=dict)  # product key -> converting shoppers
+
+
+@dataclass
+class SearchStats:
+    queries: dict[str, QueryStats] = field(default_factory=dict)
+    computed_at: datetime | None = None
+
+    def trending(self) -> list[str]:
+        return sorted(self.queries, key=lambda q: (-self.queries[q].trend, -self.queries[q].shoppers, q))
+
+
+@dataclass
+class SuggestionResult:
+    queries: list[str]
+    personal: bool = False
+
+
+def compute_search_stats(now: datetime | None = None) -> SearchStats:
+    """Aggregate search and purchase events of the last ``SEARCH_SUGGESTIONS_DAYS`` days.
+
+    Reads the events once, in order (streamed); memory grows with distinct (shopper, query)
+    pairs, not with events.
+    """
+    now = now or timezone.now()
+    since = now - timedelta(days=ps.SEARCH_SUGGESTIONS_DAYS)
+    window = timedelta(hours=ps.SEARCH_CONVERSION_HOURS)
+    searches = (
+        Event.objects.filter(kind=EventKind.SEARCH, created_at__gte=since)
+        .exclude(query="")
+        .order_by("shopper_id", "created_at")
+        .values_list("shopper_id", "query", "context", "created_at")
+    )
+    # query -> shopper -> latest search time; query -> (time of last zero / non-zero result)
+    latest: dict[str, dict[int, datetime]] = defaultdict(dict)
+    last_zero: dict[str, datetime] = {}
+    last_found: dict[str, datetime] = {}
+    by_shopper: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
+    for shopper_id, raw, context, when in searches.iterator(chunk_size=2000):
+        query = normalize_query(raw)
+        if not query:
+            continue
+        latest[query][shopper_id] = when
+        results = (context or {}).get("results") if isinstance(context, dict) else None
+        if isinstance(results, (int, float)) and not isinstance(results, bool):
+            target = last_zero if results <= 0 else last_found
+            if query not in target or target[query] < when:
+                target[query] = when
+        by_shopper[shopper_id].append((when, query))
+
+    bought: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+    purchases = (
+        Event.objects.filter(kind=EventKind.PURCHASE, created_at__gte=since, shopper_id__in=list(by_shopper))
+        .order_by("shopper_id", "created_at")
+        .values_list("shopper_id", "context", "created_at")
+    ) if by_shopper else []
+    for shopper_id, context, when in (purchases.iterator(chunk_size=2000) if by_shopper else []):
+        keys = {str(line.get("product")) for line in (context or {}).get("lines", []) if isinstance(line, dict)}
+        for searched_at, query in by_shopper.get(shopper_id, ()):
+            if searched_at <= when <= searched_at + window:
+                for key in keys:
+                    bought[query][key].add(shopper_id)
+
+    stats = SearchStats(computed_at=now)
+    for query, shoppers in latest.items():
+        zero, found = last_zero.get(query), last_found.get(query)
+        if zero is not None and (found is None or zero >= found):
+            continue  # its latest search found nothing
+        if len(shoppers) < ps.SEARCH_SUGGESTIONS_MIN_SHOPPERS:
+            continue  # too few people typed it to show it to anyone else
+        trend = sum(trend_weight((now - when).total_seconds() / 86400) for when in shoppers.values())
+        products = bought.get(query, {})
+        converters = set().union(*products.values()) if products else set()
+        stats.queries[query] = QueryStats(
+            shoppers=len(shoppers),
+            trend=trend,
+            converters=len(converters),
+            bought={key: len(ids) for key, ids in products.items()},
+        )
+    return stats
+
+
+def search_stats(*, refresh: bool = False) -> SearchStats:
+    """The precomputed stats from the cache (computed on a miss or with ``refresh``)."""
+    stats = None if refresh else cache.get(CACHE_KEY)
+    if stats is None:
+        stats = compute_search_stats()
+        cache.set(CACHE_KEY, stats, ps.SEARCH_SUGGESTIONS_CACHE_SECONDS)
+    return stats
+
+
+def _matches(query: str, prefix: str) -> bool:
+    return not prefix or query.startswith(prefix) or any(word.startswith(prefix) for word in query.split())
+
+
+def _affinity(profile: Any) -> dict[str, float]:
+    """How much this shopper cares about each product: what they touched, then what the
+    default recommender (trained on shoppers like them) would show them."""
+    from personalize.placements.pipeline import candidate_list
+    from personalize.recommenders import get_recommender
+
+    affinity = dict(profile.weighted_items())
+    try:
+        recommender = get_recommender("default")
+        candidates = candidate_list(recommender, "default", "recommend", profile, "", None, AFFINITY_CANDIDATES)
+    except Exception:  # noqa: BLE001 - suggestions still work from the shopper's own items
+        candidates = []
+    for rank, (key, _score, _reason) in enumerate(candidates):
+        affinity[key] = affinity.get(key, 0.0) + 1.0 - rank / max(1, len(candidates))
+    return affinity
+
+
+def suggestions_for(request_or_shopper: Any, *, limit: int, prefix: str = "") -> SuggestionResult:
+    """Up to ``limit`` suggested queries for this shopper, best first, matching ``prefix``."""
+    from personalize.placements.pipeline import _shopper_of
+    from personalize.profiles import ShopperProfile, load_profile
+
+    prefix = normalize_query(prefix)[:MAX_PREFIX]
+    stats = search_stats()
+    candidates = [q for q in stats.queries if _matches(q, prefix)]
+    if not candidates:
+        return SuggestionResult(queries=[])
+    shopper = _shopper_of(request_or_shopper)
+    profile = load_profile(shopper) if shopper is not None else ShopperProfile(shopper=None)
+    trending = sorted(candidates, key=lambda q: (-stats.queries[q].trend, -stats.queries[q].shoppers, q))
+    if profile.is_new:
+        return SuggestionResult(queries=trending[:limit])
+    affinity = _affinity(profile)
+    scored = []
+    for query in candidates:
+        qs = stats.queries[query]
+        overlap = sum(affinity.get(key, 0.0) * count for key, count in qs.bought.items())
+        if overlap > 0:
+            scored.append((-overlap, -qs.converters, query))
+    personal = [query for *_rank, query in sorted(scored)]
+    # Then searches that convert for anyone, then the trending ones.
+    converting = sorted(
+        (q for q in candidates if stats.queries[q].converters and q not in personal),
+        key=lambda q: (-stats.queries[q].converters, -stats.queries[q].trend, q),
+    )
+    ordered = list(dict.fromkeys(personal + converting + trending))
+    return SuggestionResult(queries=ordered[:limit], personal=bool(personal))
+
+
+def trend_weight(age_days: float) -> float:
+    return math.pow(0.5, age_days / TREND_HALF_LIFE_DAYS)
