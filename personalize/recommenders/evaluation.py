@@ -1,0 +1,149 @@
+"""Offline evaluation on a temporal split, through the same ``recommend`` call serving makes.
+
+Per shopper, the last ``test_fraction`` of their events (by time) is held out; the model sees
+the rest. For every shopper with a held-out product they had not touched before, a profile is
+built from their training events and the top ``k`` recommendations are compared with those
+products: precision@k, recall@k, NDCG@k (binary gains) and catalogue coverage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from personalize.recommenders.base import BaseRecommender, TrainingData
+
+
+def temporal_split(data: TrainingData, test_fraction: float = 0.2, min_events: int = 2) -> tuple[TrainingData, TrainingData]:
+    """(train, test): each shopper's most recent ``test_fraction`` of events goes to test."""
+    if not len(data.users):
+        return data, data.subset(np.zeros(0, dtype=bool))
+    order = np.lexsort((data.times, data.users))
+    users = data.users[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(users)) + 1]
+    sizes = np.diff(np.r_[starts, len(users)])
+    rank = np.arange(len(users)) - np.repeat(starts, sizes)
+    n_test = np.floor(sizes * test_fraction).astype(np.int64)
+    n_test[sizes < min_events] = 0
+    n_test[(sizes >= min_events) & (n_test == 0)] = 1
+    is_test_sorted = rank >= np.repeat(sizes - n_test, sizes)
+    is_test = np.zeros(len(users), dtype=bool)
+    is_test[order] = is_test_sorted
+    return data.subset(~is_test), data.subset(is_test)
+
+
+def profiles_from(data: TrainingData, users: np.ndarray, max_events: int = 200) -> dict[int, Any]:
+    """A :class:`ShopperProfile` per shopper index, built from ``data``'s events."""
+    from personalize.models import EventKind
+    from personalize.profiles import ShopperProfile
+
+    wanted = set(int(u) for u in users)
+    order = np.lexsort((-data.times, data.users))
+    profiles: dict[int, Any] = {}
+    for pos in order:
+        user = int(data.users[pos])
+        if user not in wanted:
+            continue
+        profile = profiles.get(user)
+        if profile is None:
+            profile = profiles[user] = ShopperProfile(shopper=None, features=dict(data.user_features.get(user, {})))
+        if len(profile.interactions) >= max_events:
+            continue
+        key = str(data.product_keys[data.items[pos]])
+        kind = data.kind_names[data.kinds[pos]]
+        profile.interactions.append((key, kind, datetime.fromtimestamp(float(data.times[pos]), tz=UTC)))
+        if kind == EventKind.PURCHASE:
+            profile.purchased_keys.add(key)
+    return profiles
+
+
+def evaluate(
+    recommender: BaseRecommender,
+    train: TrainingData,
+    test: TrainingData,
+    *,
+    k: int = 10,
+    max_users: int | None = 5000,
+    seed: int = 0,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, float]:
+    """Ranking metrics of ``recommender`` (already fitted on ``train``) against ``test``."""
+    truth: dict[int, set[int]] = {}
+    for user, item in zip(test.users.tolist(), test.items.tolist()):
+        truth.setdefault(user, set()).add(item)
+    seen: dict[int, set[int]] = {}
+    for user, item in zip(train.users.tolist(), train.items.tolist()):
+        if user in truth:
+            seen.setdefault(user, set()).add(item)
+    users = np.array(sorted(u for u, items in truth.items() if items - seen.get(u, set())), dtype=np.int64)
+    if max_users and len(users) > max_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, size=max_users, replace=False))
+    profiles = profiles_from(train, users)
+    from personalize.profiles import ShopperProfile
+
+    keys = train.product_keys
+    index = {str(key): i for i, key in enumerate(keys)}
+    precision = recall = ndcg = 0.0
+    shown: set[int] = set()
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    for n, user in enumerate(users.tolist()):
+        relevant = truth[user] - seen.get(user, set())
+        profile = profiles.get(user) or ShopperProfile(shopper=None, features=dict(train.user_features.get(user, {})))
+        exclude = {str(keys[i]) for i in seen.get(user, set())}
+        recs = recommender.recommend(profile, limit=k, exclude=exclude)
+        ranked = [index[r.key] for r in recs[:k] if r.key in index]
+        shown.update(ranked)
+        hits = np.array([1.0 if item in relevant else 0.0 for item in ranked])
+        n_hits = float(hits.sum())
+        precision += n_hits / k
+        recall += n_hits / len(relevant)
+        ideal = discounts[: min(len(relevant), k)].sum()
+        ndcg += float((hits * discounts[: len(hits)]).sum() / ideal) if ideal else 0.0
+        if progress is not None and n % 200 == 0:
+            progress("evaluation", n, len(users))
+    count = len(users)
+    if not count:
+        return {"precision@10": 0.0, "recall@10": 0.0, "ndcg@10": 0.0, "coverage": 0.0, "users": 0}
+    return {
+        f"precision@{k}": precision / count,
+        f"recall@{k}": recall / count,
+        f"ndcg@{k}": ndcg / count,
+        "coverage": len(shown) / max(train.n_items, 1),
+        "users": count,
+    }
+
+
+def tune(
+    backend_cls: type[BaseRecommender],
+    data: TrainingData,
+    grid: list[dict[str, Any]],
+    *,
+    alias: str = "default",
+    base_options: dict[str, Any] | None = None,
+    validation_fraction: float = 0.2,
+    k: int = 10,
+    max_users: int | None = 2000,
+) -> tuple[dict[str, Any], list[tuple[dict[str, Any], dict[str, float]]]]:
+    """Pick options on a validation split carved from ``data`` (pass training data only).
+
+    Returns the best options (``base_options`` updated with the winning grid point, by
+    NDCG@k) and every point's validation metrics.
+    """
+    fit_part, validation = temporal_split(data, validation_fraction)
+    table = []
+    best: tuple[float, dict[str, Any]] | None = None
+    for point in grid:
+        options = {**(base_options or {}), **point}
+        candidate = backend_cls(alias, options)
+        candidate.fit(fit_part)
+        metrics = evaluate(candidate, fit_part, validation, k=k, max_users=max_users)
+        table.append((point, metrics))
+        score = metrics.get(f"ndcg@{k}", 0.0)
+        if best is None or score > best[0] + 1e-12:
+            best = (score, options)
+    if best is None:
+        return dict(base_options or {}), table
+    return best[1], table

@@ -1,0 +1,333 @@
+"""Training recommenders, as a job: load events, fit, evaluate, store, switch atomically.
+
+``train(alias=...)`` is what the Celery task, ``manage.py personalize_train``, the admin action
+and the benchmark scripts call. Each run is a :class:`~personalize.models.ModelVersion`; the new
+version serves only if it matches or beats the active one on NDCG@10 (or ``force``), and a
+failed or killed run leaves the active version serving.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+import traceback
+from array import array
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from personalize.conf import personalize_settings as ps
+from personalize.models import Event, EventKind, Shopper
+from personalize.recommenders import Artefact, BaseRecommender, TrainingData, get_recommender, recommender_aliases
+from personalize.recommenders.catalogue import iter_products
+from personalize.recommenders.evaluation import evaluate, temporal_split
+from personalize.recommenders.loading import publish_active
+from personalize.recommenders.models import ModelVersion
+from personalize.recommenders.popular import PopularRecommender
+
+logger = logging.getLogger("personalize")
+
+Progress = Callable[[str, int, int], None]
+
+#: Event kinds that say something about taste (searches and impressions do not name a liked product).
+TRAINING_KINDS = (EventKind.VIEW, EventKind.REC_CLICK, EventKind.ADD_TO_CART, EventKind.PURCHASE)
+METRIC = "ndcg@10"
+
+
+def _window(since: datetime | None, until: datetime | None) -> tuple[datetime | None, datetime]:
+    until = until or timezone.now()
+    if since is None and ps.TRAINING_WINDOW_DAYS:
+        since = until - timedelta(days=float(ps.TRAINING_WINDOW_DAYS))
+    return since, until
+
+
+def load_training_data(
+    since: datetime | None = None,
+    until: datetime | None = None,
+    *,
+    chunk_size: int = 20_000,
+    progress: Progress | None = None,
+) -> TrainingData:
+    """Events of the window as numpy arrays, streamed from the database in chunks.
+
+    Memory stays bounded by the arrays themselves (about 30 bytes per event): rows are read
+    with ``iterator(chunk_size=...)`` into typed arrays, never as model instances. Events on
+    products the adapter does not show are dropped.
+    """
+    since, until = _window(since, until)
+    products = list(iter_products())
+    keys = [p.key for p in products]
+    key_index = {key: i for i, key in enumerate(keys)}
+    kind_names = tuple(str(k) for k in TRAINING_KINDS)
+    kind_index = {name: i for i, name in enumerate(kind_names)}
+    shopper_index: dict[int, int] = {}
+    users, items, kinds = array("i"), array("i"), array("b")
+    times = array("d")
+
+    def add(shopper_id: int, key: str, kind: str, when: datetime) -> None:
+        item = key_index.get(key)
+        if item is None:
+            return
+        users.append(shopper_index.setdefault(shopper_id, len(shopper_index)))
+        items.append(item)
+        kinds.append(kind_index[kind])
+        times.append(when.timestamp())
+
+    events = Event.objects.filter(kind__in=kind_names, created_at__lte=until)
+    if since is not None:
+        events = events.filter(created_at__gte=since)
+    total = events.count() if progress is not None else 0
+    done = 0
+    rows = events.exclude(product_key="").values_list("shopper_id", "product_key", "kind", "created_at")
+    for shopper_id, key, kind, when in rows.order_by().iterator(chunk_size=chunk_size):
+        add(shopper_id, key, kind, when)
+        done += 1
+        if progress is not None and done % chunk_size == 0:
+            progress("events", done, total)
+    # orders tracked with lines (one event, several products)
+    purchases = events.filter(kind=EventKind.PURCHASE, product_key="").values_list("shopper_id", "context", "created_at")
+    for shopper_id, context, when in purchases.order_by().iterator(chunk_size=chunk_size):
+        for line in (context or {}).get("lines", []) if isinstance(context, dict) else []:
+            add(shopper_id, str(line.get("product", "")), EventKind.PURCHASE, when)
+        done += 1
+    if progress is not None:
+        progress("events", total, total)
+
+    shopper_ids = np.zeros(len(shopper_index), dtype=np.int64)
+    for pk, idx in shopper_index.items():
+        shopper_ids[idx] = pk
+    data = TrainingData(
+        users=np.frombuffer(users, dtype=np.int32).copy() if users else np.zeros(0, dtype=np.int32),
+        items=np.frombuffer(items, dtype=np.int32).copy() if items else np.zeros(0, dtype=np.int32),
+        kinds=np.frombuffer(kinds, dtype=np.int8).copy() if kinds else np.zeros(0, dtype=np.int8),
+        times=np.frombuffer(times, dtype=np.float64).copy() if times else np.zeros(0, dtype=np.float64),
+        sessions=np.zeros(0, dtype=np.int64),
+        shopper_ids=shopper_ids,
+        product_keys=np.array(keys, dtype=str) if keys else np.zeros(0, dtype="<U1"),
+        kind_names=kind_names,
+        item_features={p.key: p.features for p in products},
+        item_categories={p.key: p.category for p in products},
+        category_labels={p.category: p.category_label for p in products if p.category},
+        item_titles={p.key: p.title for p in products},
+        user_features=_user_features(shopper_index, chunk_size),
+        since=since,
+        until=until,
+    )
+    data.sessions = sessions_of(data.users, data.times, gap_seconds=60.0 * ps.VISIT_TIMEOUT_MINUTES)
+    return data
+
+
+def sessions_of(users: np.ndarray, times: np.ndarray, gap_seconds: float) -> np.ndarray:
+    """A session id per event: a shopper's events split where they pause longer than the gap."""
+    if not len(users):
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((times, users))
+    u, t = users[order], times[order]
+    new = np.ones(len(u), dtype=bool)
+    new[1:] = (u[1:] != u[:-1]) | (np.diff(t) > gap_seconds)
+    sessions = np.empty(len(u), dtype=np.int64)
+    sessions[order] = np.cumsum(new) - 1
+    return sessions
+
+
+def _user_features(shopper_index: dict[int, int], chunk_size: int) -> dict[int, dict[str, str]]:
+    """Country, device, known/anonymous and segment slugs per shopper index."""
+    features: dict[int, dict[str, str]] = {}
+    ids = list(shopper_index)
+    for start in range(0, len(ids), 900):
+        batch = ids[start : start + 900]
+        for pk, country, device, user_id in Shopper.objects.filter(pk__in=batch).values_list(
+            "pk", "country", "device", "user_id"
+        ):
+            feats = {"known": "1" if user_id else "0"}
+            if country:
+                feats["country"] = country
+            if device:
+                feats["device"] = device
+            features[shopper_index[pk]] = feats
+    for pk, slugs in _segment_slugs(ids).items():
+        features.setdefault(shopper_index[pk], {})["segments"] = ",".join(sorted(slugs))
+    return features
+
+
+def _segment_slugs(ids: list[int]) -> dict[int, set[str]]:
+    """Materialised segment memberships, when the segments capability is installed."""
+    try:
+        from personalize.segments.models import SegmentMembership
+    except ImportError:
+        return {}
+    found: dict[int, set[str]] = {}
+    for start in range(0, len(ids), 900):
+        rows = SegmentMembership.objects.filter(shopper_id__in=ids[start : start + 900]).values_list(
+            "shopper_id", "segment__slug"
+        )
+        for pk, slug in rows:
+            found.setdefault(pk, set()).add(slug)
+    return found
+
+
+# --- versions -----------------------------------------------------------------------------
+def backend_path(recommender: BaseRecommender) -> str:
+    cls = type(recommender)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def new_backend(alias: str, **overrides: Any) -> BaseRecommender:
+    """A fresh (not process-cached) instance of ``alias``'s backend, options overridable."""
+    configured = get_recommender(alias)
+    return type(configured)(alias, {**configured.options, **overrides})
+
+
+def fail_stale_runs(alias: str) -> int:
+    """Runs still "training" past the timeout were killed: mark them failed."""
+    limit = timezone.now() - timedelta(minutes=float(ps.TRAINING_TIMEOUT_MINUTES))
+    return ModelVersion.objects.filter(alias=alias, status=ModelVersion.Status.TRAINING, created_at__lt=limit).update(
+        status=ModelVersion.Status.FAILED,
+        error="Training did not finish (process killed or timed out).",
+        finished_at=timezone.now(),
+    )
+
+
+def activate(version: ModelVersion, *, force: bool = False) -> bool:
+    """Make ``version`` the one serving its alias if it matches or beats the active one.
+
+    Both rows are locked, so two runs finishing together cannot both win; processes pick
+    the switch up after the commit.
+    """
+    force = force or bool(ps.RECOMMENDER_FORCE_ACTIVATE)
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().filter(
+            Q(alias=version.alias, is_active=True) | Q(pk=version.pk)
+        )
+        rows = {mv.pk: mv for mv in locked}
+        current = next((mv for mv in rows.values() if mv.is_active and mv.pk != version.pk), None)
+        candidate = rows[version.pk]
+        better = current is None or (candidate.ndcg or 0.0) >= (current.ndcg or 0.0)
+        if not (better or force):
+            candidate.status = ModelVersion.Status.REJECTED
+            candidate.save(update_fields=["status"])
+            version.status = candidate.status
+            return False
+        if current is not None:
+            current.is_active = False
+            current.status = ModelVersion.Status.READY
+            current.save(update_fields=["is_active", "status"])
+        candidate.is_active = True
+        candidate.status = ModelVersion.Status.ACTIVE
+        candidate.activated_at = timezone.now()
+        candidate.save(update_fields=["is_active", "status", "activated_at"])
+        version.is_active, version.status, version.activated_at = True, candidate.status, candidate.activated_at
+        alias, pk = candidate.alias, candidate.pk
+        transaction.on_commit(lambda: publish_active(alias, pk))
+    return True
+
+
+def train(
+    *,
+    alias: str = "default",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    data: TrainingData | None = None,
+    options: dict[str, Any] | None = None,
+    test_fraction: float = 0.2,
+    eval_users: int | None = 5000,
+) -> ModelVersion:
+    """Train, evaluate and store one version of ``alias``; activate it if good enough.
+
+    Never raises for a training error: the version is marked failed with the error and the
+    active version keeps serving. ``options`` override the configured OPTIONS (tuning).
+    """
+    fail_stale_runs(alias)
+    backend = new_backend(alias, **(options or {}))
+    if not backend.trainable:
+        raise ValueError(f"Recommender {alias!r} ({backend_path(backend)}) is not trainable.")
+    since, until = _window(since, until)
+    params = backend.hyper_parameters() if hasattr(backend, "hyper_parameters") else dict(backend.options)
+    version = ModelVersion.objects.create(
+        alias=alias, backend=backend_path(backend), params=params, data_since=since, data_until=until
+    )
+    started = time.monotonic()
+    try:
+        if data is None:
+            data = load_training_data(since, until, progress=progress)
+        version.n_events, version.n_shoppers, version.n_products = data.n_events, data.n_users, data.n_items
+        if not data.n_events:
+            raise ValueError("No events to learn from in the data window.")
+        metrics = _evaluate(alias, data, options, test_fraction, eval_users, progress)
+        artefact = _fit(backend, data, progress)
+        name = default_storage.save(f"personalize/models/{alias}-{version.pk}.npz", ContentFile(artefact.to_bytes()))
+        version.artefact.name = name
+        version.metrics = metrics
+        version.status = ModelVersion.Status.READY
+    except Exception as exc:
+        logger.exception("personalize: training %r failed", alias)
+        version.status = ModelVersion.Status.FAILED
+        version.error = f"{exc}\n\n{traceback.format_exc()}"[:20000]
+    version.training_seconds = round(time.monotonic() - started, 3)
+    version.finished_at = timezone.now()
+    version.save()
+    if version.status == ModelVersion.Status.READY:
+        activate(version, force=force)
+    return version
+
+
+def _fit(backend: BaseRecommender, data: TrainingData, progress: Progress | None) -> Artefact:
+    """``backend.fit``, passing ``progress`` to backends that report it (LightFM's epochs)."""
+    if progress is not None and "progress" in inspect.signature(backend.fit).parameters:
+        return backend.fit(data, progress=progress)  # type: ignore[call-arg]
+    return backend.fit(data)
+
+
+def _evaluate(
+    alias: str,
+    data: TrainingData,
+    options: dict[str, Any] | None,
+    test_fraction: float,
+    eval_users: int | None,
+    progress: Progress | None,
+) -> dict[str, Any]:
+    """The backend and the popularity baseline, fitted on the past, scored on each shopper's future."""
+    train_part, test_part = temporal_split(data, test_fraction)
+    candidate = new_backend(alias, **(options or {}))
+    _fit(candidate, train_part, progress)
+    baseline = PopularRecommender(f"{alias}:baseline")
+    baseline.fit(train_part)
+    return {
+        "model": evaluate(candidate, train_part, test_part, max_users=eval_users, progress=progress),
+        "baseline": evaluate(baseline, train_part, test_part, max_users=eval_users),
+        "split": {"test_fraction": test_fraction, "train_events": train_part.n_events, "test_events": test_part.n_events},
+    }
+
+
+def refresh_lists(data: TrainingData | None = None) -> list[str]:
+    """Recompute the cached lists of every non-trainable recommender (popular...)."""
+    refreshed = []
+    for alias in recommender_aliases():
+        backend = get_recommender(alias)
+        if not backend.trainable:
+            backend.refresh(data)
+            refreshed.append(alias)
+    return refreshed
+
+
+def train_all(*, force: bool = False, progress: Progress | None = None) -> list[ModelVersion]:
+    """The nightly job: every trainable recommender on one load of the data, then the lists."""
+    since, until = _window(None, None)
+    data = load_training_data(since, until, progress=progress)
+    versions = [
+        train(alias=alias, since=since, until=until, force=force, progress=progress, data=data)
+        for alias in recommender_aliases()
+        if get_recommender(alias).trainable
+    ]
+    refresh_lists(data)
+    return versions
