@@ -129,6 +129,22 @@ DEFAULTS: dict[str, Any] = {
     # The store's search page and its query parameter (suggestion links).
     "SEARCH_URL": "/search/",
     "SEARCH_PARAM": "q",
+    # --- campaigns and offers ------------------------------------------------------------
+    # A purchase this many days after a shopper last saw a campaign (or was held out of it)
+    # is credited to that campaign (last campaign seen wins).
+    "CAMPAIGN_ATTRIBUTION_DAYS": 7,
+    # Seconds the active campaigns of a placement are cached (edits invalidate at once).
+    "CAMPAIGN_CACHE_SECONDS": 300,
+    # Results say "not enough data yet" until every arm has this many shoppers...
+    "CAMPAIGN_MIN_SAMPLE": 100,
+    # ...and the arms together have this many conversions.
+    "CAMPAIGN_MIN_CONVERSIONS": 10,
+    # Confidence level of the lift intervals shown in the admin.
+    "CAMPAIGN_CONFIDENCE": 0.95,
+    # Days a signed click link (campaign banner -> its link) stays valid.
+    "CAMPAIGN_CLICK_MAX_AGE_DAYS": 60,
+    # Cart value from which the store ships for free (None: unknown); fills {free_shipping_gap}.
+    "FREE_SHIPPING_THRESHOLD": None,
 }
 
 # Keys whose value is a dotted path to import on access.

@@ -39,12 +39,13 @@ def code_expiry(offer: Offer, now=None):
     return expires
 
 
-def issue_code(offer: Offer, shopper: Shopper, *, source: str = "") -> str:
+def issue_code(offer: Offer, shopper: Shopper, *, source: str = "", expires_at=None) -> str:
     """The code to show ``shopper`` for ``offer``.
 
     A shared code is returned as is. For unique codes the shopper's unused, unexpired code is
     reused (showing the banner twice does not mint two codes), else a new one is created.
-    The shopper must be saved (``identity.ensure_shopper``).
+    The shopper must be saved (``identity.ensure_shopper``). ``expires_at`` shortens a new
+    code's life (a campaign's personal time limit).
     """
     if not offer.is_unique_codes:
         return offer.code
@@ -60,12 +61,15 @@ def issue_code(offer: Offer, shopper: Shopper, *, source: str = "") -> str:
     )
     if existing:
         return existing
+    expiry = code_expiry(offer, now)
+    if expires_at is not None and (expiry is None or expires_at < expiry):
+        expiry = expires_at
     for _attempt in range(ATTEMPTS):
         code = new_code(offer.code_prefix)
         try:
             with transaction.atomic():
                 OfferCode.objects.create(
-                    offer=offer, shopper=shopper, code=code, source=source[:100], created_at=now, expires_at=code_expiry(offer, now)
+                    offer=offer, shopper=shopper, code=code, source=source[:100], created_at=now, expires_at=expiry
                 )
             return code
         except IntegrityError:  # a collision of random codes: try another

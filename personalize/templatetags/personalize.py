@@ -43,3 +43,7 @@ def merge_library(other: template.Library) -> None:
 from personalize.placements import tags as placement_tags  # noqa: E402
 
 merge_library(placement_tags.register)
+
+from personalize.campaigns import tags as campaign_tags  # noqa: E402
+
+merge_library(campaign_tags.register)

@@ -1,0 +1,375 @@
+"""Choosing the campaign a shopper sees at a placement, and recording that they saw it.
+
+The active campaigns of a placement are loaded once per process and kept as plain
+:class:`CampaignSpec` objects until a campaign, its content, variants or offer changes (a
+generation number in the cache, bumped by signals) or ``CAMPAIGN_CACHE_SECONDS`` pass. A
+request then costs: the shopper's segments (:func:`personalize.segments.segments_for`, cached
+per session), one query for the shopper's assignments (only when a campaign matches), and one
+for the fatigue cap (only when the winner carries an offer).
+
+Eligibility, in order: active and in schedule; targeted segment matched (no segments: all);
+not in the store-wide holdout; under the campaign's frequency cap; the personal time limit not
+passed; for offers, the cross-channel fatigue cap. Then the shopper's sticky arm decides: a
+control shopper sees nothing at this placement (that is what the control measures).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import get_language
+
+from personalize.campaigns.models import CONTROL, Campaign, CampaignAssignment, Offer
+from personalize.conf import personalize_settings as ps
+from personalize.holdout import in_holdout
+from personalize.models import Shopper
+
+logger = logging.getLogger("personalize")
+
+GENERATION_KEY = "personalize:campaigns:generation"
+ARM_SALT = "personalize.campaign"
+
+
+@dataclass(frozen=True)
+class ContentSpec:
+    headline: str
+    text: str
+    image_url: str
+    image_alt: str
+    cta_label: str
+    link: str
+    language: str
+
+
+@dataclass
+class CampaignSpec:
+    """A campaign as the request path needs it: no further queries to use it."""
+
+    id: int
+    name: str
+    placement: str
+    priority: int
+    starts_at: datetime
+    ends_at: datetime | None
+    segments: frozenset[str]
+    frequency_cap: int
+    frequency_hours: int
+    control_percent: int
+    personal_minutes: int
+    show_countdown: bool
+    default_language: str
+    variants: tuple[tuple[str, int], ...]
+    contents: dict[tuple[str, str], ContentSpec] = field(default_factory=dict)
+    offer: Offer | None = None
+
+    @property
+    def source(self) -> str:
+        return f"campaign:{self.id}"
+
+    def in_schedule(self, now: datetime) -> bool:
+        return self.starts_at <= now and (self.ends_at is None or now < self.ends_at)
+
+    def targets(self, slugs: frozenset[str]) -> bool:
+        return not self.segments or not self.segments.isdisjoint(slugs)
+
+    def arm_for(self, shopper: Shopper) -> str:
+        """The shopper's arm from a stable hash: control first, then variants by weight."""
+        point = shopper.bucket(f"{ARM_SALT}:{self.id}")
+        control = self.control_percent / 100
+        if point < control:
+            return CONTROL
+        point = (point - control) / (1 - control)
+        total = sum(weight for _key, weight in self.variants)
+        running = 0.0
+        for key, weight in self.variants:
+            running += weight / total
+            if point < running:
+                return key
+        return self.variants[-1][0]
+
+    def content(self, variant: str, language: str) -> ContentSpec | None:
+        """The variant's content in ``language``, else its base language, else the default."""
+        base = language.split("-")[0]
+        for lang in (language, base, self.default_language, self.default_language.split("-")[0]):
+            found = self.contents.get((variant, lang))
+            if found is not None:
+                return found
+        return next((c for (v, _l), c in self.contents.items() if v == variant), None)
+
+    def deadline(self, first_seen: datetime | None) -> datetime | None:
+        """When the offer ends for a shopper who first saw it at ``first_seen``."""
+        ends = [self.ends_at] if self.ends_at else []
+        if self.personal_minutes and first_seen is not None:
+            ends.append(first_seen + timedelta(minutes=self.personal_minutes))
+        return min(ends) if ends else None
+
+    def cap_reached(self, assignment: CampaignAssignment | None, now: datetime) -> bool:
+        if not self.frequency_cap or assignment is None:
+            return False
+        if self.frequency_hours and assignment.window_start <= now - timedelta(hours=self.frequency_hours):
+            return False  # the window is over: a fresh one starts at the next impression
+        return assignment.window_impressions >= self.frequency_cap
+
+
+# --- loading and caching ---------------------------------------------------------------
+
+_memo: dict[str, tuple[Any, float, list[CampaignSpec]]] = {}
+
+
+def invalidate(**kwargs: Any) -> None:
+    """Forget the cached campaigns in every process (signal receiver)."""
+    try:
+        cache.set(GENERATION_KEY, time.time_ns(), None)
+    except Exception:  # a cache outage must not block saving a campaign
+        logger.warning("personalize: could not bump the campaigns cache generation", exc_info=True)
+    _memo.clear()
+
+
+def _generation() -> Any:
+    try:
+        return cache.get(GENERATION_KEY)
+    except Exception:
+        logger.warning("personalize: campaigns cache unavailable", exc_info=True)
+        return None
+
+
+def load_campaigns(placement: str) -> list[CampaignSpec]:
+    """Active campaigns not yet ended at ``placement``, best first (cached, see module doc)."""
+    generation = _generation()
+    cached = _memo.get(placement)
+    if cached is not None and cached[0] == generation and cached[1] > time.monotonic():
+        return cached[2]
+    specs = _query_campaigns(placement)
+    _memo[placement] = (generation, time.monotonic() + ps.CAMPAIGN_CACHE_SECONDS, specs)
+    return specs
+
+
+def _query_campaigns(placement: str) -> list[CampaignSpec]:
+    from django.db.models import Q
+
+    now = timezone.now()
+    campaigns = (
+        Campaign.objects.filter(placement=placement, is_active=True)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .filter(Q(offer__isnull=True) | Q(offer__is_active=True))
+        .select_related("offer")
+        .prefetch_related("variants", "contents", "segments")
+        .order_by("-priority", "-starts_at", "pk")
+    )
+    specs = []
+    for campaign in campaigns:
+        variants = tuple((v.key, v.weight) for v in campaign.variants.all()) or (("A", 1),)
+        contents = {
+            (c.variant, c.language): ContentSpec(
+                headline=c.headline,
+                text=c.text,
+                image_url=c.image.url if c.image else "",
+                image_alt=c.image_alt,
+                cta_label=c.cta_label,
+                link=c.link,
+                language=c.language,
+            )
+            for c in campaign.contents.all()
+        }
+        if not contents:
+            continue  # nothing to show
+        specs.append(
+            CampaignSpec(
+                id=campaign.pk,
+                name=campaign.name,
+                placement=campaign.placement,
+                priority=campaign.priority,
+                starts_at=campaign.starts_at,
+                ends_at=campaign.ends_at,
+                segments=frozenset(s.slug for s in campaign.segments.all() if s.is_active),
+                frequency_cap=campaign.frequency_cap,
+                frequency_hours=campaign.frequency_hours,
+                control_percent=campaign.control_percent,
+                personal_minutes=campaign.personal_minutes,
+                show_countdown=campaign.show_countdown,
+                default_language=campaign.default_language or settings.LANGUAGE_CODE,
+                variants=variants,
+                contents=contents,
+                offer=campaign.offer,
+            )
+        )
+    return specs
+
+
+# --- choosing --------------------------------------------------------------------------
+
+
+@dataclass
+class Choice:
+    """The campaign a shopper gets at a placement and their arm in it."""
+
+    spec: CampaignSpec
+    arm: str
+    assignment: CampaignAssignment | None
+    content: ContentSpec | None
+    deadline: datetime | None
+
+    @property
+    def is_control(self) -> bool:
+        return self.arm == CONTROL
+
+
+@dataclass
+class ShopperState:
+    """What choosing needs to know about one shopper, loaded at most once per request."""
+
+    shopper: Shopper | None
+    segments: frozenset[str]
+    language: str
+    assignments: dict[int, CampaignAssignment] | None = None
+    contactable: bool | None = None
+
+    def assignment(self, campaign_id: int) -> CampaignAssignment | None:
+        if self.shopper is None or self.shopper.pk is None:
+            return None
+        if self.assignments is None:
+            self.assignments = {
+                a.campaign_id: a for a in CampaignAssignment.objects.filter(shopper=self.shopper)
+            }
+        return self.assignments.get(campaign_id)
+
+    def may_contact(self) -> bool:
+        if self.contactable is None:
+            from personalize.fatigue import may_contact
+
+            self.contactable = may_contact(self.shopper)
+        return self.contactable
+
+
+def request_state(request: Any) -> ShopperState:
+    """The request's :class:`ShopperState` (memoised on the request)."""
+    state = getattr(request, "_personalize_campaign_state", None)
+    if state is None:
+        from personalize.identity import get_shopper
+        from personalize.segments import segments_for
+
+        # The real object, not the middleware's lazy proxy: it is saved in place later.
+        shopper = get_shopper(request)
+        language = getattr(request, "LANGUAGE_CODE", "") or get_language() or settings.LANGUAGE_CODE
+        state = ShopperState(shopper=shopper, segments=segments_for(request), language=language)
+        request._personalize_campaign_state = state
+    return state
+
+
+def choose(request: Any, placement: str) -> Choice | None:
+    """The best eligible campaign for the request's shopper at ``placement`` (no writes)."""
+    state = request_state(request)
+    if state.shopper is None or in_holdout(state.shopper):
+        return None
+    return choose_for(state, placement)
+
+
+def choose_for(state: ShopperState, placement: str, now: datetime | None = None) -> Choice | None:
+    now = now or timezone.now()
+    for spec in load_campaigns(placement):
+        if not spec.in_schedule(now) or not spec.targets(state.segments):
+            continue
+        assignment = state.assignment(spec.id)
+        if spec.cap_reached(assignment, now):
+            continue
+        deadline = spec.deadline(assignment.first_seen if assignment else now)
+        if deadline is not None and deadline <= now:
+            continue
+        arm = assignment.arm if assignment is not None else spec.arm_for(state.shopper)
+        if spec.offer is not None and arm != CONTROL and not _already_contacted(spec, assignment, now):
+            if not state.may_contact():
+                continue
+        content = None if arm == CONTROL else spec.content(arm, state.language)
+        if arm != CONTROL and content is None:
+            continue
+        return Choice(spec=spec, arm=arm, assignment=assignment, content=content, deadline=deadline)
+    return None
+
+
+def _already_contacted(spec: CampaignSpec, assignment: CampaignAssignment | None, now: datetime) -> bool:
+    """Showing the same offer again within the fatigue window is not a new contact."""
+    if assignment is None or assignment.is_control or not assignment.impressions:
+        return False
+    return assignment.last_seen >= now - timedelta(minutes=ps.FATIGUE_WINDOW_MINUTES)
+
+
+# --- recording -------------------------------------------------------------------------
+
+
+def record_impression(shopper: Shopper, choice: Choice, now: datetime | None = None) -> CampaignAssignment:
+    """Count an impression (or, for the control, the exposure) and keep the arm sticky.
+
+    A new offer contact is recorded for the fatigue cap.
+    """
+    from personalize.fatigue import record_contact
+    from personalize.models import Contact
+
+    now = now or timezone.now()
+    spec = choice.spec
+    shown = 0 if choice.is_control else 1
+    new_contact = spec.offer is not None and not choice.is_control and not _already_contacted(spec, choice.assignment, now)
+    assignment = choice.assignment
+    if assignment is None:
+        try:
+            with transaction.atomic():
+                assignment = CampaignAssignment.objects.create(
+                    campaign_id=spec.id,
+                    shopper=shopper,
+                    arm=choice.arm,
+                    first_seen=now,
+                    last_seen=now,
+                    impressions=shown,
+                    window_start=now,
+                    window_impressions=shown,
+                )
+        except IntegrityError:  # a concurrent request of the same shopper created it
+            assignment = CampaignAssignment.objects.get(campaign_id=spec.id, shopper=shopper)
+            choice.assignment = assignment
+            return record_impression(shopper, choice, now)
+    else:
+        fields: dict[str, Any] = {"last_seen": now, "impressions": F("impressions") + shown}
+        if spec.frequency_hours and assignment.window_start <= now - timedelta(hours=spec.frequency_hours):
+            fields.update(window_start=now, window_impressions=shown)
+        else:
+            fields["window_impressions"] = F("window_impressions") + shown
+        CampaignAssignment.objects.filter(pk=assignment.pk).update(**fields)
+        assignment.refresh_from_db()
+    if new_contact:
+        record_contact(shopper, Contact.Channel.ONSITE, spec.source)
+    return assignment
+
+
+# --- content ---------------------------------------------------------------------------
+
+PLACEHOLDER = re.compile(r"\{(first_name|code|offer|free_shipping_gap)\}")
+
+
+def fill_placeholders(text: str, values: dict[str, str]) -> str:
+    """Replace the known ``{name}`` placeholders (never ``str.format``: marketer text)."""
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), text)
+
+
+def free_shipping_gap(shopper: Shopper | None) -> Decimal | None:
+    """How much more the shopper's cart needs for free shipping (None when not applicable)."""
+    threshold = ps.FREE_SHIPPING_THRESHOLD
+    if threshold is None or shopper is None or shopper.pk is None:
+        return None
+    from personalize.models import Cart
+
+    try:
+        value = shopper.cart.value
+    except Cart.DoesNotExist:
+        value = Decimal("0")
+    gap = Decimal(str(threshold)) - value
+    return gap if gap > 0 else None

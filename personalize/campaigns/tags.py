@@ -1,0 +1,106 @@
+"""``{% personalized_content "placement" %}`` and ``{% greeting %}`` (merged into ``{% load personalize %}``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.core import signing
+from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.safestring import SafeString
+
+from personalize.widgets import render_widget
+
+register = template.Library()
+
+CLICK_SALT = "personalize.campaign.click"
+
+
+def click_url(campaign_id: int, arm: str, link: str) -> str:
+    """A signed redirect that counts the click, then goes to ``link`` (no open redirect)."""
+    token = signing.dumps([campaign_id, arm, link], salt=CLICK_SALT, compress=True)
+    return reverse("personalize:campaign_click", args=[token])
+
+
+def first_name(request: Any) -> str:
+    from personalize.adapters import get_adapter
+
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return ""
+    return get_adapter().user_first_name(user)
+
+
+@register.simple_tag(takes_context=True)
+def personalized_content(context: Any, placement: str) -> SafeString:
+    """The best eligible campaign for ``placement``; records the impression. Renders "" if none."""
+
+    def build() -> dict[str, Any]:
+        from personalize.campaigns.offers import issue_code
+        from personalize.campaigns.selection import choose, fill_placeholders, free_shipping_gap, record_impression
+        from personalize.identity import ensure_shopper
+
+        request = context["request"]
+        choice = choose(request, placement)
+        if choice is None:
+            return {"campaign": None}
+        shopper = ensure_shopper(request)
+        if shopper is None:  # a bot: nothing to show, nothing to count
+            return {"campaign": None}
+        assignment = record_impression(shopper, choice)
+        if choice.is_control:
+            return {"campaign": None}
+        spec, content = choice.spec, choice.content
+        deadline = spec.deadline(assignment.first_seen)
+        code = ""
+        if spec.offer is not None:
+            personal_end = deadline if spec.personal_minutes else None
+            code = issue_code(spec.offer, shopper, source=spec.source, expires_at=personal_end)
+        gap = free_shipping_gap(shopper)
+        values = {
+            "first_name": first_name(request),
+            "code": code,
+            "offer": spec.offer.describe() if spec.offer is not None else "",
+            "free_shipping_gap": number_format(gap, 2) if gap is not None else "",
+        }
+        return {
+            "campaign": spec,
+            "placement": placement,
+            "variant": choice.arm,
+            "headline": fill_placeholders(content.headline, values),
+            "text": fill_placeholders(content.text, values),
+            "image_url": content.image_url,
+            "image_alt": content.image_alt,
+            "cta_label": content.cta_label,
+            "click_url": click_url(spec.id, choice.arm, content.link) if content.link else "",
+            "deadline": deadline if spec.show_countdown else None,
+            "code": code,
+            "offer_text": values["offer"],
+            "language": content.language,
+        }
+
+    templates = [f"personalize/widgets/campaign_{placement}.html", "personalize/widgets/campaign.html"]
+    return render_widget("campaign", context, build, template=templates)
+
+
+@register.simple_tag(takes_context=True)
+def greeting(context: Any) -> SafeString:
+    """By first name for a known shopper, "welcome back" for a returning one, else neutral."""
+
+    def build() -> dict[str, Any]:
+        from personalize.holdout import in_holdout
+        from personalize.identity import get_shopper
+
+        request = context["request"]
+        shopper = get_shopper(request)
+        kind, name = "new", ""
+        if not in_holdout(shopper):
+            name = first_name(request)
+            if name:
+                kind = "known"
+            elif shopper.pk is not None and (shopper.visits > 1 or shopper.user_id):
+                kind = "returning"
+        return {"kind": kind, "first_name": name}
+
+    return render_widget("greeting", context, build)

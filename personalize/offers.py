@@ -1,0 +1,348 @@
+"""What discount a checkout applies, and using it once: the store-facing offers API.
+
+``best_offer(request, cart_lines, code=...)`` looks at the code the shopper typed (or the one an
+email link left in the session), the unique codes issued to the shopper, and the shared-code
+offers of campaigns the shopper saw, and returns the best :class:`OfferDecision` with the reason.
+``redeem(request, decision, order_ref)`` then uses it, inside the transaction that creates the
+order: a single-use code is claimed by a conditional ``UPDATE ... WHERE used_at IS NULL``, so of
+two concurrent checkouts exactly one wins and the other gets :class:`OfferError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext as _
+
+from personalize.campaigns.models import (
+    CONTROL,
+    Campaign,
+    CampaignAssignment,
+    Offer,
+    OfferCode,
+    Redemption,
+    normalize_code,
+)
+from personalize.conf import personalize_settings as ps
+from personalize.models import Shopper
+
+__all__ = ["OfferDecision", "OfferError", "best_offer", "redeem", "offer_discount"]
+
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
+
+
+class OfferError(Exception):
+    """A code cannot be used; ``message`` is meant for the shopper."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class OfferDecision:
+    """What a checkout should apply, and why."""
+
+    discount: Decimal = ZERO
+    free_shipping: bool = False
+    code: str = ""
+    reason: str = ""
+    campaign: Campaign | None = None
+    offer: Offer | None = None
+    # The message for a typed code that could not be used (the decision may still apply
+    # another offer the shopper has).
+    error: str = ""
+    code_id: int | None = field(default=None, repr=False)
+
+    @property
+    def applies(self) -> bool:
+        return self.offer is not None and (self.discount > 0 or self.free_shipping)
+
+
+@dataclass
+class _Candidate:
+    offer: Offer
+    code: str = ""
+    campaign: Campaign | None = None
+    code_id: int | None = None
+
+
+def _money(value: Decimal) -> str:
+    return number_format(value, 2)
+
+
+def offer_discount(offer: Offer, lines: list[dict[str, Any]]) -> tuple[Decimal, str]:
+    """The discount ``offer`` gives on cleaned cart ``lines``; ``OfferError`` if it gives none.
+
+    Percent is capped at 100; an amount never exceeds the eligible subtotal; the minimum cart
+    value is checked on the whole cart; the scope limits which lines the discount applies to.
+    """
+    subtotal = sum((Decimal(line["price"] or 0) * line["quantity"] for line in lines), ZERO)
+    if subtotal < offer.min_cart_value:
+        raise OfferError(_("Spend at least %(amount)s to use this offer.") % {"amount": _money(offer.min_cart_value)})
+    eligible = _eligible_subtotal(offer, lines)
+    if eligible <= 0:
+        raise OfferError(_("None of the items in your cart are part of this offer."))
+    if offer.discount_type == Offer.DiscountType.PERCENT:
+        percent = min(max(offer.value, ZERO), Decimal("100"))
+        discount = (eligible * percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+    elif offer.discount_type == Offer.DiscountType.AMOUNT:
+        discount = min(max(offer.value, ZERO), eligible).quantize(CENT)
+    else:
+        discount = ZERO
+    return discount, offer.describe()
+
+
+def _eligible_subtotal(offer: Offer, lines: list[dict[str, Any]]) -> Decimal:
+    keys = {str(k) for k in offer.scope_keys or []}
+    if offer.scope == Offer.Scope.ALL:
+        chosen = lines
+    elif offer.scope == Offer.Scope.PRODUCTS:
+        chosen = [line for line in lines if str(line["product"]) in keys]
+    else:
+        from personalize.adapters import get_adapter
+
+        adapter = get_adapter()
+        products = adapter.get_products([line["product"] for line in lines])
+        in_scope = {adapter.product_key(p) for p in products if adapter.category_key(p) in keys}
+        chosen = [line for line in lines if str(line["product"]) in in_scope]
+    return sum((Decimal(line["price"] or 0) * line["quantity"] for line in chosen), ZERO)
+
+
+def _owned_by(code: OfferCode, shopper: Shopper | None) -> bool:
+    if shopper is None or shopper.pk is None:
+        return False
+    if code.shopper_id == shopper.pk:
+        return True
+    # A code emailed to the anonymous browser still belongs to it after login merged it.
+    return code.shopper.merged_into_id == shopper.pk
+
+
+def resolve_code(raw: str, shopper: Shopper | None, now=None) -> _Candidate:
+    """The offer behind a typed code; ``OfferError`` with a clear message if it cannot be used."""
+    now = now or timezone.now()
+    code = normalize_code(raw)
+    if not code:
+        raise OfferError(_("Enter a code."))
+    issued = OfferCode.objects.select_related("offer", "shopper").filter(code=code).first()
+    if issued is not None:
+        if not _owned_by(issued, shopper):
+            raise OfferError(_("This code was issued to another customer."))
+        if issued.used_at is not None:
+            raise OfferError(_("This code has already been used."))
+        if issued.is_expired(now):
+            raise OfferError(
+                _("This code expired on %(date)s.") % {"date": date_format(timezone.localtime(issued.expires_at), "DATETIME_FORMAT")}
+            )
+        _check_offer_valid(issued.offer, now)
+        return _Candidate(offer=issued.offer, code=issued.code, code_id=issued.pk, campaign=_campaign_of(issued.source))
+    offer = Offer.objects.filter(code=code, code_mode=Offer.CodeMode.SHARED).first()
+    if offer is None:
+        raise OfferError(_("We do not know the code “%(code)s”.") % {"code": code[:48]})
+    _check_offer_valid(offer, now)
+    _check_uses(offer, shopper)
+    return _Candidate(offer=offer, code=offer.code)
+
+
+def _check_offer_valid(offer: Offer, now) -> None:
+    if not offer.is_active:
+        raise OfferError(_("This offer is no longer available."))
+    if offer.valid_from and now < offer.valid_from:
+        raise OfferError(_("This offer starts on %(date)s.") % {"date": date_format(timezone.localtime(offer.valid_from), "DATETIME_FORMAT")})
+    if offer.valid_until and now >= offer.valid_until:
+        raise OfferError(_("This offer ended on %(date)s.") % {"date": date_format(timezone.localtime(offer.valid_until), "DATETIME_FORMAT")})
+
+
+def _check_uses(offer: Offer, shopper: Shopper | None) -> None:
+    if not offer.uses_per_shopper or shopper is None or shopper.pk is None:
+        return
+    used = Redemption.objects.filter(offer=offer, shopper=shopper).count()
+    if used >= offer.uses_per_shopper:
+        raise OfferError(_("You have already used this code."))
+
+
+def _campaign_of(source: str) -> Campaign | None:
+    if source.startswith("campaign:") and source[9:].isdigit():
+        return Campaign.objects.filter(pk=int(source[9:])).first()
+    return None
+
+
+def _automatic_candidates(shopper: Shopper, now) -> list[_Candidate]:
+    """Unique codes issued to the shopper and shared-code offers of campaigns they saw."""
+    from personalize.holdout import in_holdout
+
+    candidates = []
+    codes = (
+        OfferCode.objects.select_related("offer")
+        .filter(shopper=shopper, used_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    )
+    for issued in codes:
+        if issued.offer.is_valid_at(now):
+            candidates.append(
+                _Candidate(offer=issued.offer, code=issued.code, code_id=issued.pk, campaign=_campaign_of(issued.source))
+            )
+    if in_holdout(shopper):
+        return candidates  # the holdout saw no campaign: nothing else applies by itself
+    since = now - timedelta(days=ps.CAMPAIGN_ATTRIBUTION_DAYS)
+    seen = (
+        CampaignAssignment.objects.select_related("campaign__offer")
+        .filter(shopper=shopper, impressions__gt=0, last_seen__gte=since, campaign__offer__code_mode=Offer.CodeMode.SHARED)
+        .exclude(arm=CONTROL)
+    )
+    for assignment in seen:
+        campaign = assignment.campaign
+        offer = campaign.offer
+        if campaign.personal_minutes and now >= assignment.first_seen + timedelta(minutes=campaign.personal_minutes):
+            continue  # the shopper's time-limited offer has run out
+        if not offer.is_valid_at(now):
+            continue
+        try:
+            _check_uses(offer, shopper)
+        except OfferError:
+            continue
+        candidates.append(_Candidate(offer=offer, code=offer.code, campaign=campaign))
+    return candidates
+
+
+def _decide(candidate: _Candidate, lines: list[dict[str, Any]], shipping: Decimal) -> tuple[Decimal, OfferDecision]:
+    discount, description = offer_discount(candidate.offer, lines)
+    reason = description
+    if candidate.campaign is not None:
+        reason = _("%(offer)s (%(campaign)s)") % {"offer": description, "campaign": candidate.campaign.name}
+    decision = OfferDecision(
+        discount=discount,
+        free_shipping=candidate.offer.free_shipping,
+        code=candidate.code,
+        reason=reason,
+        campaign=candidate.campaign,
+        offer=candidate.offer,
+        code_id=candidate.code_id,
+    )
+    worth = discount + (shipping if candidate.offer.free_shipping else ZERO)
+    return worth, decision
+
+
+def best_offer(
+    request: Any, cart_lines: Any, *, code: str | None = None, shipping: Decimal | str | int = 0
+) -> OfferDecision:
+    """The discount the checkout should apply to ``cart_lines`` and why.
+
+    ``code``: what the shopper typed (else a code an email link left in the session is tried
+    quietly). ``shipping``: the shipping cost, so free shipping can be weighed against money
+    off. The decision's ``error`` explains a typed code that cannot be used.
+    """
+    from personalize.identity import get_shopper
+    from personalize.tracking import TrackingError, clean_lines
+
+    try:
+        lines = clean_lines(cart_lines)
+    except TrackingError as exc:
+        return OfferDecision(reason=_("The cart could not be read."), error=exc.message)
+    shipping = Decimal(str(shipping or 0))
+    shopper = get_shopper(request) if request is not None else None
+    now = timezone.now()
+    typed = (code or "").strip()
+    session = getattr(request, "session", None)
+    from_session = "" if typed or session is None else str(session.get(_session_code_key(), "") or "")
+    error = ""
+    candidates: list[_Candidate] = []
+    for raw, loud in ((typed, True), (from_session, False)):
+        if not raw:
+            continue
+        try:
+            candidates.append(resolve_code(raw, shopper, now))
+        except OfferError as exc:
+            if loud:
+                error = exc.message
+    if shopper is not None and shopper.pk is not None:
+        candidates.extend(_automatic_candidates(shopper, now))
+    best: tuple[Decimal, OfferDecision] | None = None
+    seen: set[tuple[int, str]] = set()
+    for candidate in candidates:
+        if (candidate.offer.pk, candidate.code) in seen:
+            continue
+        seen.add((candidate.offer.pk, candidate.code))
+        try:
+            worth, decision = _decide(candidate, lines, shipping)
+        except OfferError as exc:
+            if typed and normalize_code(typed) == candidate.code:
+                error = exc.message
+            continue
+        if best is None or worth > best[0]:
+            best = (worth, decision)
+    if best is None:
+        return OfferDecision(reason=_("No offer applies to this cart."), error=error)
+    decision = best[1]
+    if error and normalize_code(typed) != decision.code:
+        decision.error = error
+    return decision
+
+
+def _session_code_key() -> str:
+    """Where an email's restore link leaves its code (a lifecycle-emails setting)."""
+    try:
+        return ps.EMAIL_OFFER_SESSION_KEY
+    except AttributeError:  # emails not installed alongside: the documented default
+        return "personalize_offer_code"
+
+
+def redeem(request: Any, decision: OfferDecision, order_ref: str) -> Redemption | None:
+    """Use the decision's offer for ``order_ref``; call it inside the order's transaction.
+
+    A single-use code is claimed with a conditional UPDATE (one concurrent checkout wins, the
+    other gets :class:`OfferError`). Redeeming the same offer again for the same order returns
+    the existing redemption.
+    """
+    from personalize.identity import ensure_shopper
+
+    if not decision.applies:
+        return None
+    order_ref = str(order_ref)[:64]
+    if not order_ref:
+        raise ValueError("redeem() needs the order reference.")
+    offer = decision.offer
+    shopper = ensure_shopper(request) if request is not None else None
+    now = timezone.now()
+    with transaction.atomic():
+        existing = Redemption.objects.filter(offer=offer, order_ref=order_ref).first()
+        if existing is not None:
+            return existing
+        if decision.code_id is not None:
+            claimed = (
+                OfferCode.objects.filter(pk=decision.code_id, used_at__isnull=True)
+                .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+                .update(used_at=now, order_ref=order_ref)
+            )
+            if not claimed:
+                issued = OfferCode.objects.filter(pk=decision.code_id).first()
+                if issued is not None and issued.used_at is None:
+                    raise OfferError(_("This code has expired."))
+                raise OfferError(_("This code has already been used."))
+        elif offer.uses_per_shopper and shopper is not None:
+            # Serialise this shopper's uses of a shared code: lock the offer row.
+            Offer.objects.select_for_update().filter(pk=offer.pk).first()
+            _check_uses(offer, shopper)
+        try:
+            with transaction.atomic():
+                return Redemption.objects.create(
+                    offer=offer,
+                    code=decision.code,
+                    shopper=shopper,
+                    order_ref=order_ref,
+                    discount=decision.discount,
+                    free_shipping=decision.free_shipping,
+                    campaign=decision.campaign,
+                    created_at=now,
+                )
+        except IntegrityError:
+            # The same order redeemed concurrently (a double-submitted form).
+            return Redemption.objects.get(offer=offer, order_ref=order_ref)

@@ -1,0 +1,46 @@
+/* django-personalize: countdowns of limited-time offers and the exit-intent pop-up. */
+(function () {
+  "use strict";
+  if (window.personalizeCampaigns) return;
+  window.personalizeCampaigns = true;
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  function tick(el) {
+    var end = Date.parse(el.getAttribute("data-personalize-countdown"));
+    var left = Math.max(0, Math.floor((end - Date.now()) / 1000));
+    if (!left) {
+      el.textContent = el.getAttribute("data-expired-text") || "";
+      return false;
+    }
+    var d = Math.floor(left / 86400), h = Math.floor(left % 86400 / 3600);
+    var m = Math.floor(left % 3600 / 60), s = left % 60;
+    el.textContent = (d ? d + "d " : "") + pad(h) + ":" + pad(m) + ":" + pad(s);
+    return true;
+  }
+
+  function countdowns() {
+    var els = Array.prototype.slice.call(document.querySelectorAll("[data-personalize-countdown]"));
+    if (!els.length) return;
+    function all() { els = els.filter(tick); if (els.length) setTimeout(all, 1000); }
+    all();
+  }
+
+  function exitIntent() {
+    var dialog = document.querySelector("[data-personalize-exit-intent]");
+    if (!dialog || typeof dialog.showModal !== "function") return;
+    var key = "personalize-exit-" + dialog.getAttribute("data-campaign");
+    try { if (sessionStorage.getItem(key)) return; } catch (e) { /* private mode */ }
+    function show(event) {
+      if (event.clientY > 0 || event.relatedTarget) return;  // only when leaving through the top
+      document.removeEventListener("mouseout", show);
+      try { sessionStorage.setItem(key, "1"); } catch (e) { /* private mode */ }
+      dialog.showModal();
+    }
+    document.addEventListener("mouseout", show);
+  }
+
+  function start() { countdowns(); exitIntent(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,332 @@
+"""Campaigns: eligibility, arms, caps, rendering, clicks and attribution."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.template import Context, Template
+from django.test import override_settings
+from django.utils import timezone
+
+from personalize import tracking
+from personalize.campaigns import selection
+from personalize.campaigns.models import CampaignAssignment, CampaignConversion, CampaignVariant, OfferCode
+from personalize.models import Contact, Shopper
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    cache.clear()
+    selection._memo.clear()
+    yield
+    selection._memo.clear()
+
+
+def render(req, placement="home_banner") -> str:
+    return Template('{% load personalize %}{% personalized_content "' + placement + '" %}').render(
+        Context({"request": req})
+    )
+
+
+def shopper(**fields) -> Shopper:
+    return Shopper.objects.create(**fields)
+
+
+def test_renders_the_highest_priority_campaign_and_records_the_impression():
+    factories.campaign(headline="Low", priority=1)
+    best = factories.campaign(headline="High", priority=5)
+    s = shopper()
+    html = render(factories.shopper_request(s))
+    assert "High" in html and "Low" not in html
+    assert f'data-campaign="{best.pk}"' in html and 'data-personalize-widget="campaign"' in html
+    assignment = CampaignAssignment.objects.get(campaign=best, shopper=s)
+    assert (assignment.arm, assignment.impressions) == ("A", 1)
+    render(factories.shopper_request(s))
+    assignment.refresh_from_db()
+    assert assignment.impressions == 2
+
+
+def test_other_placements_and_empty_placements_render_nothing():
+    factories.campaign("cart", headline="Cart only")
+    req = factories.shopper_request(shopper())
+    assert render(req, "home_banner").strip() == ""
+    assert "Cart only" in render(req, "cart")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"starts_at": timezone.now() + timedelta(hours=1)},
+        {"starts_at": timezone.now() - timedelta(days=2), "ends_at": timezone.now() - timedelta(days=1)},
+        {"is_active": False},
+    ],
+    ids=["not-started", "ended", "inactive"],
+)
+def test_out_of_schedule_or_inactive_campaigns_are_not_shown(fields):
+    factories.campaign(headline="Hidden", **fields)
+    assert "Hidden" not in render(factories.shopper_request(shopper()))
+
+
+def test_segment_targeting_uses_segments_for():
+    first = factories.segment("first-visit", [("visit_state", {"state": "first"})])
+    returning = factories.segment("returning", [("visit_state", {"state": "returning"})])
+    factories.campaign(headline="Welcome offer", segments=[first], priority=2)
+    factories.campaign(headline="Welcome back", segments=[returning], priority=1)
+    assert "Welcome offer" in render(factories.shopper_request(shopper(visits=1)))
+    html = render(factories.shopper_request(shopper(visits=4)))
+    assert "Welcome back" in html and "Welcome offer" not in html
+
+
+def test_new_visitor_gets_a_shopper_row_when_a_campaign_is_shown():
+    factories.campaign(headline="Hi there")
+    req = factories.request()
+    assert "Hi there" in render(req)
+    assert Shopper.objects.count() == 1
+    assert CampaignAssignment.objects.count() == 1
+
+
+def test_bots_see_nothing_and_leave_nothing():
+    factories.campaign(headline="Hi there")
+    req = factories.request(HTTP_USER_AGENT="Googlebot/2.1")
+    assert "Hi there" not in render(req)
+    assert not Shopper.objects.exists()
+
+
+def test_store_wide_holdout_sees_no_campaign():
+    factories.campaign(headline="Promo")
+    with override_settings(PERSONALIZE={"PRODUCT_MODEL": "testshop.Product", "HOLDOUT_PERCENT": 30}):
+        from personalize.holdout import in_holdout
+
+        shoppers = [shopper() for _ in range(60)]
+        held = [s for s in shoppers if in_holdout(s)]
+        shown = [s for s in shoppers if not in_holdout(s)]
+        assert held and shown
+        for s in held[:5]:
+            assert "Promo" not in render(factories.shopper_request(s))
+        for s in shown[:5]:
+            assert "Promo" in render(factories.shopper_request(s))
+
+
+def test_frequency_cap_per_window():
+    campaign = factories.campaign(headline="Capped", frequency_cap=2, frequency_hours=24)
+    factories.campaign(headline="Fallback", priority=-1)
+    s = shopper()
+    assert "Capped" in render(factories.shopper_request(s))
+    assert "Capped" in render(factories.shopper_request(s))
+    third = render(factories.shopper_request(s))
+    assert "Capped" not in third and "Fallback" in third
+    # A day later the window restarts.
+    CampaignAssignment.objects.filter(campaign=campaign).update(window_start=timezone.now() - timedelta(hours=25))
+    assert "Capped" in render(factories.shopper_request(s))
+    assignment = CampaignAssignment.objects.get(campaign=campaign)
+    assert (assignment.impressions, assignment.window_impressions) == (3, 1)
+
+
+def test_control_group_sees_nothing_but_is_recorded_and_sticky():
+    campaign = factories.campaign(headline="Tested", control_percent=50)
+    factories.campaign(headline="Other", priority=-1)
+    arms = Counter()
+    for _ in range(80):
+        s = shopper()
+        html = render(factories.shopper_request(s))
+        assignment = CampaignAssignment.objects.get(campaign=campaign, shopper=s)
+        arms[assignment.arm] += 1
+        if assignment.arm == "control":
+            # the placement stays empty: the control measures "no campaign here"
+            assert "Tested" not in html and "Other" not in html
+            assert assignment.impressions == 0
+        else:
+            assert "Tested" in html
+        again = render(factories.shopper_request(s))
+        assert ("Tested" in again) == ("Tested" in html)
+    assert 20 < arms["control"] < 60 and arms["A"] == 80 - arms["control"]
+
+
+def test_arms_are_deterministic_and_follow_weights():
+    campaign = factories.campaign(
+        headline="x",
+        control_percent=20,
+        contents=[{"variant": "A", "headline": "Variant A"}, {"variant": "B", "headline": "Variant B"}],
+    )
+    CampaignVariant.objects.create(campaign=campaign, key="A", weight=1)
+    CampaignVariant.objects.create(campaign=campaign, key="B", weight=3)
+    spec = selection.load_campaigns("home_banner")[0]
+    shoppers = [Shopper(key=__import__("uuid").uuid4()) for _ in range(4000)]
+    arms = Counter(spec.arm_for(s) for s in shoppers)
+    assert abs(arms["control"] / 4000 - 0.20) < 0.03
+    assert abs(arms["B"] / (arms["A"] + arms["B"]) - 0.75) < 0.03
+    assert [spec.arm_for(s) for s in shoppers[:50]] == [spec.arm_for(s) for s in shoppers[:50]]
+
+
+def test_assigned_arm_stays_when_weights_change():
+    campaign = factories.campaign(
+        headline="x", contents=[{"variant": "A", "headline": "Variant A"}, {"variant": "B", "headline": "Variant B"}]
+    )
+    CampaignVariant.objects.create(campaign=campaign, key="A", weight=1)
+    variant_b = CampaignVariant.objects.create(campaign=campaign, key="B", weight=1)
+    s = shopper()
+    first = render(factories.shopper_request(s))
+    arm = CampaignAssignment.objects.get(shopper=s).arm
+    variant_b.weight = 1000 if arm == "A" else 1
+    variant_b.save()
+    assert f"Variant {arm}" in render(factories.shopper_request(s)) and f"Variant {arm}" in first
+
+
+def test_offer_respects_the_cross_channel_fatigue_cap_but_plain_content_does_not():
+    offer = factories.offer(code="SAVE10")
+    factories.campaign(headline="Offer banner", offer=offer, priority=5)
+    factories.campaign(headline="Plain banner", priority=1)
+    s = shopper()
+    Contact.objects.create(shopper=s, channel="email", source="flow:1")  # an email offer just now
+    html = render(factories.shopper_request(s))
+    assert "Offer banner" not in html and "Plain banner" in html
+    fresh = shopper()
+    html = render(factories.shopper_request(fresh))
+    assert "Offer banner" in html and "SAVE10" in html
+    assert Contact.objects.filter(shopper=fresh, channel="onsite").count() == 1
+    # Showing the same offer again is not a new contact, and is not blocked by its own contact.
+    assert "Offer banner" in render(factories.shopper_request(fresh))
+    assert Contact.objects.filter(shopper=fresh).count() == 1
+
+
+def test_unique_code_is_issued_once_and_shown():
+    offer = factories.offer(code_mode="unique", code="", code_prefix="HI")
+    factories.campaign(headline="Your code: {code}", offer=offer)
+    s = shopper()
+    html = render(factories.shopper_request(s))
+    code = OfferCode.objects.get(shopper=s).code
+    assert html.count(code) >= 1
+    render(factories.shopper_request(s))
+    assert OfferCode.objects.filter(shopper=s).count() == 1
+
+
+def test_personal_time_limit_shows_a_countdown_and_then_ends():
+    offer = factories.offer(code_mode="unique", code="")
+    campaign = factories.campaign(headline="Hurry", offer=offer, personal_minutes=30, show_countdown=True)
+    s = shopper()
+    html = render(factories.shopper_request(s))
+    assert "data-personalize-countdown=" in html and "Hurry" in html
+    code = OfferCode.objects.get(shopper=s)
+    assert timedelta(minutes=29) < code.expires_at - timezone.now() <= timedelta(minutes=30)
+    CampaignAssignment.objects.filter(campaign=campaign).update(first_seen=timezone.now() - timedelta(minutes=31))
+    assert "Hurry" not in render(factories.shopper_request(s))
+
+
+def test_content_is_escaped():
+    factories.campaign(
+        contents=[{"variant": "A", "headline": "<script>alert(1)</script>", "text": "<b>bold</b>", "link": "/sale/"}]
+    )
+    html = render(factories.shopper_request(shopper()))
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+def test_content_language_falls_back_to_the_default_language():
+    factories.campaign(
+        default_language="en",
+        contents=[
+            {"variant": "A", "language": "en", "headline": "Hello"},
+            {"variant": "A", "language": "de", "headline": "Hallo"},
+        ],
+    )
+    req = factories.shopper_request(shopper())
+    req.LANGUAGE_CODE = "de-at"
+    assert "Hallo" in render(req)
+    req = factories.shopper_request(shopper())
+    req.LANGUAGE_CODE = "fr"
+    assert "Hello" in render(req)
+
+
+def test_placeholders_are_filled_without_format_injection():
+    factories.campaign(headline="Hi {first_name} {__class__}", contents=None)
+    user = factories.user(first_name="Ana")
+    s = shopper(user=user)
+    html = render(factories.shopper_request(s, user_obj=user))
+    assert "Hi Ana {__class__}" in html
+
+
+def test_click_link_counts_and_redirects(client_ua):
+    campaign = factories.campaign(contents=[{"variant": "A", "headline": "Go", "link": "/sale/", "cta_label": "Shop now"}])
+    from personalize.identity import set_cookie
+
+    s = shopper()
+    html = render(factories.shopper_request(s))
+    import re
+
+    url = re.search(r'href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    from django.http import HttpResponse
+
+    response = HttpResponse()
+    set_cookie(response, s.key)
+    client_ua.cookies.update(response.cookies)
+    answer = client_ua.get(url)
+    assert answer.status_code == 302 and answer["Location"] == "/sale/"
+    assert CampaignAssignment.objects.get(campaign=campaign, shopper=s).clicks == 1
+    assert client_ua.get(url[:-3] + "xx/").status_code == 400
+
+
+def test_cache_is_invalidated_when_a_campaign_changes():
+    campaign = factories.campaign(headline="Before")
+    req = factories.shopper_request(shopper())
+    assert "Before" in render(req)
+    content = campaign.contents.get()
+    content.headline = "After"
+    content.save()
+    assert "After" in render(factories.shopper_request(shopper()))
+
+
+def test_cached_choice_costs_few_queries(django_assert_max_num_queries):
+    for i in range(10):
+        factories.campaign(headline=f"C{i}", priority=i)
+    s = shopper()
+    selection.choose(factories.shopper_request(shopper()), "home_banner")  # warm definitions
+    selection.load_campaigns("cart")
+    req = factories.shopper_request(s)
+    # the shopper's segments (a cart read) + their assignments; campaigns come from the cache
+    with django_assert_max_num_queries(2):
+        choice = selection.choose(req, "home_banner")
+    assert choice.spec.name and choice.content.headline == "C9"
+    with django_assert_max_num_queries(0):  # a second placement on the same page
+        selection.choose(req, "cart")
+
+
+def test_purchase_is_attributed_to_the_last_campaign_seen():
+    old = factories.campaign("cart", headline="Old")
+    last = factories.campaign(headline="Last")
+    s = shopper()
+    render(factories.shopper_request(s), "cart")
+    CampaignAssignment.objects.filter(campaign=old).update(last_seen=timezone.now() - timedelta(hours=2))
+    render(factories.shopper_request(s))
+    product = factories.product(price=Decimal("40.00"))
+    tracking.track(factories.shopper_request(s), "purchase", lines=[{"product": product, "quantity": 2}], order_ref="O-1")
+    conversion = CampaignConversion.objects.get()
+    assert (conversion.campaign, conversion.arm, conversion.value, conversion.order_ref) == (last, "A", Decimal("80.00"), "O-1")
+
+
+def test_purchase_outside_the_window_is_not_attributed():
+    factories.campaign(headline="Long ago")
+    s = shopper()
+    render(factories.shopper_request(s))
+    CampaignAssignment.objects.update(last_seen=timezone.now() - timedelta(days=30))
+    tracking.track(factories.shopper_request(s), "purchase", value="10", order_ref="O-2")
+    assert not CampaignConversion.objects.exists()
+
+
+def test_greeting():
+    def greet(req) -> str:
+        return Template("{% load personalize %}{% greeting %}").render(Context({"request": req}))
+
+    user = factories.user(first_name="<b>Ana</b>")
+    known = shopper(user=user, visits=3)
+    assert "Welcome back, &lt;b&gt;Ana&lt;/b&gt;!" in greet(factories.shopper_request(known, user_obj=user))
+    assert 'data-greeting="returning"' in greet(factories.shopper_request(shopper(visits=2)))
+    new = greet(factories.request())
+    assert 'data-greeting="new"' in new and "Welcome!" in new
