@@ -247,6 +247,28 @@ class DefaultAdapter:
     def user_language(self, user: Any) -> str:
         return getattr(user, "language", "") or ""
 
+    def user_timezone(self, user: Any) -> str:
+        """The user's IANA time zone name ("" to use the store's), for email quiet hours."""
+        return getattr(user, "timezone", "") or getattr(user, "time_zone", "") or ""
+
+    # --- lifecycle emails ---------------------------------------------------------------
+    def restore_cart(self, request: Any, lines: list[dict[str, Any]]) -> None:
+        """Rebuild the store's cart from an email's restore link.
+
+        ``lines`` are ``{"product": <instance>, "key": str, "quantity": int, "price": str}`` for
+        products that still exist. The default stores them as personalize's cart snapshot of the
+        request's shopper and calls ``PERSONALIZE["EMAIL_RESTORE_CART_HOOK"]`` (a dotted path to
+        ``hook(request, lines)``) so the store fills its own cart; override to do it here instead.
+        """
+        from django.utils.module_loading import import_string
+
+        from personalize import tracking
+
+        tracking.update_cart(request, [{"product": line["key"], "quantity": line["quantity"], "price": line.get("price")} for line in lines])
+        hook = personalize_settings.EMAIL_RESTORE_CART_HOOK
+        if hook:
+            (import_string(hook) if isinstance(hook, str) else hook)(request, lines)
+
 
 _adapter_cache: dict[type, DefaultAdapter] = {}
 

@@ -14,3 +14,8 @@ class PersonalizeConfig(AppConfig):
         from personalize.schedules import ensure_schedules
 
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="personalize.schedules")
+
+        from personalize.emails import receivers as _email_receivers  # noqa: F401 - purchase attribution
+        from personalize.emails.defaults import ensure_default_flows
+
+        post_migrate.connect(ensure_default_flows, sender=self, dispatch_uid="personalize.emails.defaults")

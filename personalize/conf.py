@@ -129,6 +129,50 @@ DEFAULTS: dict[str, Any] = {
     # The store's search page and its query parameter (suggestion links).
     "SEARCH_URL": "/search/",
     "SEARCH_PARAM": "q",
+    # --- lifecycle emails (docs/emails.md) -----------------------------------------------
+    # Absolute base of links and images in emails ("https://shop.example"); falls back to
+    # django.contrib.sites' current domain (https) when empty.
+    "SITE_URL": "",
+    # The store's cart page: where a restore link lands.
+    "CART_URL": "/cart/",
+    # Where a win-back email's link lands (no cart to rebuild).
+    "EMAIL_SHOP_URL": "/",
+    # Days a restore link stays valid.
+    "EMAIL_LINK_MAX_AGE_DAYS": 14,
+    # Win-back: a customer whose last purchase is this many days old gets the win-back flow;
+    # customers lapsed for longer than WINBACK_DAYS + WINBACK_WINDOW_DAYS are left alone
+    # (so turning the flow on does not mail every customer who ever bought once).
+    "WINBACK_DAYS": 90,
+    "WINBACK_WINDOW_DAYS": 30,
+    # Global cap: at most this many lifecycle emails per shopper per EMAIL_CAP_HOURS.
+    "EMAIL_CAP_COUNT": 1,
+    "EMAIL_CAP_HOURS": 24,
+    # Quiet hours ("21:00", "08:00") in the shopper's (adapter.user_timezone) or store's time
+    # zone: due emails wait until they end. None sends around the clock.
+    "EMAIL_QUIET_HOURS": ("21:00", "08:00"),
+    # The store's time zone for quiet hours; None uses settings.TIME_ZONE.
+    "EMAIL_TIME_ZONE": None,
+    # Carts read per query while scanning (memory stays flat in the number of carts).
+    "EMAIL_BATCH_SIZE": 500,
+    # At most this many emails per run (None: no limit); the rest go in the next run.
+    "EMAIL_MAX_PER_RUN": None,
+    # A failed send is retried this many times in all, EMAIL_RETRY_BACKOFF_MINUTES * 2**n apart.
+    "EMAIL_MAX_ATTEMPTS": 4,
+    "EMAIL_RETRY_BACKOFF_MINUTES": 5,
+    # A send still "claimed" after this long was interrupted (worker killed): it is marked
+    # failed, never resent (at-most-once: better a missed email than a duplicate).
+    "EMAIL_CLAIM_TIMEOUT_MINUTES": 30,
+    # A purchase this many days after a click on an email's link is credited to that email.
+    "EMAIL_ATTRIBUTION_DAYS": 7,
+    # How many "you may also like" products an email shows (0: none).
+    "EMAIL_RECOMMENDATIONS": 3,
+    # Dotted path of a callable(request, lines) -> None that rebuilds the store's own cart
+    # from a restore link (used by DefaultAdapter.restore_cart).
+    "EMAIL_RESTORE_CART_HOOK": None,
+    # Session key where a restore link leaves the email's offer code for the checkout.
+    "EMAIL_OFFER_SESSION_KEY": "personalize_offer_code",
+    # Sender of lifecycle emails; None uses settings.DEFAULT_FROM_EMAIL.
+    "EMAIL_FROM": None,
     # --- campaigns and offers ------------------------------------------------------------
     # A purchase this many days after a shopper last saw a campaign (or was held out of it)
     # is credited to that campaign (last campaign seen wins).

@@ -169,3 +169,4 @@ from personalize.campaigns.models import *  # noqa: E402,F401,F403
 from personalize.recommenders.models import *  # noqa: E402,F401,F403
 from personalize.segments.models import *  # noqa: E402,F401,F403
 from personalize.placements.models import *  # noqa: E402,F401,F403
+from personalize.emails.models import *  # noqa: E402,F401,F403

@@ -13,6 +13,13 @@ logger = logging.getLogger("personalize")
 
 # name, task name, schedule: {"crontab": {...}} or {"every_minutes": N}
 DEFAULT_SCHEDULES: list[dict[str, Any]] = []
+# Lifecycle emails: find due carts and lapsed customers, claim and send (personalize.emails).
+DEFAULT_SCHEDULES.append({"name": "personalize: send lifecycle emails", "task": "personalize.emails.send_due", "every_minutes": 10})
+# Recommenders: nightly retraining (personalize.recommenders) and hourly trending lists.
+DEFAULT_SCHEDULES.append(
+    {"name": "personalize: train recommenders", "task": "personalize.train", "crontab": {"minute": "30", "hour": "3"}}
+)
+DEFAULT_SCHEDULES.append({"name": "personalize: refresh trending lists", "task": "personalize.refresh_popular", "every_minutes": 60})
 
 
 def ensure_schedules(**kwargs: Any) -> None:
@@ -32,3 +39,5 @@ def ensure_schedules(**kwargs: Any) -> None:
                 every=job["every_minutes"], period=IntervalSchedule.MINUTES
             )
         PeriodicTask.objects.create(**fields)
+# Segments: refresh materialised memberships (personalize.segments).
+DEFAULT_SCHEDULES.append({"name": "personalize: refresh segments", "task": "personalize.segments.refresh", "every_minutes": 15})

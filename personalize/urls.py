@@ -9,4 +9,5 @@ app_name = "personalize"
 urlpatterns = [
     path("api/", include("personalize.api.urls")),
     path("c/<str:token>/", campaign_click, name="campaign_click"),
+    path("emails/", include("personalize.emails.urls")),
 ]

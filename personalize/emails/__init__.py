@@ -1,0 +1,1 @@
+"""Lifecycle emails: abandoned-cart and win-back flows sent by Celery (docs/emails.md)."""

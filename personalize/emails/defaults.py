@@ -1,0 +1,75 @@
+"""The default flows, created once after ``migrate`` (idempotent; edit them in the admin).
+
+Abandoned cart: 1 hour, 24 hours and 72 hours after the cart's last change, 10% off on the last
+step when the campaigns' offers are installed. Win-back: one email with an offer and
+recommended products ``WINBACK_DAYS`` after a customer's last purchase.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext_noop
+
+logger = logging.getLogger("personalize")
+
+ABANDONED_SLUG = "abandoned-cart"
+WINBACK_SLUG = "win-back"
+
+# (position, delay, subject, {language: subject}, offer?)
+ABANDONED_STEPS = [
+    (1, timedelta(hours=1), gettext_noop("You left something in your cart"), {"fr": "Vous avez oublié quelque chose dans votre panier", "de": "Sie haben etwas in Ihrem Warenkorb vergessen", "es": "Has dejado algo en tu carrito"}, False),
+    (2, timedelta(hours=24), gettext_noop("Your cart is still waiting for you"), {"fr": "Votre panier vous attend toujours", "de": "Ihr Warenkorb wartet noch auf Sie", "es": "Tu carrito todavía te espera"}, False),
+    (3, timedelta(hours=72), gettext_noop("10% off the cart you left behind"), {"fr": "10 % de réduction sur votre panier", "de": "10 % Rabatt auf Ihren Warenkorb", "es": "10 % de descuento en tu carrito"}, True),
+]
+
+
+def _offer(name: str, value: Decimal, prefix: str) -> Any:
+    """The default offer when the campaigns' Offer model is installed, else ``None``."""
+    try:
+        from personalize.campaigns.models import Offer
+    except ImportError:
+        return None
+    offer = Offer.objects.filter(name=name).first()
+    if offer is None:
+        offer = Offer.objects.create(
+            name=name,
+            discount_type=Offer.DiscountType.PERCENT,
+            value=value,
+            code_mode=Offer.CodeMode.UNIQUE,
+            code_prefix=prefix,
+            code_valid_days=14,
+        )
+    return offer
+
+
+def ensure_default_flows(**kwargs: Any) -> None:
+    """Create the default flows that do not exist yet (post_migrate receiver); never overwrites."""
+    from personalize.emails.models import Flow, Step
+
+    if not Flow.objects.filter(slug=ABANDONED_SLUG).exists():
+        flow = Flow.objects.create(name="Abandoned cart", slug=ABANDONED_SLUG, kind=Flow.Kind.ABANDONED_CART)
+        for position, delay, subject, translations, with_offer in ABANDONED_STEPS:
+            Step.objects.create(
+                flow=flow,
+                position=position,
+                delay=delay,
+                subject=subject,
+                subject_translations=translations,
+                template="abandoned_cart",
+                offer=_offer("Abandoned cart: 10% off", Decimal("10"), "BACK") if with_offer else None,
+            )
+    if not Flow.objects.filter(slug=WINBACK_SLUG).exists():
+        flow = Flow.objects.create(name="Win-back", slug=WINBACK_SLUG, kind=Flow.Kind.WIN_BACK)
+        Step.objects.create(
+            flow=flow,
+            position=1,
+            delay=timedelta(0),
+            subject=gettext_noop("We miss you: 15% off your next order"),
+            subject_translations={"fr": "Vous nous manquez : 15 % sur votre prochaine commande", "de": "Wir vermissen Sie: 15 % auf Ihre nächste Bestellung", "es": "Te echamos de menos: 15 % en tu próximo pedido"},
+            template="win_back",
+            offer=_offer("Win-back: 15% off", Decimal("15"), "MISSYOU"),
+        )

@@ -1,0 +1,73 @@
+"""Signed links in lifecycle emails: cart restore (expiring) and unsubscribe (lasting).
+
+Tokens are ``django.core.signing`` payloads with their own salts, so a restore token cannot be
+used as an unsubscribe token and the other way round. A restore token names one send; the view
+rebuilds what that send showed, never anything else, so a tampered token gets nobody's cart.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core import signing
+from django.urls import reverse
+
+from personalize.conf import personalize_settings as ps
+
+RESTORE_SALT = "personalize.emails.restore"
+UNSUBSCRIBE_SALT = "personalize.emails.unsubscribe"
+
+
+def site_url() -> str:
+    """The absolute base of links and images: ``SITE_URL``, else the current Site (https)."""
+    base = (ps.SITE_URL or "").rstrip("/")
+    if base:
+        return base
+    from django.apps import apps
+
+    if apps.is_installed("django.contrib.sites"):
+        from django.contrib.sites.models import Site
+
+        return f"https://{Site.objects.get_current().domain}".rstrip("/")
+    return ""
+
+
+def absolute(url: str, base: str | None = None) -> str:
+    """``url`` made absolute against :func:`site_url` (already absolute URLs are kept)."""
+    if not url or url.startswith(("http://", "https://", "//")):
+        return url or ""
+    base = site_url() if base is None else base
+    return f"{base}{url if url.startswith('/') else '/' + url}"
+
+
+def restore_token(send_id: int, shopper_key: Any) -> str:
+    return signing.dumps({"s": send_id, "k": str(shopper_key)}, salt=RESTORE_SALT, compress=True)
+
+
+def read_restore_token(token: str) -> dict[str, Any]:
+    """The payload; raises ``signing.SignatureExpired`` / ``signing.BadSignature``."""
+    max_age = timedelta(days=ps.EMAIL_LINK_MAX_AGE_DAYS)
+    payload = signing.loads(token, salt=RESTORE_SALT, max_age=max_age)
+    if not isinstance(payload, dict) or "s" not in payload or "k" not in payload:
+        raise signing.BadSignature("malformed payload")
+    return payload
+
+
+def unsubscribe_token(shopper_key: Any, email: str) -> str:
+    return signing.dumps({"k": str(shopper_key), "e": email}, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def read_unsubscribe_token(token: str) -> dict[str, Any]:
+    payload = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    if not isinstance(payload, dict) or "k" not in payload or "e" not in payload:
+        raise signing.BadSignature("malformed payload")
+    return payload
+
+
+def restore_url(send_id: int, shopper_key: Any, base: str | None = None) -> str:
+    return absolute(reverse("personalize:email_restore", args=[restore_token(send_id, shopper_key)]), base)
+
+
+def unsubscribe_url(shopper_key: Any, email: str, base: str | None = None) -> str:
+    return absolute(reverse("personalize:email_unsubscribe", args=[unsubscribe_token(shopper_key, email)]), base)

@@ -1,0 +1,170 @@
+"""Building a lifecycle email: its context (products, total, links, offer) and its two bodies.
+
+Templates (overridable by the store): ``personalize/emails/<template>.html`` and ``.txt``;
+a language-specific copy ``personalize/emails/<lang>/<template>.html`` wins when present.
+Everything the marketer or the catalogue provides is auto-escaped (no ``mark_safe``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.template.loader import render_to_string, select_template
+from django.utils import translation
+
+from personalize.adapters import get_adapter
+from personalize.conf import personalize_settings as ps
+from personalize.emails import links
+
+logger = logging.getLogger("personalize")
+
+
+class StepTemplateError(Exception):
+    """The step's template could not be rendered: the step is marked broken."""
+
+
+@dataclass
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    # Lines that made it into the email (deleted products left out).
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else None
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def product_lines(raw_lines: list[dict[str, Any]], products_by_key: dict[str, Any], base: str) -> tuple[list[dict], list[str]]:
+    """Cart lines with product facts; keys whose product is gone are returned separately."""
+    adapter = get_adapter()
+    lines, missing = [], []
+    for raw in raw_lines:
+        key = str(raw.get("product"))
+        product = products_by_key.get(key)
+        if product is None:
+            missing.append(key)
+            continue
+        quantity = int(raw.get("quantity") or 1)
+        price = _decimal(raw.get("price"))
+        if price is None:
+            price = adapter.price(product)
+        lines.append(
+            {
+                "key": key,
+                "title": adapter.title(product),
+                "url": links.absolute(adapter.url(product), base),
+                "image": links.absolute(adapter.image_url(product), base),
+                "quantity": quantity,
+                "price": price,
+                "total": (price * quantity) if price is not None else None,
+            }
+        )
+    return lines, missing
+
+
+def recommendations(shopper: Any, exclude: set[str], base: str, limit: int) -> list[dict[str, Any]]:
+    """A few "you may also like" products; none when the recommender is absent or fails."""
+    if limit <= 0:
+        return []
+    try:
+        from personalize.placements import recommend_for
+    except ImportError:
+        return []
+    try:
+        result = recommend_for(shopper, "for_you", limit=limit + len(exclude))
+    except Exception:  # a failing recommender never blocks an email
+        logger.warning("personalize: no recommendations for a lifecycle email", exc_info=True)
+        return []
+    adapter = get_adapter()
+    items = []
+    for product in list(result)[: limit + len(exclude)]:
+        if not hasattr(product, "_meta"):
+            continue
+        key = adapter.product_key(product)
+        if key in exclude:
+            continue
+        items.append(
+            {
+                "key": key,
+                "title": adapter.title(product),
+                "url": links.absolute(adapter.url(product), base),
+                "image": links.absolute(adapter.image_url(product), base),
+                "price": adapter.price(product),
+            }
+        )
+        if len(items) >= limit:
+            break
+    return items
+
+
+def template_names(template: str, language: str, ext: str) -> list[str]:
+    names = []
+    language = (language or "").lower()
+    for code in dict.fromkeys([language, language.split("-")[0]]):
+        if code:
+            names.append(f"personalize/emails/{code}/{template}.{ext}")
+    names.append(f"personalize/emails/{template}.{ext}")
+    return names
+
+
+def render_email(step: Any, language: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """(subject, text, html) of ``step`` in ``language``; ``StepTemplateError`` on any failure."""
+    try:
+        with translation.override(language or None):
+            subject = step.subject_for(language).replace("{first_name}", context.get("first_name") or "").strip()
+            # Header injection is impossible through Django, but keep subjects on one line.
+            subject = " ".join(subject.split())
+            html = select_template(template_names(step.template, language, "html")).render(context)
+            text = select_template(template_names(step.template, language, "txt")).render(context)
+    except Exception as exc:
+        raise StepTemplateError(f"{exc.__class__.__name__}: {exc}") from exc
+    return subject, text, html
+
+
+def render_page(template: str, context: dict[str, Any], request: Any) -> str:
+    return render_to_string(template, context, request=request)
+
+
+def money(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def build_context(
+    *,
+    send: Any,
+    shopper: Any,
+    lines: list[dict[str, Any]],
+    missing: list[str],
+    base: str,
+    offer: Any = None,
+    offer_code: str = "",
+    recommended: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    adapter = get_adapter()
+    total = sum((line["total"] for line in lines if line["total"] is not None), Decimal("0"))
+    first_name = adapter.user_first_name(shopper.user) if shopper.user_id and shopper.user is not None else ""
+    return {
+        "shopper": shopper,
+        "first_name": first_name,
+        "flow": send.flow,
+        "step": send.step,
+        "lines": lines,
+        "missing_count": len(missing),
+        "total": total,
+        "recommendations": recommended or [],
+        "offer": offer,
+        "offer_code": offer_code,
+        "offer_description": offer.describe() if offer is not None and hasattr(offer, "describe") else "",
+        "restore_url": links.restore_url(send.pk, shopper.key, base),
+        "unsubscribe_url": links.unsubscribe_url(shopper.key, send.email, base),
+        "site_url": base,
+    }

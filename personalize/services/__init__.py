@@ -1,0 +1,1 @@
+"""Plain functions behind Celery tasks and management commands (one module per job)."""
