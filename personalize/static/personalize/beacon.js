@@ -1,0 +1,72 @@
+/* django-personalize beacon: widget impressions and clicks, and window.personalize.track().
+ * <script src="{% static 'personalize/beacon.js' %}" data-endpoint="{% url 'personalize:api-events' %}" defer></script>
+ * Items: [data-product-id] inside [data-personalize-widget="<placement>"], optional
+ * data-model-version on the item or the widget. */
+(function (window, document) {
+  "use strict";
+  var api = window.personalize = window.personalize || {};
+  if (api.track) return;
+  var script = document.currentScript;
+  var endpoint = (script && script.getAttribute("data-endpoint")) || "/personalize/api/events/";
+  var MAX_BATCH = 50, ITEM = "[data-personalize-widget] [data-product-id]";
+  var queue = [], seen = {};
+
+  function post(events) {
+    var body = JSON.stringify({ events: events });
+    try {
+      if (navigator.sendBeacon(endpoint, new Blob([body], { type: "application/json" }))) return;
+    } catch (e) { /* no sendBeacon, or it refused: fetch below */ }
+    if (window.fetch) window.fetch(endpoint, { method: "POST", body: body, keepalive: true,
+      credentials: "same-origin", headers: { "Content-Type": "application/json" } }).catch(function () {});
+  }
+
+  function flush() { while (queue.length) post(queue.splice(0, MAX_BATCH)); }
+
+  function track(kind, data) {
+    var event = { kind: kind };
+    for (var key in data || {}) if (data[key] != null) event[key] = data[key];
+    queue.push(event);
+    if (queue.length >= MAX_BATCH) flush();
+  }
+
+  function describe(item) {
+    var widget = item.closest("[data-personalize-widget]");
+    var data = { product: item.getAttribute("data-product-id"), placement: widget.getAttribute("data-personalize-widget") };
+    var version = item.getAttribute("data-model-version") || widget.getAttribute("data-model-version");
+    if (version) data.model_version = version;
+    return data;
+  }
+
+  var observer = window.IntersectionObserver && new IntersectionObserver(function (entries) {
+    entries.forEach(function (entry) {
+      if (!entry.isIntersecting) return;
+      observer.unobserve(entry.target);
+      var data = describe(entry.target), id = data.placement + "|" + data.product;
+      if (!seen[id]) { seen[id] = true; track("impression", data); } // once per page
+    });
+  }, { threshold: 0.5 });
+
+  function scan() {
+    var items = observer ? document.querySelectorAll(ITEM) : [];
+    for (var i = 0; i < items.length; i++) {
+      if (!items[i].personalizeObserved) { items[i].personalizeObserved = true; observer.observe(items[i]); }
+    }
+  }
+
+  document.addEventListener("click", function (e) {
+    var item = e.target.closest && e.target.closest(ITEM);
+    if (item) track("rec_click", describe(item));
+  }, true);
+  document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") flush(); });
+  window.addEventListener("pagehide", flush);
+  window.setInterval(flush, 5000);
+  function start() {
+    scan();
+    if (window.MutationObserver) new MutationObserver(scan).observe(document.body, { childList: true, subtree: true });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
+
+  api.track = track;
+  api.flush = flush;
+  api.endpoint = endpoint;
+})(window, document);
