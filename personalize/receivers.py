@@ -25,3 +25,5 @@ def merge_on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 
 from personalize.campaigns import receivers as _campaign_receivers  # noqa: E402,F401 - attribution, cache
+
+from personalize.segments import receivers as _segment_receivers  # noqa: E402,F401 - segment cache invalidation

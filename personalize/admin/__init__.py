@@ -1,3 +1,4 @@
 """Admin for every capability; each keeps its ModelAdmins in its own module here."""
 from personalize.admin import events  # noqa: F401,E402 - shoppers, events, carts
 from personalize.admin import placements  # noqa: F401,E402 - placement rules, preview, performance
+from personalize.admin import segments  # noqa: F401,E402 - segments

@@ -35,6 +35,7 @@ class CompiledSegment:
     mode: str
     rules: list[tuple[Rule, bool]] = field(default_factory=list)  # (rule, negate)
     broken: bool = False  # a stored rule no longer validates: the segment matches nobody
+    active: bool = True
 
     @property
     def materialised(self) -> bool:
@@ -70,7 +71,9 @@ _compiled: dict[str, Any] = {"version": None, "loaded_at": 0.0, "segments": {}}
 
 
 def compile_segment(segment: Any, rules: list[Any]) -> CompiledSegment:
-    compiled = CompiledSegment(pk=segment.pk, slug=segment.slug, match=segment.match, mode=segment.mode)
+    compiled = CompiledSegment(
+        pk=segment.pk, slug=segment.slug, match=segment.match, mode=segment.mode, active=segment.is_active
+    )
     for row in rules:
         try:
             compiled.rules.append((build_rule(row.kind, row.params), row.negate))
@@ -139,7 +142,7 @@ def resolver(segments: dict[str, CompiledSegment]) -> Any:
 
     def resolve(slug: str, ctx: SegmentContext) -> bool:
         target = segments.get(slug)
-        return evaluate(target, ctx) if target is not None else False
+        return evaluate(target, ctx) if target is not None and target.active else False
 
     return resolve
 

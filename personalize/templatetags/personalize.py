@@ -47,3 +47,7 @@ merge_library(placement_tags.register)
 from personalize.campaigns import tags as campaign_tags  # noqa: E402
 
 merge_library(campaign_tags.register)
+
+from personalize.segments import tags as segment_tags  # noqa: E402
+
+merge_library(segment_tags.register)

@@ -1,0 +1,36 @@
+"""Keep cached segment answers honest: definitions changed -> new version; a shopper acted
+or changed the cart -> that session's cached answer is dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from personalize.signals import cart_updated, event_tracked
+
+
+def _bump(**kwargs: Any) -> None:
+    from personalize.segments.evaluation import bump_version
+
+    bump_version()
+
+
+def connect() -> None:
+    from personalize.segments.models import Segment, SegmentRule
+
+    for model in (Segment, SegmentRule):
+        post_save.connect(_bump, sender=model, dispatch_uid=f"personalize.segments.bump.save.{model.__name__}")
+        post_delete.connect(_bump, sender=model, dispatch_uid=f"personalize.segments.bump.delete.{model.__name__}")
+
+
+@receiver(event_tracked, dispatch_uid="personalize.segments.event")
+@receiver(cart_updated, dispatch_uid="personalize.segments.cart")
+def forget_cached_segments(sender: Any, request: Any = None, **kwargs: Any) -> None:
+    from personalize.segments.evaluation import invalidate_request
+
+    invalidate_request(request)
+
+
+connect()
