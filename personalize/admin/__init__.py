@@ -2,3 +2,4 @@
 from personalize.admin import events  # noqa: F401,E402 - shoppers, events, carts
 from personalize.admin import placements  # noqa: F401,E402 - placement rules, preview, performance
 from personalize.admin import segments  # noqa: F401,E402 - segments
+from personalize.admin import recommenders  # noqa: F401,E402 - model versions, train now

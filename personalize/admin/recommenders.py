@@ -1,0 +1,123 @@
+"""Admin for recommender model versions: metrics beside the popularity baseline, status,
+the serving flag, load problems, and actions to train now or switch versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from personalize.recommenders.models import ModelVersion
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "alias",
+        "status",
+        "is_active",
+        "ndcg_vs_baseline",
+        "precision",
+        "recall",
+        "coverage",
+        "n_events",
+        "n_shoppers",
+        "n_products",
+        "training_seconds",
+        "created_at",
+        "problem",
+    )
+    list_filter = ("alias", "status", "is_active")
+    ordering = ("-created_at",)
+    actions = ("train_now", "activate_selected")
+    readonly_fields = [f.name for f in ModelVersion._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # versions are records of runs; they change through actions only
+
+    @admin.display(description=_("NDCG@10 (popular)"))
+    def ndcg_vs_baseline(self, obj: ModelVersion) -> str:
+        model, base = obj.metric("ndcg@10"), obj.metric("ndcg@10", "baseline")
+        if model is None:
+            return "–"
+        colour = "green" if base is None or model >= base else "#b00"
+        return format_html('<span style="color:{}">{}</span> ({})', colour, _fmt(model), _fmt(base))
+
+    @admin.display(description=_("precision@10"))
+    def precision(self, obj: ModelVersion) -> str:
+        return _fmt(obj.metric("precision@10"))
+
+    @admin.display(description=_("recall@10"))
+    def recall(self, obj: ModelVersion) -> str:
+        return _fmt(obj.metric("recall@10"))
+
+    @admin.display(description=_("coverage"))
+    def coverage(self, obj: ModelVersion) -> str:
+        return _fmt(obj.metric("coverage"))
+
+    @admin.display(description=_("problem"))
+    def problem(self, obj: ModelVersion) -> str:
+        text = obj.load_error or (obj.error.splitlines()[0] if obj.error else "")
+        if not text:
+            return ""
+        return format_html('<span style="color:#b00" title="{}">{}</span>', text, text[:80])
+
+    @admin.action(description=_("Train now (in the background)"), permissions=["train"])
+    def train_now(self, request: HttpRequest, queryset: Any) -> None:
+        from personalize.recommenders.tasks import train
+
+        aliases = sorted(set(queryset.values_list("alias", flat=True)))
+        for alias in aliases:
+            transaction.on_commit(lambda alias=alias: train.delay(alias=alias))
+        self.message_user(request, gettext("Training queued for: %(aliases)s.") % {"aliases": ", ".join(aliases)})
+
+    @admin.action(description=_("Serve the selected version (even if it scored lower)"), permissions=["train"])
+    def activate_selected(self, request: HttpRequest, queryset: Any) -> None:
+        from personalize.services.training import activate
+
+        versions = list(queryset)
+        if len(versions) != 1 or not versions[0].artefact or versions[0].status == ModelVersion.Status.FAILED:
+            self.message_user(request, gettext("Select exactly one trained version."), messages.ERROR)
+            return
+        activate(versions[0], force=True)
+        self.message_user(request, gettext("%(version)s now serves.") % {"version": versions[0]})
+
+    def has_train_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("personalize.train_modelversion")
+
+    # "Train now" also works before any version exists: a button above the list.
+    change_list_template = "admin/personalize/modelversion/change_list.html"
+
+    def get_urls(self) -> list:
+        urls = [path("train/", self.admin_site.admin_view(self.train_view), name="personalize_modelversion_train")]
+        return urls + super().get_urls()
+
+    def train_view(self, request: HttpRequest) -> HttpResponseRedirect:
+        from personalize.recommenders.tasks import train
+
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:personalize_modelversion_changelist"))
+        if not self.has_train_permission(request):
+            raise PermissionDenied
+        transaction.on_commit(lambda: train.delay())
+        self.message_user(request, gettext("Training of every recommender queued."))
+        return HttpResponseRedirect(reverse("admin:personalize_modelversion_changelist"))
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
+        extra = {"can_train": self.has_train_permission(request), **(extra_context or {})}
+        return super().changelist_view(request, extra)
