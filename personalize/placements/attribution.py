@@ -97,7 +97,7 @@ def attributed_orders(since: datetime, until: datetime):
     ).order_by("-created_at", "-id")
 
     def field(name: str) -> Subquery:
-        return Subquery(last_click.annotate(value=KT(f"context__{name}")).values("value")[:1])
+        return Subquery(last_click.annotate(tag=KT(f"context__{name}")).values("tag")[:1])
 
     return (
         Event.objects.filter(kind=EventKind.PURCHASE, created_at__gte=since, created_at__lt=until)
