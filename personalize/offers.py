@@ -182,7 +182,7 @@ def _automatic_candidates(shopper: Shopper, now) -> list[_Candidate]:
     candidates = []
     codes = (
         OfferCode.objects.select_related("offer")
-        .filter(shopper=shopper, used_at__isnull=True)
+        .filter(Q(shopper=shopper) | Q(shopper__merged_into=shopper), used_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
     )
     for issued in codes:

@@ -1,0 +1,299 @@
+"""Campaign results and the store-wide holdout's result, with confidence intervals.
+
+Method (docs/campaigns.md, "Reading the results"):
+
+* The unit is the shopper. A shopper belongs to the arm they were assigned (a variant or the
+  control) the first time they were eligible; their revenue is the sum of the purchases
+  attributed to that campaign (0 if none).
+* Revenue per shopper: difference of means, variant minus control, with a Welch t-interval
+  (unequal variances, Welch-Satterthwaite degrees of freedom) and its two-sided p-value.
+* Conversion rate (share of shoppers with at least one attributed purchase): difference of
+  proportions with a Wald interval and the pooled two-proportion z-test's p-value.
+* Relative lift = difference / control's value; its interval divides the difference's interval
+  by the control's value (treating the control's mean as known: an approximation that is good
+  once the sample is large enough for a verdict).
+* Verdict: "not enough data yet" until every compared arm has ``CAMPAIGN_MIN_SAMPLE`` shoppers
+  and the pair ``CAMPAIGN_MIN_CONVERSIONS`` conversions; then better/worse when the revenue
+  interval excludes 0, else "no clear difference".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from scipy import stats as sps
+
+from personalize.campaigns.models import CONTROL, Campaign, CampaignAssignment, CampaignConversion
+from personalize.conf import personalize_settings as ps
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A difference (treatment minus control) with its confidence interval and p-value."""
+
+    diff: float
+    low: float
+    high: float
+    p_value: float
+
+    @property
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+
+def welch_interval(
+    mean_t: float, var_t: float, n_t: int, mean_c: float, var_c: float, n_c: int, confidence: float = 0.95
+) -> Interval:
+    """Welch's t-interval for ``mean_t - mean_c`` from summary statistics (sample variances)."""
+    diff = mean_t - mean_c
+    if n_t < 2 or n_c < 2:
+        return Interval(diff, -math.inf, math.inf, 1.0)
+    se_t, se_c = var_t / n_t, var_c / n_c
+    se2 = se_t + se_c
+    if se2 <= 0:  # no variance at all: the difference is exact
+        return Interval(diff, diff, diff, 0.0 if diff else 1.0)
+    df = se2**2 / ((se_t**2) / (n_t - 1) + (se_c**2) / (n_c - 1))
+    margin = sps.t.ppf(0.5 + confidence / 2, df) * math.sqrt(se2)
+    p_value = float(2 * sps.t.sf(abs(diff) / math.sqrt(se2), df))
+    return Interval(diff, diff - margin, diff + margin, p_value)
+
+
+def proportion_interval(x_t: int, n_t: int, x_c: int, n_c: int, confidence: float = 0.95) -> Interval:
+    """Wald interval for ``p_t - p_c`` with the pooled two-proportion z-test's p-value."""
+    if not n_t or not n_c:
+        return Interval(0.0, -math.inf, math.inf, 1.0)
+    p_t, p_c = x_t / n_t, x_c / n_c
+    diff = p_t - p_c
+    z = sps.norm.ppf(0.5 + confidence / 2)
+    se = math.sqrt(p_t * (1 - p_t) / n_t + p_c * (1 - p_c) / n_c)
+    pooled = (x_t + x_c) / (n_t + n_c)
+    se_pooled = math.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c))
+    p_value = float(2 * sps.norm.sf(abs(diff) / se_pooled)) if se_pooled > 0 else 1.0
+    return Interval(diff, diff - z * se, diff + z * se, p_value)
+
+
+@dataclass
+class ArmResult:
+    """One arm's numbers: a variant, the control, or a holdout group."""
+
+    arm: str
+    shoppers: int = 0
+    impressions: int = 0
+    clicks: int = 0
+    converters: int = 0
+    conversions: int = 0
+    revenue: float = 0.0
+    revenue_sq: float = 0.0  # sum over shoppers of (revenue of the shopper)^2
+
+    @property
+    def is_control(self) -> bool:
+        return self.arm == CONTROL
+
+    @property
+    def revenue_per_shopper(self) -> float:
+        return self.revenue / self.shoppers if self.shoppers else 0.0
+
+    @property
+    def revenue_variance(self) -> float:
+        n = self.shoppers
+        if n < 2:
+            return 0.0
+        mean = self.revenue / n
+        return max(0.0, (self.revenue_sq - n * mean * mean) / (n - 1))
+
+    @property
+    def conversion_rate(self) -> float:
+        return self.converters / self.shoppers if self.shoppers else 0.0
+
+    @property
+    def click_rate(self) -> float:
+        return self.clicks / self.impressions if self.impressions else 0.0
+
+
+@dataclass
+class Comparison:
+    """A treatment arm against the control: lifts with intervals and a verdict."""
+
+    arm: str
+    revenue: Interval
+    conversion: Interval
+    control_revenue_per_shopper: float
+    control_conversion_rate: float
+    enough_data: bool
+    verdict: str
+    verdict_code: str  # "not_enough_data", "better", "worse", "no_difference"
+
+    @property
+    def revenue_lift(self) -> float | None:
+        """Relative lift of revenue per shopper (0.12 = +12%); None without control revenue."""
+        base = self.control_revenue_per_shopper
+        return self.revenue.diff / base if base else None
+
+    @property
+    def revenue_lift_interval(self) -> tuple[float, float] | None:
+        base = self.control_revenue_per_shopper
+        return (self.revenue.low / base, self.revenue.high / base) if base else None
+
+    @property
+    def conversion_lift(self) -> float | None:
+        base = self.control_conversion_rate
+        return self.conversion.diff / base if base else None
+
+
+@dataclass
+class Results:
+    arms: list[ArmResult] = field(default_factory=list)
+    comparisons: list[Comparison] = field(default_factory=list)
+
+    @property
+    def control(self) -> ArmResult | None:
+        return next((a for a in self.arms if a.is_control), None)
+
+
+def compare(treatment: ArmResult, control: ArmResult, *, label: str | None = None) -> Comparison:
+    """Lift of ``treatment`` over ``control`` with intervals and a plain-language verdict."""
+    confidence = float(ps.CAMPAIGN_CONFIDENCE)
+    revenue = welch_interval(
+        treatment.revenue_per_shopper,
+        treatment.revenue_variance,
+        treatment.shoppers,
+        control.revenue_per_shopper,
+        control.revenue_variance,
+        control.shoppers,
+        confidence,
+    )
+    conversion = proportion_interval(
+        treatment.converters, treatment.shoppers, control.converters, control.shoppers, confidence
+    )
+    enough = (
+        min(treatment.shoppers, control.shoppers) >= ps.CAMPAIGN_MIN_SAMPLE
+        and treatment.converters + control.converters >= ps.CAMPAIGN_MIN_CONVERSIONS
+    )
+    code, text = verdict(label or treatment.arm, revenue, control.revenue_per_shopper, enough, confidence)
+    return Comparison(
+        arm=treatment.arm,
+        revenue=revenue,
+        conversion=conversion,
+        control_revenue_per_shopper=control.revenue_per_shopper,
+        control_conversion_rate=control.conversion_rate,
+        enough_data=enough,
+        verdict=text,
+        verdict_code=code,
+    )
+
+
+def verdict(label: str, revenue: Interval, base: float, enough: bool, confidence: float) -> tuple[str, str]:
+    """``(code, sentence)`` for a marketer."""
+    if not enough:
+        return "not_enough_data", _("Not enough data yet.")
+    level = round(confidence * 100)
+    values = {"label": label, "level": level}
+    if base:
+        values.update(
+            lift=f"{revenue.diff / base:+.1%}", low=f"{revenue.low / base:+.1%}", high=f"{revenue.high / base:+.1%}"
+        )
+    else:
+        values.update(lift=f"{revenue.diff:+.2f}", low=f"{revenue.low:+.2f}", high=f"{revenue.high:+.2f}")
+    if revenue.low > 0:
+        return "better", _(
+            "%(label)s earns more per shopper than the control: %(lift)s (%(level)s%% confidence: %(low)s to %(high)s)."
+        ) % values
+    if revenue.high < 0:
+        return "worse", _(
+            "%(label)s earns less per shopper than the control: %(lift)s (%(level)s%% confidence: %(low)s to %(high)s)."
+        ) % values
+    return "no_difference", _(
+        "No clear difference between %(label)s and the control yet: %(lift)s (%(level)s%% confidence: %(low)s to %(high)s)."
+    ) % values
+
+
+def _per_shopper_revenue(rows) -> dict[str, tuple[int, int, float, float]]:
+    """arm -> (converters, conversions, revenue, sum of squared per-shopper revenue)."""
+    out: dict[str, list[float]] = {}
+    for arm, count, total in rows:
+        value = float(total or 0)
+        acc = out.setdefault(arm, [0, 0, 0.0, 0.0])
+        acc[0] += 1
+        acc[1] += count
+        acc[2] += value
+        acc[3] += value * value
+    return {arm: (int(a[0]), int(a[1]), a[2], a[3]) for arm, a in out.items()}
+
+
+def campaign_results(campaign: Campaign) -> Results:
+    """Per arm: shoppers, impressions, clicks, conversions, revenue; each variant vs control."""
+    arms: dict[str, ArmResult] = {}
+    for row in (
+        CampaignAssignment.objects.filter(campaign=campaign)
+        .values("arm")
+        .annotate(shoppers=Count("pk"), impressions=Sum("impressions"), clicks=Sum("clicks"))
+        .order_by("arm")
+    ):
+        arms[row["arm"]] = ArmResult(
+            arm=row["arm"], shoppers=row["shoppers"], impressions=row["impressions"] or 0, clicks=row["clicks"] or 0
+        )
+    rows = (
+        CampaignConversion.objects.filter(campaign=campaign)
+        .values_list("arm", "shopper")
+        .annotate(n=Count("pk"), total=Sum("value"))
+        .values_list("arm", "n", "total")
+    )
+    for arm, (converters, conversions, revenue, revenue_sq) in _per_shopper_revenue(rows).items():
+        result = arms.setdefault(arm, ArmResult(arm=arm))
+        result.converters, result.conversions, result.revenue, result.revenue_sq = converters, conversions, revenue, revenue_sq
+    ordered = sorted(arms.values(), key=lambda a: (a.is_control, a.arm))
+    results = Results(arms=ordered)
+    control = results.control
+    if control is not None:
+        for arm in ordered:
+            if not arm.is_control:
+                label = _("Variant %(key)s") % {"key": arm.arm}
+                results.comparisons.append(compare(arm, control, label=label))
+    return results
+
+
+def holdout_results(days: int = 30) -> tuple[Results, dict]:
+    """The store-wide holdout against everyone else, over shoppers seen in the last ``days``.
+
+    Revenue is every purchase of those shoppers in the period (not only attributed ones): the
+    holdout saw no personalisation at all, so the whole difference is what it earns.
+    """
+    from personalize.holdout import in_holdout
+    from personalize.models import Event, EventKind, Shopper
+
+    since = timezone.now() - timedelta(days=days)
+    groups = {"holdout": ArmResult(arm="holdout"), "personalised": ArmResult(arm="personalised")}
+    membership: dict[int, str] = {}
+    for shopper in Shopper.objects.filter(last_seen__gte=since, merged_into__isnull=True).only("pk", "key").iterator(
+        chunk_size=5000
+    ):
+        group = "holdout" if in_holdout(shopper) else "personalised"
+        membership[shopper.pk] = group
+        groups[group].shoppers += 1
+    totals = (
+        Event.objects.filter(kind=EventKind.PURCHASE, created_at__gte=since)
+        .values_list("shopper_id")
+        .annotate(n=Count("pk"), total=Sum("value"))
+    )
+    for shopper_id, count, total in totals:
+        group = membership.get(shopper_id)
+        if group is None:
+            continue
+        value = float(total or Decimal("0"))
+        arm = groups[group]
+        arm.converters += 1
+        arm.conversions += count
+        arm.revenue += value
+        arm.revenue_sq += value * value
+    treated, held = groups["personalised"], groups["holdout"]
+    results = Results(arms=[treated, held])
+    # Comparison against the holdout: reuse the campaign machinery with the holdout as control.
+    held_as_control = ArmResult(**{**held.__dict__, "arm": CONTROL})
+    results.comparisons.append(compare(treated, held_as_control, label=_("Personalisation")))
+    return results, {"days": days, "since": since, "percent": ps.HOLDOUT_PERCENT}
