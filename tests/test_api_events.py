@@ -251,3 +251,14 @@ def test_bots_get_204_and_nothing_is_stored(client, agent):
 
 def test_get_is_not_allowed(client_ua):
     assert client_ua.get(URL, **SAME_ORIGIN).status_code == 405
+
+
+@pytest.mark.parametrize(
+    "language, message",
+    [("pl", "Nieznany rodzaj zdarzenia „teleport”."), ("nl", "Onbekende soort gebeurtenis “teleport”."),
+     ("tr", "Bilinmeyen olay türü “teleport”.")],
+)
+def test_errors_are_translated(client_ua, language, message):
+    response = post(client_ua, {"events": [{"kind": "teleport"}]}, HTTP_ACCEPT_LANGUAGE=language)
+    assert response.status_code == 400
+    assert response.json()["errors"]["events[0].kind"] == [message]

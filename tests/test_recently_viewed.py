@@ -162,3 +162,17 @@ def test_end_to_end_views_then_home_then_login(client_ua):
     other = type(client_ua)(HTTP_USER_AGENT=factories.BROWSER_UA)
     other.post("/accounts/login/", {"username": user.username, "password": "pw"})
     assert ids(other.get("/shop/").content) == [str(c.pk), str(b.pk), str(a.pk)]
+
+
+@pytest.mark.parametrize(
+    "language, title",
+    [("id", "Baru saja dilihat"), ("sr", "Недавно прегледано"), ("pl", "Ostatnio oglądane"),
+     ("pt", "Vistos recentemente"), ("tr", "Son görüntülenenler"), ("nl", "Recent bekeken")],
+)
+def test_widget_title_is_translated(language, title):
+    from django.utils import translation
+
+    shopper = Shopper.objects.create()
+    viewed(shopper, [factories.product()])
+    with translation.override(language):
+        assert f"<h2>{title}</h2>" in render(shopper, limit=2)
