@@ -112,6 +112,8 @@ class SegmentRuleFormSet(BaseInlineFormSet):
                         "kind",
                         gettext("“%(rule)s” depends on the request; use it in a live segment.") % {"rule": cls.label},
                     )
+            if any(form.errors for form in forms_):
+                return
         referenced = segment_dependencies((f.cleaned_data["kind"], f.cleaned_data.get("params")) for f in forms_)
         if not referenced:
             return

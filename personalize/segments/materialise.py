@@ -146,7 +146,7 @@ def iter_matching_ids(
     batch = batch_size or ps.SEGMENT_REFRESH_BATCH
     plan = Planner(segments, now=now, skip_live_only=skip_live_only).plan(segment)
     candidates = base_queryset()
-    if plan.match == "all" and plan.sql is not None:
+    if plan.sql is not None and (plan.match == "all" or plan.sql_only):
         candidates = candidates.filter(plan.sql)
     last = None
     while True:
