@@ -1,0 +1,223 @@
+"""Training as a job: versions, metrics, the atomic switch, failures, the task and command."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+from unittest import mock
+
+import pytest
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from personalize.recommenders import get_recommender, reset_recommenders
+from personalize.recommenders.evaluation import evaluate, temporal_split, tune
+from personalize.recommenders.lightfm import LightFMRecommender
+from personalize.recommenders.models import ModelVersion
+from personalize.recommenders.popular import PopularRecommender
+from personalize.services import training
+from tests.recommender_data import taste_shop
+from tests.test_recommenders import fast  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def clean_state(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    cache.clear()
+    reset_recommenders()
+    yield
+    cache.clear()
+    reset_recommenders()
+
+
+def test_training_data_is_loaded_as_arrays_with_sessions(fast):
+    shop = taste_shop(shoppers=8)
+    data = training.load_training_data()
+    assert data.n_users == 8 and data.n_items == len(shop["a"]) + len(shop["b"])
+    assert data.users.dtype.kind == "i" and data.times.dtype.kind == "f"
+    # a camera+lens order (same minute) is one session; purchases days apart are not
+    camera = list(data.product_keys).index(str(shop["camera"].pk))
+    lens = list(data.product_keys).index(str(shop["lens"].pk))
+    bought = data.kinds == data.kind_names.index("purchase")
+    cam_sessions = set(data.sessions[bought & (data.items == camera)])
+    lens_sessions = set(data.sessions[bought & (data.items == lens)])
+    assert cam_sessions == lens_sessions and cam_sessions
+    assert data.user_features[0]["country"] in {"FR", "DE"}
+
+
+def test_temporal_split_holds_out_each_shoppers_latest_events(fast):
+    taste_shop(shoppers=10)
+    data = training.load_training_data()
+    train_part, test_part = temporal_split(data, 0.25)
+    assert train_part.n_events + test_part.n_events == data.n_events
+    for user in set(test_part.users.tolist()):
+        assert train_part.times[train_part.users == user].max() <= test_part.times[test_part.users == user].min()
+
+
+def test_train_creates_an_active_version_with_metrics_and_baseline(fast):
+    taste_shop()
+    version = training.train(alias="default")
+    assert version.status == ModelVersion.Status.ACTIVE and version.is_active
+    assert version.n_events > 0 and version.n_shoppers == 40 and version.n_products == 12
+    for which in ("model", "baseline"):
+        for metric in ("precision@10", "recall@10", "ndcg@10", "coverage"):
+            assert 0.0 <= version.metrics[which][metric] <= 1.0
+    # two clear taste groups: the hybrid model must beat "most popular"
+    assert version.metrics["model"]["ndcg@10"] > version.metrics["baseline"]["ndcg@10"]
+    assert version.params["NO_COMPONENTS"] == 16 and version.training_seconds > 0
+    assert version.artefact.name.endswith(".npz") and version.finished_at
+
+
+def test_a_worse_version_is_rejected_unless_forced(fast, settings):
+    taste_shop()
+    good = training.train(alias="default")
+    worse = training.train(alias="default", options={"EPOCHS": 1, "LEARNING_RATE": 0.0001, "ITEM_FEATURES": False})
+    # make sure it really scored lower
+    assert worse.metrics["model"]["ndcg@10"] < good.metrics["model"]["ndcg@10"]
+    assert worse.status == ModelVersion.Status.REJECTED and not worse.is_active
+    assert ModelVersion.objects.get(is_active=True, alias="default") == good
+    forced = training.train(alias="default", force=True, options={"EPOCHS": 1, "LEARNING_RATE": 0.0001})
+    assert forced.is_active
+    good.refresh_from_db()
+    assert not good.is_active and good.status == ModelVersion.Status.READY
+    assert ModelVersion.objects.filter(alias="default", is_active=True).count() == 1
+
+
+def test_force_activate_setting(fast, settings):
+    taste_shop()
+    training.train(alias="default")
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "RECOMMENDER_FORCE_ACTIVATE": True}
+    forced = training.train(alias="default", options={"EPOCHS": 1, "LEARNING_RATE": 0.0001})
+    assert forced.is_active
+
+
+def test_equal_score_activates(fast):
+    taste_shop()
+    first = training.train(alias="default")
+    second = training.train(alias="default")  # same seed and data: same NDCG
+    assert second.metrics["model"]["ndcg@10"] == first.metrics["model"]["ndcg@10"]
+    assert second.is_active
+
+
+def test_failed_training_leaves_the_active_version_serving(fast, django_capture_on_commit_callbacks):
+    shop = taste_shop()
+    with django_capture_on_commit_callbacks(execute=True):
+        good = training.train(alias="default")
+    with mock.patch.object(LightFMRecommender, "fit", side_effect=RuntimeError("out of memory")):
+        failed = training.train(alias="default")
+    assert failed.status == ModelVersion.Status.FAILED and "out of memory" in failed.error
+    assert not failed.is_active and failed.finished_at
+    assert ModelVersion.objects.get(is_active=True) == good
+    from tests.test_recommenders import profile_of
+
+    assert get_recommender().model_version == str(good.pk)
+    assert get_recommender().recommend(profile_of(shop["a"][2]), limit=3)
+
+
+def test_no_events_fails_cleanly(fast):
+    version = training.train(alias="default")
+    assert version.status == ModelVersion.Status.FAILED and "No events" in version.error
+
+
+def test_killed_runs_are_marked_failed_on_the_next_run(fast):
+    taste_shop(shoppers=8)
+    stale = ModelVersion.objects.create(alias="default", created_at=timezone.now() - timedelta(days=1))
+    recent = ModelVersion.objects.create(alias="default")
+    training.train(alias="default")
+    stale.refresh_from_db()
+    recent.refresh_from_db()
+    assert stale.status == ModelVersion.Status.FAILED and "killed" in stale.error
+    assert recent.status == ModelVersion.Status.TRAINING  # may still be running elsewhere
+
+
+def test_untrainable_alias_is_refused(fast):
+    with pytest.raises(ValueError, match="not trainable"):
+        training.train(alias="popular")
+
+
+def test_train_all_trains_every_model_and_refreshes_lists(fast, django_assert_num_queries):
+    from personalize.profiles import ShopperProfile
+
+    shop = taste_shop()
+    versions = training.train_all()
+    assert {v.alias for v in versions} == {"default", "bought_together", "also_viewed"}
+    assert all(v.is_active for v in versions)
+    with django_assert_num_queries(0):
+        trending = get_recommender("popular").recommend(ShopperProfile(None), limit=3)
+    assert trending and trending[0].key in {str(p.pk) for p in shop["a"] + shop["b"]}
+
+
+def test_celery_task_runs_the_service(fast):
+    from personalize.recommenders.tasks import train as train_task
+
+    taste_shop(shoppers=12)
+    result = train_task.delay(alias="also_viewed").get()
+    assert result[0]["alias"] == "also_viewed" and result[0]["status"] == "active"
+
+
+def test_nightly_schedule_is_registered():
+    from personalize.schedules import DEFAULT_SCHEDULES
+
+    assert any(job["task"] == "personalize.train" and "crontab" in job for job in DEFAULT_SCHEDULES)
+
+
+def test_command_trains_with_a_report(fast):
+    taste_shop()
+    out, err = StringIO(), StringIO()
+    call_command("personalize_train", "--alias", "default", stdout=out, stderr=err)
+    assert "NDCG@10" in out.getvalue() and "Active" in out.getvalue()
+    assert ModelVersion.objects.filter(alias="default", is_active=True).exists()
+
+
+def test_command_bad_input(fast):
+    with pytest.raises(CommandError, match="Unknown recommender"):
+        call_command("personalize_train", "--alias", "nope", stdout=StringIO())
+    with pytest.raises(CommandError, match="nothing to train"):
+        call_command("personalize_train", "--alias", "popular", stdout=StringIO())
+    with pytest.raises(CommandError, match="not a date"):
+        call_command("personalize_train", "--since", "yesterday", stdout=StringIO())
+
+
+def test_command_fails_when_training_fails(fast):
+    with pytest.raises(CommandError, match="failed"):
+        call_command("personalize_train", "--alias", "default", "--no-progress", stdout=StringIO(), stderr=StringIO())
+
+
+def test_tuner_picks_options_on_a_validation_split(fast):
+    taste_shop()
+    data = training.load_training_data()
+    train_part, _test = temporal_split(data, 0.2)
+    best, table = tune(
+        LightFMRecommender,
+        train_part,
+        [{"EPOCHS": 1, "LEARNING_RATE": 0.0001, "ITEM_FEATURES": False}, {"EPOCHS": 30}],
+        base_options={"NO_COMPONENTS": 16, "NUM_THREADS": 1},
+    )
+    assert len(table) == 2 and best["EPOCHS"] == 30 and best["NO_COMPONENTS"] == 16
+
+
+def test_evaluate_the_popularity_baseline_directly(fast):
+    taste_shop()
+    data = training.load_training_data()
+    train_part, test_part = temporal_split(data, 0.2)
+    popular = PopularRecommender("p")
+    popular.fit(train_part)
+    metrics = evaluate(popular, train_part, test_part)
+    assert metrics["users"] > 0 and 0 < metrics["recall@10"] <= 1
+
+
+def test_admin_lists_versions_and_queues_training(fast, admin_client, django_capture_on_commit_callbacks):
+    taste_shop(shoppers=8)
+    version = training.train(alias="default")
+    ModelVersion.objects.filter(pk=version.pk).update(load_error="artefact cannot be read")
+    response = admin_client.get("/admin/personalize/modelversion/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "artefact cannot be read" in body and "Train now" in body
+    with mock.patch("personalize.recommenders.tasks.train.delay") as delay:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = admin_client.post("/admin/personalize/modelversion/train/")
+    assert response.status_code == 302 and delay.called
