@@ -33,6 +33,7 @@ def placement_items(result: Any) -> list[dict[str, Any]]:
         item["variant"] = result.variant
         item["reason"] = result.reasons.get(key, "")
         item["plain_url"] = item["url"]
+        item["click_signed"] = True  # the beacon leaves these clicks to the server
         token = sign_click(
             placement=result.placement, model_version=result.model_version, variant=result.variant, product_key=key
         )

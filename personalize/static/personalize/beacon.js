@@ -31,9 +31,13 @@
 
   function describe(item) {
     var widget = item.closest("[data-personalize-widget]");
-    var data = { product: item.getAttribute("data-product-id"), placement: widget.getAttribute("data-personalize-widget") };
+    // The placement ("for_you") when the markup names it, else the widget's name.
+    var placement = item.getAttribute("data-placement") || widget.getAttribute("data-placement");
+    var data = { product: item.getAttribute("data-product-id"), placement: placement || widget.getAttribute("data-personalize-widget") };
     var version = item.getAttribute("data-model-version") || widget.getAttribute("data-model-version");
     if (version) data.model_version = version;
+    var variant = item.getAttribute("data-variant") || widget.getAttribute("data-variant");
+    if (variant) data.context = { variant: variant }; // A/B variant of the placement
     return data;
   }
 
@@ -55,7 +59,8 @@
 
   document.addEventListener("click", function (e) {
     var item = e.target.closest && e.target.closest(ITEM);
-    if (item) track("rec_click", describe(item));
+    // Items whose links carry the signed click parameter are recorded by the server.
+    if (item && !item.hasAttribute("data-click-signed")) track("rec_click", describe(item));
   }, true);
   document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") flush(); });
   window.addEventListener("pagehide", flush);
