@@ -34,7 +34,7 @@ logger = logging.getLogger("personalize")
 
 DEFAULT_OPTIONS: dict[str, Any] = {
     "NO_COMPONENTS": 48,
-    "EPOCHS": 20,
+    "EPOCHS": 12,
     "LEARNING_RATE": 0.05,
     "LOSS": "warp",
     "ITEM_ALPHA": 1e-6,

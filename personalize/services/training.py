@@ -241,11 +241,14 @@ def train(
     options: dict[str, Any] | None = None,
     test_fraction: float = 0.2,
     eval_users: int | None = 5000,
+    refit: bool = True,
 ) -> ModelVersion:
     """Train, evaluate and store one version of ``alias``; activate it if good enough.
 
     Never raises for a training error: the version is marked failed with the error and the
     active version keeps serving. ``options`` override the configured OPTIONS (tuning).
+    ``refit=False`` stores the model fitted for the evaluation (on the older part of each
+    shopper's history) instead of fitting again on everything: half the time.
     """
     fail_stale_runs(alias)
     backend = new_backend(alias, **(options or {}))
@@ -263,8 +266,8 @@ def train(
         version.n_events, version.n_shoppers, version.n_products = data.n_events, data.n_users, data.n_items
         if not data.n_events:
             raise ValueError("No events to learn from in the data window.")
-        metrics = _evaluate(alias, data, options, test_fraction, eval_users, progress)
-        artefact = _fit(backend, data, progress)
+        metrics, evaluated = _evaluate(alias, data, options, test_fraction, eval_users, progress)
+        artefact = _fit(backend, data, progress) if refit else evaluated
         name = default_storage.save(f"personalize/models/{alias}-{version.pk}.npz", ContentFile(artefact.to_bytes()))
         version.artefact.name = name
         version.metrics = metrics
@@ -295,18 +298,19 @@ def _evaluate(
     test_fraction: float,
     eval_users: int | None,
     progress: Progress | None,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], Artefact]:
     """The backend and the popularity baseline, fitted on the past, scored on each shopper's future."""
     train_part, test_part = temporal_split(data, test_fraction)
     candidate = new_backend(alias, **(options or {}))
-    _fit(candidate, train_part, progress)
+    artefact = _fit(candidate, train_part, progress)
     baseline = PopularRecommender(f"{alias}:baseline")
     baseline.fit(train_part)
-    return {
+    metrics = {
         "model": evaluate(candidate, train_part, test_part, max_users=eval_users, progress=progress),
         "baseline": evaluate(baseline, train_part, test_part, max_users=eval_users),
         "split": {"test_fraction": test_fraction, "train_events": train_part.n_events, "test_events": test_part.n_events},
     }
+    return metrics, artefact
 
 
 def refresh_lists(data: TrainingData | None = None) -> list[str]:
