@@ -169,7 +169,6 @@ def _query_campaigns(placement: str) -> list[CampaignSpec]:
     )
     specs = []
     for campaign in campaigns:
-        variants = tuple((v.key, v.weight) for v in campaign.variants.all()) or (("A", 1),)
         contents = {
             (c.variant, c.language): ContentSpec(
                 headline=c.headline,
@@ -184,6 +183,9 @@ def _query_campaigns(placement: str) -> list[CampaignSpec]:
         }
         if not contents:
             continue  # nothing to show
+        # A variant is any key the content uses; weights are optional (default 1).
+        weights = {v.key: v.weight for v in campaign.variants.all()}
+        variants = tuple((key, weights.get(key, 1)) for key in sorted({variant for variant, _lang in contents}))
         specs.append(
             CampaignSpec(
                 id=campaign.pk,
