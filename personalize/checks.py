@@ -44,3 +44,29 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
     elif auth in middleware and middleware.index(name) < middleware.index(auth):
         errors.append(Error(f"{name} must come after {auth}.", id="personalize.E005"))
     return errors
+
+
+@register()
+def check_recommenders(app_configs: Any = None, **kwargs: Any) -> list:
+    """Recommenders: E010 malformed RECOMMENDERS, E011 backend not importable, E012 not a backend."""
+    from django.utils.module_loading import import_string
+
+    from personalize.conf import personalize_settings as ps
+    from personalize.recommenders.base import BaseRecommender
+
+    config = ps.RECOMMENDERS
+    if not isinstance(config, dict) or "default" not in config:
+        return [Error('PERSONALIZE["RECOMMENDERS"] must be a dict with a "default" alias.', id="personalize.E010")]
+    errors: list = []
+    for alias, entry in config.items():
+        if not isinstance(entry, dict) or "BACKEND" not in entry or not isinstance(entry.get("OPTIONS", {}), dict):
+            errors.append(Error(f'PERSONALIZE["RECOMMENDERS"]["{alias}"] needs "BACKEND" (and an "OPTIONS" dict).', id="personalize.E010"))
+            continue
+        try:
+            cls = import_string(entry["BACKEND"])
+        except ImportError as exc:
+            errors.append(Error(f'PERSONALIZE["RECOMMENDERS"]["{alias}"]["BACKEND"] cannot be imported: {exc}', id="personalize.E011"))
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, BaseRecommender)):
+            errors.append(Error(f'PERSONALIZE["RECOMMENDERS"]["{alias}"]: {entry["BACKEND"]} is not a BaseRecommender subclass.', id="personalize.E012"))
+    return errors

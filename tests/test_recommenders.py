@@ -264,3 +264,16 @@ def test_warm_lightfm_recommend_runs_no_query(fast, django_assert_num_queries):
     with django_assert_num_queries(0):
         rec.recommend(profile, limit=5)
         rec.similar(str(shop["a"][2].pk), limit=5)
+
+
+def test_system_checks_report_bad_recommender_settings(settings):
+    from personalize.checks import check_recommenders
+
+    assert check_recommenders() == []
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "RECOMMENDERS": {"popular": {}}}
+    assert [e.id for e in check_recommenders()] == ["personalize.E010"]
+    settings.PERSONALIZE = {
+        **settings.PERSONALIZE,
+        "RECOMMENDERS": {"default": {"BACKEND": "nowhere.Backend"}, "x": {"BACKEND": "os.path.join"}},
+    }
+    assert sorted(e.id for e in check_recommenders()) == ["personalize.E011", "personalize.E012"]
