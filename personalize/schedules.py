@@ -20,6 +20,10 @@ DEFAULT_SCHEDULES.append(
     {"name": "personalize: train recommenders", "task": "personalize.train", "crontab": {"minute": "30", "hour": "3"}}
 )
 DEFAULT_SCHEDULES.append({"name": "personalize: refresh trending lists", "task": "personalize.refresh_popular", "every_minutes": 60})
+# Placements: search-suggestion statistics, recomputed before their cache expires.
+DEFAULT_SCHEDULES.append(
+    {"name": "personalize: refresh search suggestions", "task": "personalize.refresh_search_suggestions", "every_minutes": 10}
+)
 
 
 def ensure_schedules(**kwargs: Any) -> None:

@@ -80,3 +80,35 @@ def test_viewing_two_products_of_a_category_steers_for_you_on_the_next_page(
         client_ua.get(f"/widgets/p/{product.pk}/")
     other = section(client_ua.get("/widgets/").content, "for-you")
     assert sum(key in a_keys for key in other) >= 3, other
+
+
+@pytest.mark.parametrize("limit", [2, 12])
+def test_warm_for_you_with_the_trained_model_costs_at_most_three_queries(
+    real_backends, django_capture_on_commit_callbacks, django_assert_max_num_queries, limit
+):
+    from django.template import Context, Template
+
+    from personalize.models import Event, Shopper
+    from personalize.placements.pipeline import MAX_QUERIES
+    from tests.placements_helpers import bought, in_cart, shopper_request
+
+    shop = taste_shop(shoppers=40)
+    with django_capture_on_commit_callbacks(execute=True):
+        train_all(force=True)
+    shopper = Shopper.objects.create()
+    for product in shop["a"][2:5]:
+        Event.objects.create(shopper=shopper, kind="view", product_key=str(product.pk))
+    bought(shopper, shop["a"][5])
+    in_cart(shopper, shop["b"][0])
+    template = Template("{% load personalize %}{% recommended_for_you limit=n %}")
+
+    def render() -> str:
+        return template.render(Context({"request": shopper_request(shopper), "n": limit}))
+
+    render()  # cold: loads the model, the rules, the candidate lists
+    with django_assert_max_num_queries(MAX_QUERIES):
+        html = render()
+    shown = re.findall(r'data-product-id="([^"]+)"', html)
+    # Two categories, at most DIVERSITY["category"] (4) items from each.
+    assert len(shown) == min(limit, 8)
+    assert str(shop["a"][5].pk) not in shown and str(shop["b"][0].pk) not in shown

@@ -131,3 +131,16 @@ def test_the_widget_links_to_the_store_search(settings):
     assert 'href="/find/?q=red%20%26%20blue"' in html
     assert ">red &amp; blue<" in html
     assert render("{% search_suggestions limit=6 prefix='zz' %}").strip() == ""
+
+
+def test_the_refresh_task_recomputes_the_cached_stats():
+    from personalize.placements.tasks import refresh_search_suggestions
+    from personalize.schedules import DEFAULT_SCHEDULES
+
+    searched("lamps", shoppers=2)
+    assert suggestions_for(None, limit=6).queries == ["lamps"]
+    searched("rugs", shoppers=2)
+    assert suggestions_for(None, limit=6).queries == ["lamps"]  # served from the cache
+    assert refresh_search_suggestions.delay().get() == 2
+    assert set(suggestions_for(None, limit=6).queries) == {"lamps", "rugs"}
+    assert any(job["task"] == "personalize.refresh_search_suggestions" for job in DEFAULT_SCHEDULES)
