@@ -111,6 +111,9 @@ BAD_EVENTS = [
     ({"kind": "view", "product": "PRODUCT", "context": {"source": "fake"}}, "events[1].context", "not an allowed key"),
     ({"kind": "view", "product": "PRODUCT", "context": {"page": "/" * 300}}, "events[1].context", "longer than"),
     ({"kind": "view", "product": "PRODUCT", "context": "text"}, "events[1].context", "dictionary"),
+    ({"kind": "view", "product": "PRODUCT", "context": {"n": 10**20}}, "events[1].context", "string, number"),
+    ({"kind": "view", "product": "PRODUCT", "context": {f"k{i}": i for i in range(21)}}, "events[1].context", "At most 20"),
+    ({"kind": "view", "product": "PRODUCT", "context": {"Bad-Key": 1}}, "events[1].context", "not an allowed key"),
     ("not an object", "events[1]", "Invalid data"),
 ]
 

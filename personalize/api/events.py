@@ -29,6 +29,8 @@ RESERVED_CONTEXT_KEYS = {"source", "lines", "placement", "model_version"}
 CONTEXT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_CONTEXT_KEYS = 20
 MAX_CONTEXT_VALUE = 255
+# Beyond this a number loses precision in JavaScript and in some JSON columns.
+MAX_CONTEXT_NUMBER = 2**53
 
 
 class BatchError(Exception):
@@ -94,6 +96,8 @@ class BeaconEventSerializer(serializers.Serializer):
             if not CONTEXT_KEY.match(key) or key in RESERVED_CONTEXT_KEYS:
                 raise serializers.ValidationError(_("“%(key)s” is not an allowed key.") % {"key": key[:40]})
             if not (value is None or isinstance(value, (bool, int, float, str))):
+                raise serializers.ValidationError(_("“%(key)s” must be a string, number or boolean.") % {"key": key})
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_CONTEXT_NUMBER:
                 raise serializers.ValidationError(_("“%(key)s” must be a string, number or boolean.") % {"key": key})
             if isinstance(value, str) and len(value) > MAX_CONTEXT_VALUE:
                 raise serializers.ValidationError(

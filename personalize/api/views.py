@@ -59,6 +59,8 @@ class EventBatchView(APIView):
             return Response({"detail": exc.detail, "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
         with transaction.atomic():
             shopper = identity.ensure_shopper(http)
+            if shopper is None:  # identity refused to create one (a bot it recognised)
+                return Response(status=status.HTTP_204_NO_CONTENT)
             for event in events:
                 event.shopper = shopper
             save_events(events, request=http)
