@@ -150,7 +150,7 @@ DEFAULTS: dict[str, Any] = {
     # Quiet hours ("21:00", "08:00") in the shopper's (adapter.user_timezone) or store's time
     # zone: due emails wait until they end. None sends around the clock.
     "EMAIL_QUIET_HOURS": ("21:00", "08:00"),
-    # The store's time zone for quiet hours; None uses settings.TIME_ZONE.
+    # The time zone of quiet hours for shoppers without one; None uses STORE_TIME_ZONE, then settings.TIME_ZONE.
     "EMAIL_TIME_ZONE": None,
     # Carts read per query while scanning (memory stays flat in the number of carts).
     "EMAIL_BATCH_SIZE": 500,

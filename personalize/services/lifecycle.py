@@ -134,7 +134,7 @@ def shopper_zone(shopper: Shopper) -> ZoneInfo:
     name = ""
     if shopper.user_id and shopper.user is not None:
         name = get_adapter().user_timezone(shopper.user)
-    for candidate in (name, ps.EMAIL_TIME_ZONE, settings.TIME_ZONE, "UTC"):
+    for candidate in (name, ps.EMAIL_TIME_ZONE, getattr(ps, "STORE_TIME_ZONE", None), settings.TIME_ZONE, "UTC"):
         if candidate:
             try:
                 return ZoneInfo(str(candidate))

@@ -1,0 +1,71 @@
+"""Numbers for the admin: per flow and step, and per day (sent, clicked, recovered)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from personalize.emails.models import EmailSend
+
+S = EmailSend.Status
+
+
+def step_table(since: Any) -> list[dict[str, Any]]:
+    """One row per flow and step: sent, clicked, recovered orders and revenue, failures, skips."""
+    rows = (
+        EmailSend.objects.filter(created_at__gte=since)
+        .values("flow_id", "flow__name", "step_id", "step__position", "step__is_broken")
+        .annotate(
+            sent=Count("id", filter=Q(status=S.SENT)),
+            clicked=Count("id", filter=Q(status=S.SENT, clicked_at__isnull=False)),
+            orders=Count("id", filter=Q(status=S.SENT) & ~Q(order_ref="")),
+            revenue=Sum("order_value", filter=Q(status=S.SENT)),
+            failed=Count("id", filter=Q(status=S.FAILED)),
+            pending=Count("id", filter=Q(status__in=[S.RETRY, S.CLAIMED])),
+            skipped=Count("id", filter=Q(status=S.SKIPPED)),
+        )
+        .order_by("flow__name", "step__position")
+    )
+    table = []
+    for row in rows:
+        row["revenue"] = row["revenue"] or Decimal("0")
+        row["click_rate"] = (100.0 * row["clicked"] / row["sent"]) if row["sent"] else None
+        row["conversion_rate"] = (100.0 * row["orders"] / row["sent"]) if row["sent"] else None
+        table.append(row)
+    return table
+
+
+def daily_series(days: int, now: Any = None) -> dict[str, list]:
+    """Per day over the last ``days``: emails sent, links clicked, orders and revenue recovered."""
+    now = now or timezone.now()
+    start = timezone.localdate(now) - timedelta(days=days - 1)
+    since = now - timedelta(days=days)
+    labels = [start + timedelta(days=i) for i in range(days)]
+    index = {day: i for i, day in enumerate(labels)}
+    sent, clicked, orders = [0] * days, [0] * days, [0] * days
+    revenue = [0.0] * days
+
+    def fill(field: str, target: list, extra: dict[str, Any] | None = None, value: str | None = None) -> None:
+        qs = EmailSend.objects.filter(status=S.SENT, **{f"{field}__gte": since}, **(extra or {}))
+        agg = Sum(value) if value else Count("id")
+        for row in qs.annotate(day=TruncDate(field)).values("day").annotate(n=agg).order_by():
+            day: date = row["day"]
+            if day in index and row["n"] is not None:
+                target[index[day]] += float(row["n"]) if value else row["n"]
+
+    fill("sent_at", sent)
+    fill("clicked_at", clicked)
+    fill("recovered_at", orders)
+    fill("recovered_at", revenue, value="order_value")
+    return {
+        "labels": [d.isoformat() for d in labels],
+        "sent": sent,
+        "clicked": clicked,
+        "orders": orders,
+        "revenue": [round(v, 2) for v in revenue],
+    }

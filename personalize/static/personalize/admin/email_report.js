@@ -1,0 +1,31 @@
+/* Lifecycle email report: emails sent and clicked, orders and revenue recovered, per day. */
+(function () {
+  "use strict";
+  function draw() {
+    var canvas = document.getElementById("email-report-chart");
+    var source = document.getElementById("email-report-data");
+    if (!canvas || !source || typeof Chart === "undefined") { return; }
+    var data = JSON.parse(source.textContent);
+    var labels = JSON.parse(document.getElementById("email-report-labels").textContent);
+    new Chart(canvas, {
+      data: {
+        labels: data.labels,
+        datasets: [
+          { type: "line", label: labels.sent, data: data.sent, yAxisID: "count", tension: 0.2 },
+          { type: "line", label: labels.clicked, data: data.clicked, yAxisID: "count", tension: 0.2 },
+          { type: "line", label: labels.orders, data: data.orders, yAxisID: "count", tension: 0.2 },
+          { type: "bar", label: labels.revenue, data: data.revenue, yAxisID: "revenue" }
+        ]
+      },
+      options: {
+        maintainAspectRatio: false,
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          count: { type: "linear", position: "left", beginAtZero: true, ticks: { precision: 0 } },
+          revenue: { type: "linear", position: "right", beginAtZero: true, grid: { drawOnChartArea: false } }
+        }
+      }
+    });
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", draw); } else { draw(); }
+})();
