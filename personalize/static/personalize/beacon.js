@@ -1,7 +1,5 @@
-/* django-personalize beacon: widget impressions and clicks, and window.personalize.track().
- * <script src="{% static 'personalize/beacon.js' %}" data-endpoint="{% url 'personalize:api-events' %}" defer></script>
- * Items: [data-product-id] inside [data-personalize-widget="<placement>"], optional
- * data-model-version on the item or the widget. */
+/* django-personalize beacon. <script src=".../beacon.js" data-endpoint="/personalize/api/events/" defer>
+ * Records impressions and clicks of [data-personalize-widget] [data-product-id]; personalize.track(kind, data). */
 (function (window, document) {
   "use strict";
   var api = window.personalize = window.personalize || {};
@@ -15,7 +13,7 @@
     var body = JSON.stringify({ events: events });
     try {
       if (navigator.sendBeacon(endpoint, new Blob([body], { type: "application/json" }))) return;
-    } catch (e) { /* no sendBeacon, or it refused: fetch below */ }
+    } catch (e) { /* no sendBeacon: fetch */ }
     if (window.fetch) window.fetch(endpoint, { method: "POST", body: body, keepalive: true,
       credentials: "same-origin", headers: { "Content-Type": "application/json" } }).catch(function () {});
   }
