@@ -28,6 +28,12 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "personalize",
     "tests.testshop",
+    # The demo shop's apps: only tests/test_demo_shop.py uses them, switching PRODUCT_MODEL and
+    # ROOT_URLCONF with override_settings; for every other test the store is still testshop.
+    "demo_shop.catalog",
+    "demo_shop.orders",
+    "demo_shop.accounts",
+    "demo_shop.outbox",
 ]
 
 MIDDLEWARE = [

@@ -88,9 +88,19 @@ def _name(rng: random.Random, type_: spec.TypeSpec, brands: tuple[str, ...], use
     return brand, f"{title} {len(used)}"
 
 
+def apportion(weights: list[int], total: int) -> list[int]:
+    """Split ``total`` in proportion to ``weights`` exactly (largest remainders)."""
+    scale = total / sum(weights)
+    quotas = [w * scale for w in weights]
+    counts = [math.floor(q) for q in quotas]
+    by_remainder = sorted(range(len(weights)), key=lambda i: (quotas[i] - counts[i], weights[i]), reverse=True)
+    for i in by_remainder[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
 def build_catalogue(rng: random.Random, n_products: int, *, images: bool = True, stats: Stats) -> list[Item]:
-    base_total = sum(t.count for t in spec.TYPES)
-    factor = n_products / base_total
+    counts = apportion([t.count for t in spec.TYPES], n_products)
     categories = {}
     brands: dict[str, Brand] = {}
     for position, c in enumerate(spec.CATEGORIES):
@@ -103,8 +113,7 @@ def build_catalogue(rng: random.Random, n_products: int, *, images: bool = True,
     items: list[Item] = []
     used_titles: set[str] = set()
     used_slugs: set[str] = set()
-    for type_ in spec.TYPES:
-        count = max(1, round(type_.count * factor))
+    for type_, count in zip(spec.TYPES, counts):
         cat = cat_specs[type_.category]
         for _ in range(count):
             brand_name, title = _name(rng, type_, cat.brands, used_titles)
@@ -147,12 +156,21 @@ def _write_images(items: list[Item]) -> int:
     for index, item in enumerate(items):
         p = item.product
         name = f"products/{p.slug}.png"
-        if not default_storage.exists(name):
-            name = default_storage.save(name, ContentFile(product_tile(p.title, p.brand.name, p.category.colour, variant=index)))
-        p.image.name = name
+        if default_storage.exists(name):  # a previous load's image: redraw, the brand may differ
+            default_storage.delete(name)
+        tile = product_tile(p.title, p.brand.name, p.category.colour, mark=_mark(item), variant=index)
+        p.image.name = default_storage.save(name, ContentFile(tile))
         written.append(p)
     Product.objects.bulk_update(written, ["image"], batch_size=500)
     return len(written)
+
+
+def _mark(item: Item) -> str:
+    """What the placeholder's disc shows: the product type ("MC" for a mirrorless camera),
+    or the title's initials for books and games, whose titles are their names."""
+    from demo_shop.catalog.placeholders import initials
+
+    return initials(item.product.title if item.type.titles else item.type.label)
 
 
 def _assign_partners(rng: random.Random, items: list[Item]) -> None:
@@ -215,7 +233,8 @@ class Simulator:
         self.by_category: dict[str, list[Item]] = {}
         for item in items:
             self.by_category.setdefault(item.type.category, []).append(item)
-        self.categories = {c.slug: c for c in spec.CATEGORIES}
+        # Only categories that have products (a tiny --products may leave some empty).
+        self.categories = {c.slug: c for c in spec.CATEGORIES if c.slug in self.by_category}
         self.orders: list[tuple[Order, list[tuple[Item, int]]]] = []
         self.order_seq = 0
         self.guest_seq = 0
@@ -300,8 +319,9 @@ class Simulator:
                     cart[item.product.pk] = (item, old + quantity)
                     t = step(20, 90)
             keep = persona.keep_cart_hours is not None and index == len(times) - 1
-            if keep and not cart:
-                item = self.pick([i for i in self.by_category[persona.favourites[0]] if i.product.stock > 0], persona)
+            buyable = [i for i in self.by_category[persona.favourites[0]] if i.product.stock > 0]
+            if keep and not cart and buyable:
+                item = self.pick(buyable, persona)
                 add(build_event(shopper, "view", product=item.product, created_at=t))
                 t = step(30, 120)
                 add(build_event(shopper, "add_to_cart", product=item.product, created_at=t))
@@ -345,13 +365,15 @@ class Simulator:
         return shopper.email
 
 
-def _persona(rng: random.Random, now: datetime, *, user=None, favourites=None, price=None, language=None, country=None) -> Persona:
-    cats = [c.slug for c in spec.CATEGORIES]
-    weights = [c.appeal for c in spec.CATEGORIES]
+def _persona(rng: random.Random, now: datetime, available: set[str], *, user=None, favourites=None, price=None,
+             language=None, country=None) -> Persona:
+    cats = [c.slug for c in spec.CATEGORIES if c.slug in available]
+    weights = [c.appeal for c in spec.CATEGORIES if c.slug in available]
+    favourites = tuple(f for f in favourites or () if f in available) or None
     if favourites is None:
         first = rng.choices(cats, weights=weights, k=1)[0]
         favourites = (first,)
-        if rng.random() < 0.55:
+        if rng.random() < 0.55 and len(cats) > 1:
             rest = [c for c in cats if c != first]
             favourites += (rng.choices(rest, weights=[w for c, w in zip(cats, weights) if c != first], k=1)[0],)
     if price is None:
@@ -382,18 +404,20 @@ def generate(*, n_products: int = 300, n_shoppers: int = 3000, seed: int = 7, im
         users = _create_users(rng, n_shoppers, now)
         stats.users = len(users)
         personas: list[Persona] = []
+        available = {item.type.category for item in items}
         demo = {u["username"]: u for u in spec.DEMO_USERS}
         for index in range(n_shoppers):
             user = users[index] if index < len(users) else None
             if user is not None and user.username in demo:
                 d = demo[user.username]
-                persona = _persona(rng, now, user=user, favourites=d["favourites"], price=d["price"], language=d["language"], country=d["country"])
+                persona = _persona(rng, now, available, user=user, favourites=d["favourites"], price=d["price"],
+                                   language=d["language"], country=d["country"])
                 persona.sessions = 6
                 persona.window = (now - timedelta(days=60), now - timedelta(hours=3))
                 if user.username == "bob":  # an abandoned cart ready for the lifecycle emails demo
                     persona.keep_cart_hours = 2
             else:
-                persona = _persona(rng, now, user=user)
+                persona = _persona(rng, now, available, user=user)
             personas.append(persona)
         sim = Simulator(rng, items, now, stats)
         for start in range(0, len(personas), SHOPPER_CHUNK):

@@ -32,12 +32,16 @@ def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[in
     return tuple(round(x + (y - x) * t) for x, y in zip(a, b))  # type: ignore[return-value]
 
 
-def initials(title: str) -> str:
-    words = [w for w in title.split() if w[:1].isalnum()]
-    return "".join(w[0] for w in words[:2]).upper() or "?"
+STOP_WORDS = {"the", "a", "an", "of", "in", "at", "and", "&", "on", "from", "to"}
 
 
-def product_tile(title: str, brand: str, colour: str, *, variant: int = 0) -> bytes:
+def initials(text: str) -> str:
+    """Up to two initials, skipping little words and model numbers ("The Quiet Harbour" -> "QH")."""
+    words = [w for w in text.split() if w.lower() not in STOP_WORDS and w[:1].isalpha()]
+    return "".join(w[0] for w in words[:2]).upper() or text[:2].upper() or "?"
+
+
+def product_tile(title: str, brand: str, colour: str, *, mark: str = "", variant: int = 0) -> bytes:
     """A PNG: soft background, a disc in the category colour with initials, name and brand."""
     base = _rgb(colour)
     white = (255, 255, 255)
@@ -55,7 +59,7 @@ def product_tile(title: str, brand: str, colour: str, *, variant: int = 0) -> by
     disc = 190
     x0, y0 = (SIZE - disc) // 2, 70
     draw.ellipse([x0, y0, x0 + disc, y0 + disc], fill=base)
-    draw.text((SIZE // 2, y0 + disc // 2), initials(title), font=_font(78), fill=white, anchor="mm")
+    draw.text((SIZE // 2, y0 + disc // 2), (mark or initials(title))[:3], font=_font(78), fill=white, anchor="mm")
     dark = _mix(base, (0, 0, 0), 0.55)
     lines = textwrap.wrap(title, width=24)[:2]
     y = 300

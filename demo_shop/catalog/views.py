@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from demo_shop.catalog.models import Category, Product
 
 PAGE_SIZE = 24
+HOME_BESTSELLERS = 10
 SORTS = {
     "popular": ("-sold", _("Most popular")),
     "price": ("price", _("Price: low to high")),
@@ -53,7 +54,7 @@ def bestseller_ids(days: int = 30, limit: int = 500) -> list[int]:
             .order_by("-units")[:limit]
         )
         ids = [row["product"] for row in rows]
-        cache.set(key, ids, 600)
+        cache.set(key, ids, 120)
     return ids
 
 
@@ -63,10 +64,18 @@ def _page(request: HttpRequest, items):
 
 def home(request: HttpRequest) -> HttpResponse:
     categories = list(Category.objects.annotate(n=Count("products")).filter(n__gt=0))
-    top = bestseller_ids(limit=8)
-    bestsellers = Product.objects.active().filter(pk__in=top).select_related("category", "brand")
-    bestsellers = sorted(bestsellers, key=lambda p: top.index(p.pk))
-    return render(request, "catalog/home.html", {"categories": categories, "bestsellers": bestsellers})
+    return render(request, "catalog/home.html", {"categories": categories, "bestsellers": bestsellers(HOME_BESTSELLERS)})
+
+
+def bestsellers(limit: int) -> list[Product]:
+    """In-stock bestsellers of the month, topped up with other products in a young shop."""
+    top = bestseller_ids(limit=limit * 3)
+    available = Product.objects.active().filter(stock__gt=0).select_related("category", "brand")
+    found = {p.pk: p for p in available.filter(pk__in=top)}
+    products = [found[pk] for pk in top if pk in found][:limit]
+    if len(products) < limit:
+        products += list(available.exclude(pk__in=[p.pk for p in products]).order_by("-created_at", "pk")[: limit - len(products)])
+    return products
 
 
 def category(request: HttpRequest, slug: str) -> HttpResponse:

@@ -1,17 +1,20 @@
 """The checkout's discount hook.
 
 The shop asks one question, "what discount applies to this cart?", and records the answer with
-the order. personalize's campaigns answer it (``personalize.offers.best_offer``); until they are
-wired in here, no discount applies.
+the order. personalize's campaigns answer it (``personalize.offers.best_offer``) and
+``personalize.offers.redeem`` uses it once, inside the order's transaction.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
+
+logger = logging.getLogger("demo_shop")
 
 
 @dataclass
@@ -37,7 +40,34 @@ def apply_discount(request: HttpRequest, lines: list, code: str = "") -> Discoun
 
     Called on the cart, checkout page and when placing the order. Must never raise.
     """
-    return Discount()
+    from personalize.offers import best_offer
+
+    try:
+        decision = best_offer(
+            request,
+            [{"product": line.product, "quantity": line.quantity, "price": line.unit_price} for line in lines],
+            code=code,
+            shipping=_shipping_fee(),
+        )
+    except Exception:  # the shop sells without a discount rather than not at all
+        logger.exception("demo_shop: could not compute the discount")
+        return Discount()
+    if not decision.applies:
+        return Discount(error=decision.error)
+    return Discount(
+        amount=decision.discount,
+        label=decision.reason,
+        code=decision.code,
+        free_shipping=decision.free_shipping,
+        error=decision.error,
+        source=decision,
+    )
+
+
+def _shipping_fee() -> Decimal:
+    from demo_shop.orders.checkout import shipping_fee
+
+    return shipping_fee()
 
 
 def redeem_discount(request: HttpRequest, discount: Discount, order: Any) -> str:
@@ -46,4 +76,12 @@ def redeem_discount(request: HttpRequest, discount: Discount, order: Any) -> str
     Returns "" on success or a message for the shopper when it can no longer be used (for example
     a single-use code another checkout redeemed a moment ago); the order is then rolled back.
     """
+    from personalize.offers import OfferDecision, OfferError, redeem
+
+    if not isinstance(discount.source, OfferDecision):
+        return ""
+    try:
+        redeem(request, discount.source, order.number)
+    except OfferError as exc:
+        return exc.message
     return ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
@@ -44,6 +45,7 @@ class Command(BaseCommand):
             progress=lambda message: self.stdout.write(f"  {message}"),
         )
         self.ensure_admin()
+        call_command("load_demo_campaigns", stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data loaded in {time.monotonic() - started:.1f}s: {stats.products} products, "

@@ -1,0 +1,234 @@
+"""``python manage.py load_demo_campaigns``: the segments, offers and campaigns the demo shows.
+
+Idempotent: segments, offers and campaigns are looked up by slug/name and updated in place, so
+running it again (``load_demo_data`` does) never duplicates anything.
+
+* first visit: 10% off with a unique single-use code, applied at checkout by itself;
+* returning shopper with an account: "Welcome back, <first name>";
+* cart just under the free-shipping threshold: "add X more for free shipping";
+* a product viewed three times: 15% off with a 30-minute countdown;
+* leaving with a cart (exit intent): 5 off orders over 30.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from personalize.campaigns.models import Campaign, CampaignContent, CampaignVariant, Offer
+from personalize.segments.models import Segment, SegmentRule
+
+
+def free_shipping_over() -> Decimal:
+    return Decimal(str(getattr(settings, "SHOP_FREE_SHIPPING_OVER", "50.00")))
+
+
+SEGMENTS: list[dict[str, Any]] = [
+    {"slug": "first-visit", "name": "First visit", "rules": [("visit_state", {"state": "first"})]},
+    {
+        "slug": "returning-customer",
+        "name": "Returning shopper with an account",
+        "rules": [("visit_state", {"state": "returning"}), ("logged_in", {"state": "logged_in"})],
+    },
+    {"slug": "has-cart", "name": "Has something in the cart", "rules": [("cart_value", {"op": "above", "amount": "0"})]},
+]
+
+
+def near_free_shipping_segment() -> dict[str, Any]:
+    threshold = free_shipping_over()
+    return {
+        "slug": "near-free-shipping",
+        "name": "Cart just under the free-shipping threshold",
+        "rules": [
+            ("cart_value", {"op": "above", "amount": str((threshold * Decimal("0.7")).quantize(Decimal("0.01")))}),
+            ("cart_value", {"op": "below", "amount": str(threshold)}),
+        ],
+    }
+
+
+OFFERS: dict[str, dict[str, Any]] = {
+    "Welcome 10%": {
+        "discount_type": "percent",
+        "value": Decimal("10"),
+        "code_mode": "unique",
+        "code": "",
+        "code_prefix": "WELCOME",
+        "code_valid_days": 14,
+    },
+    "Second look 15%": {
+        "discount_type": "percent",
+        "value": Decimal("15"),
+        "code_mode": "unique",
+        "code": "",
+        "code_prefix": "LOOK",
+        "code_valid_days": 1,
+    },
+    "Stay 5 off": {
+        "discount_type": "amount",
+        "value": Decimal("5"),
+        "min_cart_value": Decimal("30"),
+        "code_mode": "unique",
+        "code": "",
+        "code_prefix": "STAY",
+        "code_valid_days": 7,
+    },
+}
+
+
+def campaigns() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "First visit: 10% off",
+            "placement": "home_banner",
+            "segments": ["first-visit"],
+            "offer": "Welcome 10%",
+            "priority": 20,
+            "frequency_cap": 0,
+            "control_percent": 10,
+            "contents": {
+                "A": {
+                    "en": ("New here? 10% off your first order", "Your code {code} is applied at checkout by itself.", "Start shopping"),
+                    "pt": ("Primeira visita? 10% na sua primeira encomenda", "O seu código {code} é aplicado automaticamente no checkout.", "Começar a comprar"),
+                },
+                "B": {
+                    "en": ("Welcome! Take 10% off today", "Use {code} or just check out: it applies itself.", "See bestsellers"),
+                    "pt": ("Bem-vindo! 10% de desconto hoje", "Use {code} ou vá direto ao checkout: aplica-se sozinho.", "Ver os mais vendidos"),
+                },
+            },
+            "link": "/#categories",
+        },
+        {
+            "name": "Welcome back, by name",
+            "placement": "home_banner",
+            "segments": ["returning-customer"],
+            "priority": 10,
+            "contents": {
+                "A": {
+                    "en": ("{first_name}, here is what is new", "Good to see you again: these arrived since your last visit.", "What's new"),
+                    "pt": ("{first_name}, veja as novidades", "Que bom vê-lo outra vez: chegaram desde a sua última visita.", "Novidades"),
+                },
+            },
+            "link": "/search/?q=new",
+        },
+        {
+            "name": "Free-shipping nudge",
+            "placement": "cart",
+            "segments": ["near-free-shipping"],
+            "priority": 10,
+            "contents": {
+                "A": {
+                    "en": ("Only {free_shipping_gap} away from free shipping", "Add a little more to your cart and we ship it for free.", "Find something small"),
+                    "pt": ("Faltam só {free_shipping_gap} para portes grátis", "Junte mais qualquer coisa ao carrinho e enviamos grátis.", "Encontrar algo pequeno"),
+                },
+            },
+            "link": "/search/?q=accessories",
+        },
+        {
+            "name": "Viewed three times: 15% for 30 minutes",
+            "placement": "product_page",
+            "segments": [],
+            "min_product_views": 3,
+            "offer": "Second look 15%",
+            "personal_minutes": 30,
+            "show_countdown": True,
+            "priority": 10,
+            "frequency_cap": 0,
+            "control_percent": 10,
+            "contents": {
+                "A": {
+                    "en": ("Still thinking about it? 15% off for the next 30 minutes", "Your code {code} applies at checkout until the timer runs out.", ""),
+                    "pt": ("Ainda a pensar? 15% de desconto nos próximos 30 minutos", "O seu código {code} vale no checkout até o tempo acabar.", ""),
+                },
+            },
+            "link": "",
+        },
+        {
+            "name": "Exit intent: 5 off your cart",
+            "placement": "exit_intent",
+            "segments": ["has-cart"],
+            "offer": "Stay 5 off",
+            "priority": 10,
+            "frequency_cap": 1,
+            "frequency_hours": 24,
+            "control_percent": 10,
+            "contents": {
+                "A": {
+                    "en": ("Wait! 5 off if you order now", "Orders over 30 get 5 off with {code}. It is applied at checkout by itself.", "Go to checkout"),
+                    "pt": ("Espere! 5 de desconto se encomendar agora", "Encomendas acima de 30 têm 5 de desconto com {code}, aplicado automaticamente.", "Ir para o checkout"),
+                },
+            },
+            "link": "/checkout/",
+        },
+    ]
+
+
+class Command(BaseCommand):
+    help = "Create or update the demo's segments, offers and campaigns (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        languages = {code for code, _name in settings.LANGUAGES}
+        segments = {spec["slug"]: self.segment(spec) for spec in [*SEGMENTS, near_free_shipping_segment()]}
+        offers = {name: self.offer(name, fields) for name, fields in OFFERS.items()}
+        for spec in campaigns():
+            self.campaign(spec, segments, offers, languages)
+        self.stdout.write(self.style.SUCCESS(f"Demo campaigns ready: {len(campaigns())} campaigns, {len(segments)} segments."))
+
+    def segment(self, spec: dict[str, Any]) -> Segment:
+        segment, _created = Segment.objects.update_or_create(
+            slug=spec["slug"], defaults={"name": spec["name"], "match": "all", "mode": "live", "is_active": True}
+        )
+        segment.rules.all().delete()
+        for position, (kind, params) in enumerate(spec["rules"]):
+            SegmentRule.objects.create(segment=segment, kind=kind, params=params, position=position)
+        segment.save()  # bump the segments' cache after the rules changed
+        return segment
+
+    def offer(self, name: str, fields: dict[str, Any]) -> Offer:
+        offer, _created = Offer.objects.update_or_create(name=name, defaults={"is_active": True, **fields})
+        return offer
+
+    def campaign(self, spec: dict[str, Any], segments: dict[str, Segment], offers: dict[str, Offer], languages: set[str]) -> Campaign:
+        fields = {
+            "placement": spec["placement"],
+            "is_active": True,
+            "priority": spec.get("priority", 0),
+            "offer": offers.get(spec.get("offer", "")),
+            "frequency_cap": spec.get("frequency_cap", 0),
+            "frequency_hours": spec.get("frequency_hours", 24),
+            "control_percent": spec.get("control_percent", 0),
+            "personal_minutes": spec.get("personal_minutes", 0),
+            "show_countdown": spec.get("show_countdown", False),
+            "min_product_views": spec.get("min_product_views", 0),
+            "default_language": "en",
+        }
+        campaign = Campaign.objects.filter(name=spec["name"]).first()
+        if campaign is None:
+            campaign = Campaign.objects.create(name=spec["name"], starts_at=timezone.now() - timedelta(days=1), **fields)
+        else:
+            for key, value in fields.items():
+                setattr(campaign, key, value)
+            campaign.save()
+        campaign.segments.set([segments[slug] for slug in spec["segments"]])
+        campaign.contents.all().delete()
+        for variant, by_language in spec["contents"].items():
+            CampaignVariant.objects.update_or_create(campaign=campaign, key=variant, defaults={"weight": 1})
+            for language, (headline, text, cta) in by_language.items():
+                if language != "en" and language not in languages:
+                    continue
+                CampaignContent.objects.create(
+                    campaign=campaign,
+                    variant=variant,
+                    language=language,
+                    headline=headline,
+                    text=text,
+                    cta_label=cta,
+                    link=spec["link"],
+                )
+        return campaign
