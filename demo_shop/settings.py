@@ -145,6 +145,8 @@ SHOP_SHIPPING_FEE = "4.95"
 PERSONALIZE = {
     # The demo's Product uses the field names the default adapter reads: no adapter needed.
     "PRODUCT_MODEL": "catalog.Product",
+    # Fills the free-shipping nudge's {free_shipping_gap} (same threshold as the checkout's).
+    "FREE_SHIPPING_THRESHOLD": SHOP_FREE_SHIPPING_OVER,
 }
 
 LOGGING = {

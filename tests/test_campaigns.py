@@ -330,3 +330,29 @@ def test_greeting():
     assert 'data-greeting="returning"' in greet(factories.shopper_request(shopper(visits=2)))
     new = greet(factories.request())
     assert 'data-greeting="new"' in new and "Welcome!" in new
+
+
+def test_product_page_campaign_after_the_product_was_viewed_three_times():
+    factories.campaign("product_page", headline="Still thinking about it?", min_product_views=3)
+    product = factories.product()
+    s = shopper()
+
+    def page() -> str:
+        req = factories.shopper_request(s)
+        return Template('{% load personalize %}{% personalized_content "product_page" %}').render(
+            Context({"request": req, "product": product})
+        )
+
+    for _ in range(2):
+        tracking.track(factories.shopper_request(s), "view", product=product)
+    assert "Still thinking" not in page()
+    tracking.track(factories.shopper_request(s), "view", product=product)
+    assert "Still thinking" in page()
+
+
+def test_product_views_condition_only_on_product_pages():
+    from django.core.exceptions import ValidationError
+
+    campaign = factories.campaign("home_banner", min_product_views=3)
+    with pytest.raises(ValidationError):
+        campaign.full_clean()

@@ -119,7 +119,7 @@ class CampaignAdmin(admin.ModelAdmin):
     change_list_template = "admin/personalize/campaign/change_list.html"
     fieldsets = (
         (None, {"fields": ("name", "placement", "is_active", "priority", "default_language")}),
-        (gettext_lazy("Who"), {"fields": ("segments",)}),
+        (gettext_lazy("Who"), {"fields": ("segments", "min_product_views")}),
         (gettext_lazy("When"), {"fields": ("starts_at", "ends_at", "personal_minutes", "show_countdown")}),
         (gettext_lazy("How often"), {"fields": ("frequency_cap", "frequency_hours")}),
         (gettext_lazy("Offer and test"), {"fields": ("offer", "control_percent")}),

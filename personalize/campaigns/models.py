@@ -250,6 +250,14 @@ class Campaign(models.Model):
         default=0,
         help_text=_("If set, each shopper has this long after first seeing the campaign (0: until the end)."),
     )
+    min_product_views = models.PositiveSmallIntegerField(
+        _("product viewed at least"),
+        default=0,
+        help_text=_(
+            "Product page only: show when the shopper has viewed the product on the page at least this many times "
+            "in the last 30 days (0: always)."
+        ),
+    )
     priority = models.IntegerField(_("priority"), default=0, help_text=_("Higher wins when several campaigns match."))
     frequency_cap = models.PositiveIntegerField(
         _("frequency cap"), default=0, help_text=_("Most times one shopper sees it per period (0: no cap).")
@@ -281,6 +289,8 @@ class Campaign(models.Model):
     def clean(self) -> None:
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             raise ValidationError({"ends_at": _("The end must be after the start.")})
+        if self.min_product_views and self.placement != Placement.PRODUCT_PAGE:
+            raise ValidationError({"min_product_views": _("Only a product page campaign knows which product is shown.")})
         if self.show_countdown and not self.ends_at and not self.personal_minutes:
             raise ValidationError({"show_countdown": _("A countdown needs an end or a personal time limit.")})
 

@@ -39,6 +39,7 @@ logger = logging.getLogger("personalize")
 
 GENERATION_KEY = "personalize:campaigns:generation"
 ARM_SALT = "personalize.campaign"
+PRODUCT_VIEWS_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class CampaignSpec:
     frequency_hours: int
     control_percent: int
     personal_minutes: int
+    min_product_views: int
     show_countdown: bool
     default_language: str
     variants: tuple[tuple[str, int], ...]
@@ -199,6 +201,7 @@ def _query_campaigns(placement: str) -> list[CampaignSpec]:
                 frequency_hours=campaign.frequency_hours,
                 control_percent=campaign.control_percent,
                 personal_minutes=campaign.personal_minutes,
+                min_product_views=campaign.min_product_views,
                 show_countdown=campaign.show_countdown,
                 default_language=campaign.default_language or settings.LANGUAGE_CODE,
                 variants=variants,
@@ -236,6 +239,7 @@ class ShopperState:
     language: str
     assignments: dict[int, CampaignAssignment] | None = None
     contactable: bool | None = None
+    product_views: dict[str, int] = field(default_factory=dict)
 
     def assignment(self, campaign_id: int) -> CampaignAssignment | None:
         if self.shopper is None or self.shopper.pk is None:
@@ -245,6 +249,19 @@ class ShopperState:
                 a.campaign_id: a for a in CampaignAssignment.objects.filter(shopper=self.shopper)
             }
         return self.assignments.get(campaign_id)
+
+    def views_of(self, product_key: str) -> int:
+        """How often the shopper viewed ``product_key`` in the last 30 days (one query, memoised)."""
+        if not product_key or self.shopper is None or self.shopper.pk is None:
+            return 0
+        if product_key not in self.product_views:
+            from personalize.models import Event, EventKind
+
+            since = timezone.now() - timedelta(days=PRODUCT_VIEWS_DAYS)
+            self.product_views[product_key] = Event.objects.filter(
+                shopper=self.shopper, kind=EventKind.VIEW, product_key=product_key, created_at__gte=since
+            ).count()
+        return self.product_views[product_key]
 
     def may_contact(self) -> bool:
         if self.contactable is None:
@@ -269,18 +286,25 @@ def request_state(request: Any) -> ShopperState:
     return state
 
 
-def choose(request: Any, placement: str) -> Choice | None:
-    """The best eligible campaign for the request's shopper at ``placement`` (no writes)."""
+def choose(request: Any, placement: str, *, product_key: str = "") -> Choice | None:
+    """The best eligible campaign for the request's shopper at ``placement`` (no writes).
+
+    ``product_key``: the product the page shows (for "viewed N times" campaigns).
+    """
     state = request_state(request)
     if state.shopper is None or in_holdout(state.shopper):
         return None
-    return choose_for(state, placement)
+    return choose_for(state, placement, product_key=product_key)
 
 
-def choose_for(state: ShopperState, placement: str, now: datetime | None = None) -> Choice | None:
+def choose_for(
+    state: ShopperState, placement: str, now: datetime | None = None, *, product_key: str = ""
+) -> Choice | None:
     now = now or timezone.now()
     for spec in load_campaigns(placement):
         if not spec.in_schedule(now) or not spec.targets(state.segments):
+            continue
+        if spec.min_product_views and state.views_of(product_key) < spec.min_product_views:
             continue
         assignment = state.assignment(spec.id)
         if spec.cap_reached(assignment, now):

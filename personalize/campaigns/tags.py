@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.safestring import SafeString
 
-from personalize.widgets import render_widget
+from personalize.widgets import current_product_key, render_widget
 
 register = template.Library()
 
@@ -42,7 +42,7 @@ def personalized_content(context: Any, placement: str) -> SafeString:
         from personalize.identity import ensure_shopper
 
         request = context["request"]
-        choice = choose(request, placement)
+        choice = choose(request, placement, product_key=current_product_key(context))
         if choice is None:
             return {"campaign": None}
         shopper = ensure_shopper(request)
