@@ -245,3 +245,12 @@ def test_request_shopper_is_used(settings):
     assert recommend_for(shopper_request(shopper), "for_you", limit=8).keys == keys(items[1:])
     # A first visit (unsaved shopper): everything.
     assert recommend_for(shopper_request(None), "for_you", limit=8).keys == keys(items)
+
+
+def test_diversity_gaps_are_filled_from_the_popular_list(settings):
+    shoes = factories.category("Shoes")
+    crowded = products(6, category=shoes)  # the model only likes shoes
+    popular = products(3)
+    configure(settings, items=crowded, popular=popular, DIVERSITY={"category": 2, "brand": None})
+    result = recommend_for(None, "for_you", limit=4)
+    assert result.keys == keys([*crowded[:2], *popular[:2]])

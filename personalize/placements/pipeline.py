@@ -91,7 +91,10 @@ def recommend_for(
     excluded = _exclusions(config, profile, product_key, holdout=result.holdout)
     wanted = min(limit * max(1, ps.RECOMMENDATION_OVERFETCH) + len(excluded), MAX_CANDIDATES)
     candidates = candidate_list(recommender, alias, method, profile, product_key, category_key, wanted)
-    if config.backfill and not result.holdout and len(candidates) < wanted:
+    if config.backfill and not result.holdout:
+        # Popular items after the recommender's own: they fill what filters, rules and the
+        # diversity cap leave empty (a model's picks often crowd into one category). Same
+        # product query; the neutral list is cached once for everyone.
         candidates = _merge(candidates, _neutral(category_key, wanted))
 
     dropped: list[FilteredItem] = []
