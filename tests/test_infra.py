@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import threading
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 
 from personalize.conf import DEFAULTS
@@ -151,7 +153,18 @@ def test_postgres_skip_locked_lets_two_workers_claim_different_rows():
     assert claimed_elsewhere == [second.pk]
 
 
-# --- documentation coverage ---------------------------------------------------------------
+# --- repository conventions --------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_models_and_migrations_agree():
+    out = io.StringIO()
+    try:
+        call_command("makemigrations", "personalize", "testshop", check=True, dry_run=True, stdout=out)
+    except SystemExit:
+        pytest.fail(f"models changed without a migration (run makemigrations, see the brief):\n{out.getvalue()}")
+
+
 
 
 def test_every_setting_is_documented():
