@@ -16,6 +16,7 @@ class PersonalizeConfig(AppConfig):
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="personalize.schedules")
 
         from personalize.emails import checks as _email_checks  # noqa: F401 - system checks E040-W049
+        from personalize.placements import checks as _placement_checks  # noqa: F401 - system checks E017-E019
         from personalize.emails import receivers as _email_receivers  # noqa: F401 - purchase attribution
         from personalize.emails.defaults import ensure_default_flows
 
