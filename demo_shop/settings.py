@@ -147,6 +147,10 @@ PERSONALIZE = {
     "PRODUCT_MODEL": "catalog.Product",
     # Fills the free-shipping nudge's {free_shipping_gap} (same threshold as the checkout's).
     "FREE_SHIPPING_THRESHOLD": SHOP_FREE_SHIPPING_OVER,
+    # Lifecycle emails: absolute links back to this shop, and how a restore link refills the
+    # shop's own (session) cart.
+    "SITE_URL": os.environ.get("DEMO_SITE_URL", "http://127.0.0.1:8000"),
+    "EMAIL_RESTORE_CART_HOOK": "demo_shop.orders.cart.restore_cart_hook",
 }
 
 LOGGING = {

@@ -170,6 +170,18 @@ def test_cart_changes_update_the_personalize_snapshot(shopper_client):
     assert [(line.product, line.quantity) for line in lines] == [(a, 1)]
 
 
+def test_restore_hook_refills_the_session_cart_and_the_snapshot():
+    from demo_shop.orders.cart import SESSION_KEY, restore_cart_hook
+    from tests.factories import request as make_request
+
+    a, b, gone = make_product(stock=5), make_product(stock=1), make_product(is_active=False)
+    request = make_request("/")
+    restore_cart_hook(request, [{"product": a, "quantity": 2}, {"product": b, "quantity": 3}, {"product": gone, "quantity": 1}])
+    assert request.session[SESSION_KEY] == {str(a.pk): 2, str(b.pk): 1}
+    cart = Cart.objects.get(shopper=request.shopper)
+    assert sorted((l["product"], l["quantity"]) for l in cart.lines) == sorted([(str(a.pk), 2), (str(b.pk), 1)])
+
+
 def test_cart_never_holds_more_than_the_stock_and_refuses_sold_out(shopper_client):
     scarce = make_product(stock=2)
     sold_out = make_product(stock=0)

@@ -113,3 +113,9 @@ class SessionCart:
         self.request.session[SESSION_KEY] = dict(self.items)
         self.request.session.modified = True
         personalize.update_cart(self.request, self.personalize_lines())
+
+
+def restore_cart_hook(request: HttpRequest, lines: list[dict[str, Any]]) -> None:
+    """``PERSONALIZE["EMAIL_RESTORE_CART_HOOK"]``: a lifecycle email's restore link refills the
+    session cart (``lines``: ``{"product": <Product>, "quantity": n, ...}`` of products that exist)."""
+    SessionCart(request).replace((line["product"], line["quantity"]) for line in lines)

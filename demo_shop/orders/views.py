@@ -7,6 +7,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from personalize.conf import personalize_settings
+
 from demo_shop.catalog.models import Product
 from demo_shop.orders.cart import SessionCart
 from demo_shop.orders.checkout import CheckoutError, compute_totals, place_order, remember_email
@@ -92,8 +94,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
         elif getattr(shopper, "email", ""):
             initial = {"email": shopper.email}
         initial["email_consent"] = bool(getattr(shopper, "email_consent", False))
+        # A code a lifecycle email's restore link brought along.
+        initial["discount_code"] = request.session.get(personalize_settings.EMAIL_OFFER_SESSION_KEY, "")
         form = CheckoutForm(initial=initial)
-    code = form.data.get("discount_code", "") if form.is_bound else ""
+    code = form.data.get("discount_code", "") if form.is_bound else form.initial.get("discount_code", "")
     totals = compute_totals(request, cart.lines(), code)
     return render(request, "orders/checkout.html", {"form": form, "cart": cart, "lines": cart.lines(), "totals": totals})
 
