@@ -261,3 +261,19 @@ def test_similar_products_costs_at_most_three_queries_warm(settings, django_asse
     render("{% similar_products product limit=8 %}", shopper=shopper, product=items[0])
     with django_assert_max_num_queries(MAX_QUERIES):
         assert len(ids(render("{% similar_products product limit=8 %}", shopper=shopper, product=items[0]))) == 8
+
+
+def test_the_redirect_never_leaves_the_site(client_ua):
+    token = sign_click(placement="for_you", model_version="", variant="", product_key="x")
+    response = client_ua.get(f"/%2Fevil.example/x?{ps.REC_CLICK_PARAM}={token}")
+    assert response.status_code == 302
+    assert response["Location"] == "/%2Fevil.example/x"
+
+
+def test_prefetches_and_head_requests_are_not_clicks(client_ua):
+    product = factories.product()
+    token = sign_click(placement="for_you", model_version="7", variant="", product_key=str(product.pk))
+    url = product.get_absolute_url()
+    assert client_ua.get(url, {ps.REC_CLICK_PARAM: token}, HTTP_SEC_PURPOSE="prefetch").status_code == 302
+    assert client_ua.head(url, {ps.REC_CLICK_PARAM: token}).status_code == 302
+    assert not Event.objects.filter(kind="rec_click").exists()

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
+from django.utils.http import escape_leading_slashes
 
 from personalize.conf import personalize_settings as ps
 
@@ -60,7 +61,14 @@ def _clean_url(request: HttpRequest) -> str:
     params = request.GET.copy()
     params.pop(ps.REC_CLICK_PARAM, None)
     query = params.urlencode()
-    return request.path + (f"?{query}" if query else "")
+    # "//evil.example/x" must stay a path on this site, not become another host.
+    return escape_leading_slashes(request.path) + (f"?{query}" if query else "")
+
+
+def _is_prefetch(request: HttpRequest) -> bool:
+    """A browser fetching a link speculatively: not a click."""
+    purpose = (request.headers.get("Sec-Purpose") or request.headers.get("Purpose") or request.headers.get("X-Moz") or "")
+    return "prefetch" in purpose.lower() or "prerender" in purpose.lower()
 
 
 def handle_click(request: HttpRequest) -> HttpResponse | None:
@@ -73,7 +81,7 @@ def handle_click(request: HttpRequest) -> HttpResponse | None:
         return None
     try:
         click = read_click(token)
-        if click is not None:
+        if click is not None and request.method == "GET" and not _is_prefetch(request):
             record_click(request, click)
     except Exception:  # personalisation never breaks a page
         logger.exception("personalize: could not record a recommendation click")
