@@ -104,6 +104,23 @@ class DefaultAdapter:
         products = self.get_products([str(key)])
         return products[0] if products else None
 
+    def resolve_keys(self, keys: Iterable[str]) -> dict[str, str]:
+        """``{given key: canonical key}`` for the keys that name a product in the store at all
+        (hidden ones too), in one query that loads no rows. Validates incoming events and
+        normalises spellings ("0A1B..." and "0a1b..." are one UUID). Override together with
+        :meth:`product_key` if your keys are not ``str(pk)``."""
+        parsed = {}
+        for key in {str(k) for k in keys}:
+            try:
+                parsed[key] = self.to_python_key(key)
+            except (ValidationError, ValueError, TypeError):
+                continue
+        if not parsed:
+            return {}
+        manager = self.get_product_model()._default_manager
+        found = {str(pk) for pk in manager.filter(pk__in=set(parsed.values())).values_list("pk", flat=True)}
+        return {key: str(value) for key, value in parsed.items() if str(value) in found}
+
     # --- product facts ------------------------------------------------------------------
     def _first_attr(self, product: models.Model, names: Iterable[str]) -> Any:
         for name in names:

@@ -130,3 +130,14 @@ def test_missing_product_model_is_a_clear_error(settings):
     settings.PERSONALIZE = {"PRODUCT_MODEL": "testshop.Nope"}
     with pytest.raises(ImproperlyConfigured, match="testshop.Nope"):
         get_adapter().get_product_model()
+
+
+def test_resolve_keys_in_one_query_without_loading_rows(django_assert_num_queries):
+    p, hidden = factories.product(), factories.product(is_active=False)
+    given = [str(p.pk).upper(), str(hidden.pk), "bad", str(uuid.uuid4())]
+    with django_assert_num_queries(1) as ctx:
+        resolved = get_adapter().resolve_keys(given)
+    assert resolved == {str(p.pk).upper(): str(p.pk), str(hidden.pk): str(hidden.pk)}
+    assert '"name"' not in ctx.captured_queries[0]["sql"]  # keys only
+    with django_assert_num_queries(0):
+        assert get_adapter().resolve_keys(["bad"]) == {}

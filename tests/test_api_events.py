@@ -86,6 +86,19 @@ def test_product_existence_is_checked_in_one_query(client_ua):
     assert Event.objects.count() == 12
 
 
+def test_product_keys_are_normalised(client_ua):
+    p = factories.product()
+    response = post(client_ua, {"events": [{"kind": "view", "product": str(p.pk).upper()}, {"kind": "view", "product": p.pk.hex}]})
+    assert response.status_code == 202
+    assert set(Event.objects.values_list("product_key", flat=True)) == {str(p.pk)}
+
+
+def test_hidden_product_is_still_accepted(client_ua):
+    """A product deactivated while a page was open was real: its events are kept."""
+    p = factories.product(is_active=False)
+    assert post(client_ua, {"events": [_valid(p)]}).status_code == 202
+
+
 def _valid(product):
     return {"kind": "view", "product": str(product.pk)}
 
