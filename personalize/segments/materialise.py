@@ -139,8 +139,6 @@ def iter_matching_ids(
     Each range covers every shopper pk in ``[low, high]``, matching or not, so a caller can
     reconcile stored memberships range by range with bounded memory.
     """
-    from personalize.models import Shopper
-
     segments = segments if segments is not None else load_segments()
     now = now or store_now()
     batch = batch_size or ps.SEGMENT_REFRESH_BATCH
@@ -148,6 +146,46 @@ def iter_matching_ids(
     candidates = base_queryset()
     if plan.sql is not None and (plan.match == "all" or plan.sql_only):
         candidates = candidates.filter(plan.sql)
+    if plan.match == "all":
+        # A Python rule may narrow its candidates in SQL (e.g. "has a cart").
+        for rule, negate in plan.python:
+            narrowed = None if negate else rule.candidates(QueryEnv(now))
+            if narrowed is not None:
+                candidates = candidates.filter(narrowed)
+    # SQL-only plans: one streaming query (aggregates computed once, not once per range),
+    # merged with the ranges below. Python plans: candidates fetched range by range.
+    stream = None
+    pending = None
+    if plan.sql_only:
+        stream = candidates.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=batch)
+        pending = next(stream, None)
+    for low, high in pk_ranges(batch):
+        if stream is not None:
+            matched = []
+            while pending is not None and pending <= high:
+                if pending >= low:
+                    matched.append(pending)
+                pending = next(stream, None)
+            yield low, high, matched
+            continue
+        in_range = candidates.filter(pk__gte=low, pk__lte=high)
+        if plan.match == "all":
+            matched = [
+                s.pk
+                for s in in_range.select_related("cart").order_by("pk").iterator(chunk_size=1000)
+                if _python_matches(segment, plan, s, segments, now)
+            ]
+        else:  # any: SQL matches, plus Python rules for the rest
+            matched = list(in_range.filter(plan.sql).values_list("pk", flat=True)) if plan.sql is not None else []
+            rest = in_range.exclude(pk__in=matched).select_related("cart").order_by("pk")
+            matched += [s.pk for s in rest.iterator(chunk_size=1000) if _python_matches(segment, plan, s, segments, now)]
+        yield low, high, matched
+
+
+def pk_ranges(batch: int) -> Iterator[tuple[int, int]]:
+    """Consecutive ``(low, high)`` shopper pk ranges of at most ``batch`` shoppers each."""
+    from personalize.models import Shopper
+
     last = None
     while True:
         ids = Shopper.objects.order_by("pk")
@@ -159,20 +197,7 @@ def iter_matching_ids(
         high = ids.values_list("pk", flat=True)[batch - 1 : batch].first()
         if high is None:
             high = Shopper.objects.order_by("-pk").values_list("pk", flat=True).first()
-        in_range = candidates.filter(pk__gte=low, pk__lte=high)
-        if plan.sql_only:
-            matched = list(in_range.values_list("pk", flat=True))
-        elif plan.match == "all":
-            matched = [
-                s.pk
-                for s in in_range.select_related("cart").order_by("pk").iterator(chunk_size=1000)
-                if _python_matches(segment, plan, s, segments, now)
-            ]
-        else:  # any: SQL matches, plus Python rules for the rest
-            matched = list(in_range.filter(plan.sql).values_list("pk", flat=True)) if plan.sql is not None else []
-            rest = in_range.exclude(pk__in=matched).select_related("cart").order_by("pk")
-            matched += [s.pk for s in rest.iterator(chunk_size=1000) if _python_matches(segment, plan, s, segments, now)]
-        yield low, high, matched
+        yield low, high
         last = high
 
 

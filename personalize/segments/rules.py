@@ -228,6 +228,11 @@ class Rule:
         can only be evaluated in Python (then it runs per shopper in batches)."""
         return None
 
+    def candidates(self, env: QueryEnv) -> Q | None:
+        """For a rule without ``q``: an SQL filter every matching shopper passes (a necessary,
+        not sufficient, condition), so a bulk refresh evaluates fewer shoppers in Python."""
+        return None
+
     def describe(self) -> str:
         return str(self.label)
 
@@ -428,6 +433,9 @@ class CartCategoryRule(Rule):
         if self._keys is None:
             self._keys = set(_category_product_keys(self.params["category"]))
         return bool(self._keys & ctx.cart_keys)
+
+    def candidates(self, env: QueryEnv) -> Q:
+        return Q(cart__isnull=False) & ~Q(cart__lines=[])
 
     def describe(self) -> str:
         return gettext("Cart contains a product of category %(category)s") % {"category": self.params["category"]}
