@@ -150,3 +150,9 @@ def test_deleting_a_shopper_removes_its_data(staff):
     response = staff.post(f"{SHOPPERS}{shoppers[0].pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not Shopper.objects.exists() and not Event.objects.exists() and not Cart.objects.exists()
+
+
+def test_search_uses_the_user_models_own_field_names(rf):
+    request = rf.get("/")
+    assert django_admin.site._registry[Shopper].get_search_fields(request) == ["^key", "email", "user__email", "user__username"]
+    assert "shopper__user__email" in django_admin.site._registry[Event].get_search_fields(request)

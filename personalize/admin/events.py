@@ -15,6 +15,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -130,6 +131,17 @@ def known_filter(user_path: str) -> type[admin.SimpleListFilter]:
 class ReadOnlyAdmin(admin.ModelAdmin):
     """View permission only (the admin shows a read-only form)."""
 
+    # Path from this model to the user, for searching by the user's email and username.
+    user_path = "shopper__user"
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        # Any user model: search its EMAIL_FIELD and USERNAME_FIELD, whatever they are called.
+        user_model = get_user_model()
+        names = {getattr(user_model, "EMAIL_FIELD", None), getattr(user_model, "USERNAME_FIELD", None)}
+        concrete = {f.name for f in user_model._meta.concrete_fields}
+        extra = [f"{self.user_path}__{name}" for name in sorted(n for n in names if n in concrete)]
+        return [*super().get_search_fields(request), *extra]
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -164,7 +176,7 @@ class EventAdmin(ReadOnlyAdmin):
         "shopper__device",
         "shopper__country",
     )
-    search_fields = ("=product_key", "query", "order_ref", "shopper__user__email", "shopper__email", "^shopper__key")
+    search_fields = ("=product_key", "query", "order_ref", "shopper__email", "^shopper__key")
     search_help_text = _("Product id, search query, order reference, email or shopper key.")
     date_hierarchy = "created_at"
     list_select_related = ("shopper", "shopper__user")
@@ -210,7 +222,7 @@ class EventAdmin(ReadOnlyAdmin):
 class CartAdmin(ReadOnlyAdmin):
     list_display = ("shopper", "item_count", "value", "summary", "language", "revision", "updated_at")
     list_filter = (("updated_at", admin.DateFieldListFilter), known_filter("shopper__user"), "shopper__device", "shopper__country")
-    search_fields = ("shopper__user__email", "shopper__email", "^shopper__key")
+    search_fields = ("shopper__email", "^shopper__key")
     search_help_text = _("Email or shopper key.")
     list_select_related = ("shopper", "shopper__user")
     date_hierarchy = "updated_at"
@@ -238,8 +250,9 @@ class ShopperAdmin(ReadOnlyAdmin):
         "email_consent",
         ("last_seen", admin.DateFieldListFilter),
     )
-    search_fields = ("^key", "user__email", "email", "user__username")
+    search_fields = ("^key", "email")
     search_help_text = _("Shopper key, email or username.")
+    user_path = "user"
     list_select_related = ("user",)
     date_hierarchy = "last_seen"
     show_full_result_count = False
@@ -259,7 +272,7 @@ class ShopperAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("email"))
     def email_display(self, obj: Shopper) -> str:
-        return (obj.user.email if obj.user_id and getattr(obj.user, "email", "") else "") or obj.email
+        return (get_adapter().user_email(obj.user) if obj.user_id else "") or obj.email
 
     @admin.display(description=_("known"), boolean=True)
     def known(self, obj: Shopper) -> bool:
