@@ -179,6 +179,11 @@ DEFAULTS: dict[str, Any] = {
     "CAMPAIGN_ATTRIBUTION_DAYS": 7,
     # Seconds the active campaigns of a placement are cached (edits invalidate at once).
     "CAMPAIGN_CACHE_SECONDS": 300,
+    # Seconds a shopper's campaign assignments (arms, caps) are kept in the session; every
+    # impression updates them, so this bounds staleness across devices only.
+    "CAMPAIGN_STATE_SECONDS": 300,
+    # Seconds the fatigue check (any offer, any channel, in the window) is kept in the session.
+    "CAMPAIGN_CONTACT_CHECK_SECONDS": 60,
     # Results say "not enough data yet" until every arm has this many shoppers...
     "CAMPAIGN_MIN_SAMPLE": 100,
     # ...and the arms together have this many conversions.

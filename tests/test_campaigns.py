@@ -356,3 +356,27 @@ def test_product_views_condition_only_on_product_pages():
     campaign = factories.campaign("home_banner", min_product_views=3)
     with pytest.raises(ValidationError):
         campaign.full_clean()
+
+
+def test_returning_request_chooses_from_the_session_without_queries(django_assert_num_queries):
+    factories.campaign(headline="Once", frequency_cap=1, frequency_hours=24, offer=factories.offer(code="ONCE5"))
+    factories.campaign(headline="Offer two", priority=-1, offer=factories.offer(code="TWO5"))
+    factories.campaign(headline="Plain", priority=-2)
+    s = shopper()
+    session = factories.request().session
+
+    def req():
+        r = factories.shopper_request(s)
+        r.session = session
+        return r
+
+    assert "Once" in render(req())
+    # The cap and the fatigue answer come from the session, kept in step by the impression.
+    warm = req()
+    selection.request_state(warm)  # segments (cached in the session too)
+    with django_assert_num_queries(0):
+        choice = selection.choose(warm, "home_banner")
+    assert choice.spec.name and choice.content.headline == "Plain"
+    # the session's state expires: the database has the same answer
+    session[selection.SESSION_KEY]["at"] = 0
+    assert "Plain" in render(req())

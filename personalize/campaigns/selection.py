@@ -20,6 +20,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 from typing import Any
 
@@ -126,7 +127,9 @@ class CampaignSpec:
 
 # --- loading and caching ---------------------------------------------------------------
 
-_memo: dict[str, tuple[Any, float, list[CampaignSpec]]] = {}
+# (generation, expiry on the monotonic clock, placement -> specs best first)
+_memo: dict[str, tuple[Any, float, dict[str, list[CampaignSpec]]]] = {}
+MEMO_KEY = "campaigns"
 
 
 def invalidate(**kwargs: Any) -> None:
@@ -148,21 +151,28 @@ def _generation() -> Any:
 
 def load_campaigns(placement: str) -> list[CampaignSpec]:
     """Active campaigns not yet ended at ``placement``, best first (cached, see module doc)."""
+    return load_all_campaigns().get(placement, [])
+
+
+def load_all_campaigns() -> dict[str, list[CampaignSpec]]:
+    """Every placement's campaigns: one load (four queries) for all placements."""
     generation = _generation()
-    cached = _memo.get(placement)
+    cached = _memo.get(MEMO_KEY)
     if cached is not None and cached[0] == generation and cached[1] > time.monotonic():
         return cached[2]
-    specs = _query_campaigns(placement)
-    _memo[placement] = (generation, time.monotonic() + ps.CAMPAIGN_CACHE_SECONDS, specs)
-    return specs
+    by_placement: dict[str, list[CampaignSpec]] = {}
+    for spec in _query_campaigns():
+        by_placement.setdefault(spec.placement, []).append(spec)
+    _memo[MEMO_KEY] = (generation, time.monotonic() + ps.CAMPAIGN_CACHE_SECONDS, by_placement)
+    return by_placement
 
 
-def _query_campaigns(placement: str) -> list[CampaignSpec]:
+def _query_campaigns() -> list[CampaignSpec]:
     from django.db.models import Q
 
     now = timezone.now()
     campaigns = (
-        Campaign.objects.filter(placement=placement, is_active=True)
+        Campaign.objects.filter(is_active=True)
         .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
         .filter(Q(offer__isnull=True) | Q(offer__is_active=True))
         .select_related("offer")
@@ -230,25 +240,105 @@ class Choice:
         return self.arm == CONTROL
 
 
+SESSION_KEY = "personalize_campaigns"
+ASSIGNMENT_FIELDS = ("pk", "arm", "first_seen", "last_seen", "impressions", "window_start", "window_impressions")
+
+
+def _pack(assignment: CampaignAssignment) -> list:
+    return [
+        assignment.pk,
+        assignment.arm,
+        assignment.first_seen.timestamp(),
+        assignment.last_seen.timestamp(),
+        assignment.impressions,
+        assignment.window_start.timestamp(),
+        assignment.window_impressions,
+    ]
+
+
+def _unpack(campaign_id: int, shopper_id: int, row: list) -> CampaignAssignment:
+    pk, arm, first, last, impressions, window_start, window_impressions = row
+    utc = dt_timezone.utc
+    return CampaignAssignment(
+        pk=pk,
+        campaign_id=campaign_id,
+        shopper_id=shopper_id,
+        arm=arm,
+        first_seen=datetime.fromtimestamp(first, utc),
+        last_seen=datetime.fromtimestamp(last, utc),
+        impressions=impressions,
+        window_start=datetime.fromtimestamp(window_start, utc),
+        window_impressions=window_impressions,
+    )
+
+
 @dataclass
 class ShopperState:
-    """What choosing needs to know about one shopper, loaded at most once per request."""
+    """What choosing needs to know about one shopper, loaded at most once per request.
+
+    The shopper's assignments and the fatigue answer are also kept in the session (for
+    ``CAMPAIGN_STATE_SECONDS`` and ``CAMPAIGN_CONTACT_CHECK_SECONDS``) and updated on every
+    impression, so a returning request chooses without a query.
+    """
 
     shopper: Shopper | None
     segments: frozenset[str]
     language: str
+    session: Any = None
     assignments: dict[int, CampaignAssignment] | None = None
     contactable: bool | None = None
     product_views: dict[str, int] = field(default_factory=dict)
+
+    def _stored(self) -> dict | None:
+        if self.session is None or self.shopper is None:
+            return None
+        try:
+            stored = self.session.get(SESSION_KEY)
+        except Exception:  # a broken session store: fall back to the database
+            return None
+        if not isinstance(stored, dict) or stored.get("s") != self.shopper.pk:
+            return None
+        return stored
+
+    def _store(self, **values: Any) -> None:
+        if self.session is None or self.shopper is None or self.shopper.pk is None:
+            return
+        stored = self._stored() or {"s": self.shopper.pk}
+        stored.update(values)
+        try:
+            self.session[SESSION_KEY] = stored
+        except Exception:
+            logger.debug("personalize: could not keep the campaign state in the session", exc_info=True)
 
     def assignment(self, campaign_id: int) -> CampaignAssignment | None:
         if self.shopper is None or self.shopper.pk is None:
             return None
         if self.assignments is None:
-            self.assignments = {
-                a.campaign_id: a for a in CampaignAssignment.objects.filter(shopper=self.shopper)
-            }
+            self.assignments = self._load_assignments()
         return self.assignments.get(campaign_id)
+
+    def _load_assignments(self) -> dict[int, CampaignAssignment]:
+        stored = self._stored()
+        if stored and "a" in stored and time.time() - stored.get("at", 0) < ps.CAMPAIGN_STATE_SECONDS:
+            return {int(cid): _unpack(int(cid), self.shopper.pk, row) for cid, row in stored["a"].items()}
+        assignments = {a.campaign_id: a for a in CampaignAssignment.objects.filter(shopper=self.shopper)}
+        self._store(at=time.time(), a={str(cid): _pack(a) for cid, a in assignments.items()})
+        return assignments
+
+    def remember(self, assignment: CampaignAssignment) -> None:
+        """Keep a just-recorded impression in the request's and the session's state."""
+        if self.assignments is None:
+            self.assignments = self._load_assignments()
+        self.assignments[assignment.campaign_id] = assignment
+        stored = self._stored()
+        if stored and "a" in stored:
+            stored["a"][str(assignment.campaign_id)] = _pack(assignment)
+            self._store(a=stored["a"])
+
+    def contacted(self) -> None:
+        """An offer just reached the shopper: no other offer for the fatigue window."""
+        self.contactable = False
+        self._store(fc=[False, time.time() + ps.FATIGUE_WINDOW_MINUTES * 60])
 
     def views_of(self, product_key: str) -> int:
         """How often the shopper viewed ``product_key`` in the last 30 days (one query, memoised)."""
@@ -267,7 +357,13 @@ class ShopperState:
         if self.contactable is None:
             from personalize.fatigue import may_contact
 
-            self.contactable = may_contact(self.shopper)
+            stored = self._stored()
+            cached = stored.get("fc") if stored else None
+            if cached and time.time() < cached[1]:
+                self.contactable = bool(cached[0])
+            else:
+                self.contactable = may_contact(self.shopper)
+                self._store(fc=[self.contactable, time.time() + ps.CAMPAIGN_CONTACT_CHECK_SECONDS])
         return self.contactable
 
 
@@ -281,7 +377,12 @@ def request_state(request: Any) -> ShopperState:
         # The real object, not the middleware's lazy proxy: it is saved in place later.
         shopper = get_shopper(request)
         language = getattr(request, "LANGUAGE_CODE", "") or get_language() or settings.LANGUAGE_CODE
-        state = ShopperState(shopper=shopper, segments=segments_for(request), language=language)
+        state = ShopperState(
+            shopper=shopper,
+            segments=segments_for(request),
+            language=language,
+            session=getattr(request, "session", None),
+        )
         request._personalize_campaign_state = state
     return state
 
@@ -333,10 +434,13 @@ def _already_contacted(spec: CampaignSpec, assignment: CampaignAssignment | None
 # --- recording -------------------------------------------------------------------------
 
 
-def record_impression(shopper: Shopper, choice: Choice, now: datetime | None = None) -> CampaignAssignment:
+def record_impression(
+    shopper: Shopper, choice: Choice, now: datetime | None = None, *, state: ShopperState | None = None
+) -> CampaignAssignment:
     """Count an impression (or, for the control, the exposure) and keep the arm sticky.
 
-    A new offer contact is recorded for the fatigue cap.
+    A new offer contact is recorded for the fatigue cap. ``state``: the request's state, kept
+    in step (and in the session) so the next request needs no query.
     """
     from personalize.fatigue import record_contact
     from personalize.models import Contact
@@ -362,7 +466,7 @@ def record_impression(shopper: Shopper, choice: Choice, now: datetime | None = N
         except IntegrityError:  # a concurrent request of the same shopper created it
             assignment = CampaignAssignment.objects.get(campaign_id=spec.id, shopper=shopper)
             choice.assignment = assignment
-            return record_impression(shopper, choice, now)
+            return record_impression(shopper, choice, now, state=state)
     else:
         fields: dict[str, Any] = {"last_seen": now, "impressions": F("impressions") + shown}
         if spec.frequency_hours and assignment.window_start <= now - timedelta(hours=spec.frequency_hours):
@@ -373,6 +477,10 @@ def record_impression(shopper: Shopper, choice: Choice, now: datetime | None = N
         assignment.refresh_from_db()
     if new_contact:
         record_contact(shopper, Contact.Channel.ONSITE, spec.source)
+    if state is not None:
+        if new_contact:
+            state.contacted()
+        state.remember(assignment)
     return assignment
 
 

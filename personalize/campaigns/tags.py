@@ -38,7 +38,13 @@ def personalized_content(context: Any, placement: str) -> SafeString:
 
     def build() -> dict[str, Any]:
         from personalize.campaigns.offers import issue_code
-        from personalize.campaigns.selection import choose, fill_placeholders, free_shipping_gap, record_impression
+        from personalize.campaigns.selection import (
+            choose,
+            fill_placeholders,
+            free_shipping_gap,
+            record_impression,
+            request_state,
+        )
         from personalize.identity import ensure_shopper
 
         request = context["request"]
@@ -48,7 +54,9 @@ def personalized_content(context: Any, placement: str) -> SafeString:
         shopper = ensure_shopper(request)
         if shopper is None:  # a bot: nothing to show, nothing to count
             return {"campaign": None}
-        assignment = record_impression(shopper, choice)
+        state = request_state(request)
+        state.shopper = shopper  # saved now (a new visitor's row was just created)
+        assignment = record_impression(shopper, choice, state=state)
         if choice.is_control:
             return {"campaign": None}
         spec, content = choice.spec, choice.content
