@@ -392,3 +392,11 @@ class _Null:
 
     def flush(self) -> None:
         pass
+
+
+def test_admin_lists_the_shop_models(admin_client):
+    product = make_product()
+    for name in ("catalog_product", "catalog_category", "catalog_brand", "orders_order", "outbox_outboxmessage"):
+        response = admin_client.get(reverse(f"admin:{name}_changelist"))
+        assert response.status_code == 200, name
+    assert admin_client.get(reverse("admin:catalog_product_change", args=[product.pk])).status_code == 200

@@ -305,10 +305,11 @@ class Simulator:
                     viewed.append(partner)
                     t = step(30, 200)
             in_stock = [i for i in viewed if i.product.stock > 0]
-            if in_stock and rng.random() < 0.38:
+            if in_stock and rng.random() < 0.42:
                 choice = max(in_stock, key=lambda i: self.affinity(i, persona) * rng.random())
                 picks = [choice]
-                if choice.partners and rng.random() < 0.45:
+                # Things that go together are bought together (what "bought together" learns).
+                if choice.partners and rng.random() < 0.6:
                     picks.append(choice.partners[0] if rng.random() < 0.75 else rng.choice(choice.partners))
                 for item in picks:
                     if item.product.stock <= 0:
