@@ -367,10 +367,10 @@ def test_concurrent_claim_loses_gracefully(monkeypatch):
     step = Step.objects.get(flow__slug=ABANDONED_SLUG, position=1)
     original = lifecycle.Runner.claim
 
-    def racing_claim(self, candidate):
+    def racing_claim(self, candidates, products):
         # Another worker inserts the same claim between our scan and our claim.
         EmailSend.objects.create(flow=step.flow, step=step, shopper=shopper, cycle="cart:1", status="sent", created_at=NOON - 30 * HOUR)
-        return original(self, candidate)
+        return original(self, candidates, products)
 
     monkeypatch.setattr(lifecycle.Runner, "claim", racing_claim)
     stats = run(NOON + HOUR)

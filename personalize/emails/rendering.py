@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.template.loader import render_to_string, select_template
+from django.template.loader import select_template
 from django.utils import translation
 
 from personalize.adapters import get_adapter
@@ -116,26 +116,26 @@ def template_names(template: str, language: str, ext: str) -> list[str]:
     return names
 
 
+def subject_line(step: Any, language: str, first_name: str) -> str:
+    """The step's subject in ``language`` with ``{first_name}`` filled, on one line."""
+    subject = step.subject_for(language).replace("{first_name}", first_name or "")
+    return " ".join(subject.split())[:255]
+
+
+def first_name_of(shopper: Any) -> str:
+    return get_adapter().user_first_name(shopper.user) if shopper.user_id and shopper.user is not None else ""
+
+
 def render_email(step: Any, language: str, context: dict[str, Any]) -> tuple[str, str, str]:
     """(subject, text, html) of ``step`` in ``language``; ``StepTemplateError`` on any failure."""
     try:
         with translation.override(language or None):
-            subject = step.subject_for(language).replace("{first_name}", context.get("first_name") or "").strip()
-            # Header injection is impossible through Django, but keep subjects on one line.
-            subject = " ".join(subject.split())
+            subject = subject_line(step, language, context.get("first_name") or "")
             html = select_template(template_names(step.template, language, "html")).render(context)
             text = select_template(template_names(step.template, language, "txt")).render(context)
     except Exception as exc:
         raise StepTemplateError(f"{exc.__class__.__name__}: {exc}") from exc
     return subject, text, html
-
-
-def render_page(template: str, context: dict[str, Any], request: Any) -> str:
-    return render_to_string(template, context, request=request)
-
-
-def money(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:.2f}"
 
 
 def build_context(
@@ -149,9 +149,8 @@ def build_context(
     offer_code: str = "",
     recommended: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    adapter = get_adapter()
     total = sum((line["total"] for line in lines if line["total"] is not None), Decimal("0"))
-    first_name = adapter.user_first_name(shopper.user) if shopper.user_id and shopper.user is not None else ""
+    first_name = first_name_of(shopper)
     return {
         "shopper": shopper,
         "first_name": first_name,

@@ -32,15 +32,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db import connection, transaction
+from django.db.models import F, Max, Q
 from django.utils import timezone, translation
 
 from personalize.adapters import get_adapter
 from personalize.conf import personalize_settings as ps
 from personalize.emails import links, rendering
 from personalize.emails.models import EmailSend, Flow, Step, Unsubscribe
-from personalize.fatigue import record_contact
 from personalize.holdout import in_holdout
 from personalize.models import Cart, Contact, Event, EventKind, Shopper
 
@@ -49,6 +48,8 @@ logger = logging.getLogger("personalize")
 S = EmailSend.Status
 # Rows that count against the frequency cap (an email that left, or may be leaving).
 CAP_STATUSES = (S.CLAIMED, S.SENT, S.RETRY)
+# Sent rows are recorded in chunks of this many (one UPDATE, one INSERT of fatigue contacts).
+OUTCOME_FLUSH = 100
 
 
 @dataclass
@@ -235,6 +236,7 @@ class Runner:
         self.broken: set[int] = set()
         self.batch_size = max(1, int(ps.EMAIL_BATCH_SIZE))
         self.offer_checks = fatigue_aware()
+        self.outcomes: list[tuple[EmailSend, str]] = []
 
     @property
     def exhausted(self) -> bool:
@@ -385,12 +387,8 @@ class Runner:
         unsub_ids, unsub_emails = unsubscribed_sets(shoppers, [c.email for c in candidates])
         counts = recent_counts(ids, self.now)
         tired = fatigued(ids, self.now) if self.offer_checks else set()
-        keys = {str(line.get("product")) for c in candidates for line in c.lines}
-        adapter = get_adapter()
-        products = {adapter.product_key(p): p for p in adapter.get_products(sorted(keys))} if keys else {}
+        ready: list[Candidate] = []
         for candidate in candidates:
-            if self.exhausted:
-                return
             shopper, step = candidate.shopper, candidate.step
             if step.is_broken or step.pk in self.broken:
                 self.stats.step_broken += 1
@@ -415,71 +413,118 @@ class Runner:
             if step.offer_id and shopper.pk in tired:
                 self.stats.deferred_fatigue += 1
                 continue
-            if self.dry_run:
-                self.stats.would_send += 1
-                self.stats.planned.append(
-                    {"flow": candidate.flow.slug, "step": step.position, "email": candidate.email, "language": candidate.language, "cycle": candidate.cycle}
-                )
-                counts[shopper.pk] = counts.get(shopper.pk, 0) + 1
-                continue
-            send = self.claim(candidate)
-            if send is None:
-                continue
             counts[shopper.pk] = counts.get(shopper.pk, 0) + 1
-            self.deliver(send, candidate, products)
+            ready.append(candidate)
+        if self.limit is not None:
+            done = self.stats.would_send if self.dry_run else self.stats.sent
+            ready = ready[: max(0, self.limit - done)]
+        if self.dry_run:
+            self.stats.would_send += len(ready)
+            self.stats.planned.extend(
+                {"flow": c.flow.slug, "step": c.step.position, "email": c.email, "language": c.language, "cycle": c.cycle}
+                for c in ready
+            )
+            return
+        if not ready:
+            return
+        keys = {str(line.get("product")) for c in ready for line in c.lines}
+        adapter = get_adapter()
+        products = {adapter.product_key(p): p for p in adapter.get_products(sorted(keys))} if keys else {}
+        for send, candidate in self.claim(ready, products):
+            try:
+                self.deliver(send, candidate, products)
+            except Exception:  # one shopper's surprise never stops the batch
+                logger.exception("personalize: lifecycle email %s could not be built", send.pk)
+                EmailSend.objects.filter(pk=send.pk, status=S.CLAIMED).update(status=S.FAILED, error="could not be built (see the log)")
+                self.stats.failed += 1
+        self.flush()
 
     def skip(self, candidate: Candidate, reason: str) -> None:
         """Record a skip once, so the step is not reconsidered for this cycle every run."""
         if self.dry_run:
             return
-        try:
-            with transaction.atomic():
-                EmailSend.objects.create(
-                    flow=candidate.flow,
-                    step=candidate.step,
-                    shopper=candidate.shopper,
-                    cycle=candidate.cycle,
-                    cart_revision=candidate.cart_revision,
-                    status=S.SKIPPED,
-                    email=candidate.email[:254],
-                    error=reason,
-                    created_at=self.now,
-                )
-        except IntegrityError:
-            pass
+        self.insert([self.new_send(candidate, status=S.SKIPPED, error=reason)])
 
-    def claim(self, candidate: Candidate) -> EmailSend | None:
-        """Insert the claim row (committed before anything is sent); ``None`` if taken or capped.
+    def new_send(self, candidate: Candidate, **fields: Any) -> EmailSend:
+        fields.setdefault("lines", candidate.lines)
+        return EmailSend(
+            flow=candidate.flow,
+            step=candidate.step,
+            shopper=candidate.shopper,
+            cycle=candidate.cycle,
+            cart_revision=candidate.cart_revision,
+            email=candidate.email[:254],
+            language=candidate.language,
+            created_at=self.now,
+            **fields,
+        )
 
-        The shopper row is locked for the claim so two workers handling two flows of the same
-        shopper cannot both pass the frequency cap.
+    def prepared(self, candidate: Candidate, products: dict[str, Any]) -> dict[str, Any]:
+        """What the claim row records up front: subject, the lines shown, a note on missing products."""
+        kept = [line for line in candidate.lines if str(line.get("product")) in products]
+        missing = [str(line.get("product")) for line in candidate.lines if str(line.get("product")) not in products]
+        note = f"{len(missing)} product(s) no longer available, left out: {', '.join(missing)[:200]}" if missing else ""
+        with translation.override(candidate.language):
+            subject = rendering.subject_line(candidate.step, candidate.language, rendering.first_name_of(candidate.shopper))
+        return {"subject": subject, "lines": kept, "error": note}
+
+    def claim(self, candidates: list[Candidate], products: dict[str, Any]) -> list[tuple[EmailSend, Candidate]]:
+        """Claim a batch: insert the rows (committed before anything is sent), skip the taken ones.
+
+        The batch's shopper rows are locked (in pk order, so two workers never deadlock) while the
+        frequency cap is re-checked and the claims inserted: two workers handling two flows of one
+        shopper cannot both pass the cap, and the unique constraint stops the same step twice.
         """
-        try:
-            with transaction.atomic():
-                list(Shopper.objects.select_for_update().filter(pk=candidate.shopper.pk).values_list("pk"))
-                if recent_counts([candidate.shopper.pk], self.now).get(candidate.shopper.pk, 0) >= ps.EMAIL_CAP_COUNT:
+        with transaction.atomic():
+            ids = sorted({c.shopper.pk for c in candidates})
+            list(Shopper.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+            counts = recent_counts(ids, self.now)
+            rows, kept = [], []
+            for candidate in candidates:
+                if counts.get(candidate.shopper.pk, 0) >= ps.EMAIL_CAP_COUNT:
                     self.stats.deferred_cap += 1
-                    return None
-                return EmailSend.objects.create(
-                    flow=candidate.flow,
-                    step=candidate.step,
-                    shopper=candidate.shopper,
-                    cycle=candidate.cycle,
-                    cart_revision=candidate.cart_revision,
-                    status=S.CLAIMED,
-                    email=candidate.email[:254],
-                    language=candidate.language,
-                    lines=candidate.lines,
-                    attempts=0,
-                    created_at=self.now,
-                )
-        except IntegrityError:
-            self.stats.already_claimed += 1
-            return None
+                    continue
+                counts[candidate.shopper.pk] = counts.get(candidate.shopper.pk, 0) + 1
+                rows.append(self.new_send(candidate, status=S.CLAIMED, **self.prepared(candidate, products)))
+                kept.append(candidate)
+            inserted = self.insert(rows)
+        claimed = []
+        for send, candidate in zip(rows, kept, strict=True):
+            pk = inserted.get((send.step_id, send.shopper_id, send.cycle))
+            if pk is None:
+                self.stats.already_claimed += 1
+                continue
+            send.pk = send.id = pk
+            send._state.adding = False
+            claimed.append((send, candidate))
+        return claimed
+
+    def insert(self, rows: list[EmailSend]) -> dict[tuple[int, int, str], int]:
+        """INSERT ... ON CONFLICT DO NOTHING RETURNING: the keys that were new, with their pk."""
+        if not rows:
+            return {}
+        fields = [f for f in EmailSend._meta.concrete_fields if not f.primary_key]
+        table = connection.ops.quote_name(EmailSend._meta.db_table)
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        params: list[Any] = []
+        for row in rows:
+            params.extend(f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields)
+        sql = (
+            f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholders] * len(rows))} "
+            f"ON CONFLICT (step_id, shopper_id, cycle) DO NOTHING RETURNING id, step_id, shopper_id, cycle"
+        )
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return {(step_id, shopper_id, cycle): pk for pk, step_id, shopper_id, cycle in cursor.fetchall()}
 
     def deliver(self, send: EmailSend, candidate: Candidate, products: dict[str, Any]) -> None:
         """Render and send a claimed row; record sent / retry / failed, or the step broken."""
         shopper, step = candidate.shopper, candidate.step
+        if step.pk in self.broken:
+            EmailSend.objects.filter(pk=send.pk, status=S.CLAIMED).delete()
+            self.stats.step_broken += 1
+            return
         with translation.override(candidate.language):
             lines, missing = rendering.product_lines(candidate.lines, products, self.base)
             note = ""
@@ -505,33 +550,55 @@ class Runner:
                 EmailSend.objects.filter(pk=send.pk, status=S.CLAIMED).delete()
                 self.stats.step_broken += 1
                 return
-        kept = [line for line in candidate.lines if str(line.get("product")) not in set(missing)]
-        EmailSend.objects.filter(pk=send.pk).update(subject=subject[:255], lines=kept, offer_code=code, error=note)
+        send.subject = subject[:255]
+        send.offer_code = code
+        send.error = note
         message = build_message(subject, text, html, send.email, context["unsubscribe_url"], self.connection)
         self.attempt(send, message, source=f"email:{candidate.flow.slug}")
 
     def attempt(self, send: EmailSend, message: EmailMultiAlternatives, *, source: str) -> None:
-        attempts = send.attempts + 1
+        send.attempts += 1
         try:
             sent = message.send(fail_silently=False)
             if not sent:
                 raise RuntimeError("the email backend reported 0 messages sent")
         except Exception as exc:
             error = f"{exc.__class__.__name__}: {exc}"[:1000]
-            if attempts >= ps.EMAIL_MAX_ATTEMPTS:
-                EmailSend.objects.filter(pk=send.pk).update(status=S.FAILED, attempts=attempts, error=error, next_attempt_at=None)
+            fields = {"attempts": send.attempts, "error": error, "subject": send.subject, "offer_code": send.offer_code}
+            if send.attempts >= ps.EMAIL_MAX_ATTEMPTS:
+                EmailSend.objects.filter(pk=send.pk).update(status=S.FAILED, next_attempt_at=None, **fields)
                 self.stats.failed += 1
             else:
-                backoff = timedelta(minutes=ps.EMAIL_RETRY_BACKOFF_MINUTES * 2 ** (attempts - 1))
-                EmailSend.objects.filter(pk=send.pk).update(
-                    status=S.RETRY, attempts=attempts, error=error, next_attempt_at=self.now + backoff
-                )
+                backoff = timedelta(minutes=ps.EMAIL_RETRY_BACKOFF_MINUTES * 2 ** (send.attempts - 1))
+                EmailSend.objects.filter(pk=send.pk).update(status=S.RETRY, next_attempt_at=self.now + backoff, **fields)
                 self.stats.retried += 1
-            logger.warning("personalize: lifecycle email %s failed (attempt %s): %s", send.pk, attempts, error)
+            logger.warning("personalize: lifecycle email %s failed (attempt %s): %s", send.pk, send.attempts, error)
             return
-        EmailSend.objects.filter(pk=send.pk).update(status=S.SENT, attempts=attempts, sent_at=timezone.now(), next_attempt_at=None)
+        send.status, send.sent_at, send.next_attempt_at = S.SENT, self.now, None
         self.stats.sent += 1
-        record_contact(send.shopper, Contact.Channel.EMAIL, source)
+        self.outcomes.append((send, source))
+        if len(self.outcomes) >= OUTCOME_FLUSH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Record the sends that went out: one UPDATE and one INSERT (fatigue contacts) per chunk.
+
+        Until flushed a sent row still reads "claimed"; if the worker dies here, it is marked
+        failed after the claim timeout and never resent (the at-most-once side).
+        """
+        if not self.outcomes:
+            return
+        EmailSend.objects.filter(pk__in=[send.pk for send, _source in self.outcomes]).update(
+            status=S.SENT, sent_at=self.now, next_attempt_at=None, attempts=F("attempts") + 1
+        )
+        for send, _source in self.outcomes:
+            if send.offer_code:  # issued after the claim, so that a lost claim never mints a code
+                EmailSend.objects.filter(pk=send.pk).update(offer_code=send.offer_code)
+        # The cross-channel fatigue cap (personalize.fatigue.record_contact), written in bulk.
+        Contact.objects.bulk_create(
+            [Contact(shopper_id=send.shopper_id, channel=Contact.Channel.EMAIL, source=source[:100], created_at=timezone.now()) for send, source in self.outcomes]
+        )
+        self.outcomes = []
 
     def offer_code(self, step: Step, shopper: Shopper, flow: Flow) -> tuple[Any, str]:
         if not step.offer_id:
@@ -577,6 +644,7 @@ class Runner:
                     self.resend(send)
                 except Exception:
                     logger.exception("personalize: retry of lifecycle email %s failed", send.pk)
+            self.flush()
             if len(rows) < self.batch_size:
                 return
 
