@@ -5,6 +5,7 @@ broker (the tests marked ``celery_worker`` then talk to a real worker).
 """
 
 import os
+import tempfile
 
 import dj_database_url
 
@@ -71,6 +72,8 @@ if os.environ.get("PERSONALIZE_TEST_DB"):  # lets parallel runs on one server ke
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 STATIC_URL = "/static/"
 MEDIA_URL = "/media/"
+# Model artefacts and uploads from the tests go to a throwaway folder, never into the tree.
+MEDIA_ROOT = os.environ.get("PERSONALIZE_TEST_MEDIA_ROOT") or tempfile.mkdtemp(prefix="personalize-test-media-")
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
