@@ -539,3 +539,19 @@ def test_bump_version_changes_compiled_definitions():
     Segment.objects.create(name="B", slug="b")
     bump_version()
     assert set(active_segments()) == {"a", "b"}
+
+
+# --- system checks ------------------------------------------------------------------------
+def test_system_checks(settings):
+    from personalize.segments.checks import check_segments
+
+    assert check_segments() == []
+    settings.PERSONALIZE = {
+        "PRODUCT_MODEL": "testshop.Product",
+        "SEGMENT_RULES": ["nowhere.Rule", "personalize.segments.rules.QueryEnv"],
+        "STORE_TIME_ZONE": "Mars/Olympus",
+        "SEGMENT_RFM": {"recent_days": -1, "whales": 3},
+        "SEGMENT_REFRESH_BATCH": 0,
+    }
+    ids = sorted(error.id for error in check_segments())
+    assert ids == ["personalize.E020", "personalize.E020", "personalize.E021", "personalize.E022", "personalize.E022", "personalize.E023"]
