@@ -395,3 +395,43 @@ def test_store_adds_a_rule_type_through_the_setting():
         shopper = make_shopper(email="a@example.org")
         assert python_says("email_domain", {}, shopper) is True
     assert get_rule_class("email_domain") is None
+
+
+def test_describe_every_builtin_rule_from_stored_params():
+    from personalize.segments.models import Segment, SegmentRule
+    from personalize.segments.rules import describe_rule
+
+    Segment.objects.create(name="Other", slug="other")
+    product = f.product()
+    samples = {
+        "visit_state": {"state": "first"},
+        "visits": {"min": 2},
+        "days_since_last_visit": {"max": 3},
+        "viewed": {"target": "product", "key": str(product.pk), "min_count": 3, "days": 7},
+        "searched": {"term": "<b>shoes</b>"},
+        "cart_value": {"op": "below", "amount": "50"},
+        "cart_category": {"category": str(product.category_id)},
+        "orders": {"min": 1, "max": 3},
+        "lifetime_value": {"min": "99.50"},
+        "rfm": {"bucket": "at_risk"},
+        "days_since_purchase": {"min": 30},
+        "logged_in": {"state": "anonymous"},
+        "country": {"countries": "de,at"},
+        "device": {"devices": ["tablet"]},
+        "referrer": {"domains": "google.com"},
+        "utm": {"field": "campaign", "values": "spring"},
+        "weekday": {"days": ["5", "6"]},
+        "hour": {"start": 22, "end": 6},
+        "segment": {"segment": "other"},
+    }
+    assert set(samples) == {cls.kind for cls in rule_registry().values()}
+    for kind, params in samples.items():
+        rule = build_rule(kind, params)
+        stored = type(rule).serialize_params(rule.params)
+        text = describe_rule(kind, stored)
+        assert text == rule.describe() and text != f"{kind} {stored}", (kind, text)
+        assert describe_rule(kind, stored, negate=True) == f"not ({text})"
+    seg = Segment.objects.get(slug="other")
+    row = SegmentRule.objects.create(segment=seg, kind="hour", params={"start": 22, "end": 6})
+    assert str(row) == "Between 22:00 and 6:00"
+    assert describe_rule("gone", {"x": 1}) == "gone {'x': 1}"

@@ -824,8 +824,10 @@ def build_rule(kind: str, params: Any) -> Rule:
 
 
 def describe_rule(kind: str, params: Any, negate: bool = False) -> str:
+    """A label for stored params (already validated when saved: no re-validation, no query)."""
+    cls = get_rule_class(kind)
     try:
-        text = build_rule(kind, params).describe()
+        text = cls(dict(params)).describe() if cls is not None else f"{kind} {params}"
     except Exception:  # noqa: BLE001 - a stale or broken rule still gets a label
         text = f"{kind} {params}"
     return gettext("not (%(rule)s)") % {"rule": text} if negate else text
