@@ -555,3 +555,10 @@ def test_system_checks(settings):
     }
     ids = sorted(error.id for error in check_segments())
     assert ids == ["personalize.E020", "personalize.E020", "personalize.E021", "personalize.E022", "personalize.E022", "personalize.E023"]
+
+
+def test_admin_refresh_form_is_not_nested_in_the_change_form(staff):
+    seg = make_segment("m", [("visits", {"min": 1})], mode="materialised")
+    page = staff.get(reverse("admin:personalize_segment_change", args=[seg.pk])).content.decode()
+    change_form_end = page.index("</form>", page.index('id="segment_form"'))
+    assert page.index('id="segment-refresh-form"') > change_form_end

@@ -82,12 +82,6 @@ class SegmentRuleFormSet(BaseInlineFormSet):
         kwargs["parent"] = self.instance
         return kwargs
 
-    @property
-    def empty_form(self) -> forms.Form:  # the admin's "add another" template row
-        form = super().empty_form
-        form.parent = self.instance
-        return form
-
     def live_forms(self) -> list[forms.Form]:
         return [
             form
