@@ -115,3 +115,13 @@ def test_checks_flag_bad_email_settings(settings):
     assert ids == {"personalize.W040", "personalize.E040", "personalize.E041", "personalize.W041"}
     settings.PERSONALIZE = {**settings.PERSONALIZE, "SITE_URL": "https://shop.example", "EMAIL_QUIET_HOURS": None, "EMAIL_RESTORE_CART_HOOK": None, "EMAIL_TIME_ZONE": None}
     assert check_emails() == []
+
+
+def test_daily_series_shows_sends_dated_ahead_by_a_moved_clock():
+    flow = Flow.objects.get(slug=ABANDONED_SLUG)
+    shopper = factories.cart_shopper([], updated_at=timezone.now())
+    ahead = timezone.now() + timedelta(days=3)
+    EmailSend.objects.create(flow=flow, step=flow.steps.get(position=1), shopper=shopper, cycle="cart:1", status="sent", sent_at=ahead)
+    series = reporting.daily_series(7)
+    assert series["labels"][-1] == timezone.localdate(ahead).isoformat()
+    assert sum(series["sent"]) == 1
