@@ -53,7 +53,9 @@ class Command(BaseCommand):
                 f"{stats.orders} orders, {stats.abandoned_carts} open carts."
             )
         )
-        self.stdout.write("Log in as alice, bob or carol (password “demo”); admin: admin / admin at /admin/.")
+        if stats.users >= 3:
+            self.stdout.write("Log in as alice, bob or carol (password “demo”).")
+        self.stdout.write("Admin: admin / admin at /admin/.")
 
     def ensure_admin(self) -> None:
         User = get_user_model()
