@@ -380,3 +380,11 @@ def test_returning_request_chooses_from_the_session_without_queries(django_asser
     # the session's state expires: the database has the same answer
     session[selection.SESSION_KEY]["at"] = 0
     assert "Plain" in render(req())
+
+
+def test_campaign_whose_segments_are_all_switched_off_targets_nobody():
+    seg = factories.segment("everyone-new", [("visit_state", {"state": "first"})])
+    factories.campaign(headline="Targeted", segments=[seg])
+    seg.is_active = False
+    seg.save()
+    assert "Targeted" not in render(factories.shopper_request(shopper(visits=1)))
