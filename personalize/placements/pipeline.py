@@ -164,10 +164,10 @@ def _exclusions(config: Placement, profile: ShopperProfile, product_key: str, *,
     """Product key -> why it may not be shown to this shopper here."""
     excluded: dict[str, str] = {}
     if not holdout:
-        if config.exclude_purchased:
-            excluded.update((key, _("already purchased")) for key in profile.purchased_keys)
-        if config.exclude_cart:
-            excluded.update((key, _("in the cart")) for key in profile.cart_keys)
+        if config.exclude_purchased and profile.purchased_keys:
+            excluded.update(dict.fromkeys(profile.purchased_keys, _("already purchased")))
+        if config.exclude_cart and profile.cart_keys:
+            excluded.update(dict.fromkeys(profile.cart_keys, _("in the cart")))
     if product_key:
         excluded[product_key] = _("the product on the page")
     return excluded
