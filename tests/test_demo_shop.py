@@ -400,3 +400,14 @@ def test_admin_lists_the_shop_models(admin_client):
         response = admin_client.get(reverse(f"admin:{name}_changelist"))
         assert response.status_code == 200, name
     assert admin_client.get(reverse("admin:catalog_product_change", args=[product.pk])).status_code == 200
+
+
+def test_checkout_refuses_when_the_stock_ran_out_meanwhile(shopper_client):
+    product = make_product(stock=2)
+    shopper_client.post(reverse("orders:cart-add", args=[product.pk]), {"quantity": 2})
+    Product.objects.filter(pk=product.pk).update(stock=1)  # someone else bought one
+    response = shopper_client.post(reverse("orders:checkout"), checkout_data())
+    assert response.status_code == 200 and "left" in response.content.decode()
+    assert not Order.objects.exists()
+    product.refresh_from_db()
+    assert product.stock == 1

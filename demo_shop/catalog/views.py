@@ -106,4 +106,4 @@ def search(request: HttpRequest) -> HttpResponse:
     page = _page(request, results)
     if query and page.number == 1:
         personalize.track(request, "search", query=query, context={"results": page.paginator.count})
-    return render(request, "catalog/search.html", {"query": query, "page": page})
+    return render(request, "catalog/search.html", {"query": query, "search_query": query, "page": page})

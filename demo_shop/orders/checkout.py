@@ -111,7 +111,12 @@ def place_order(request: HttpRequest, cart: SessionCart, data: dict) -> Order:
             for line in lines
         )
         for line in lines:
-            Product.objects.filter(pk=line.product.pk).update(stock=F("stock") - line.quantity)
+            # Conditional decrement: correct even where SELECT ... FOR UPDATE is a no-op (SQLite).
+            taken = Product.objects.filter(pk=line.product.pk, stock__gte=line.quantity).update(
+                stock=F("stock") - line.quantity
+            )
+            if not taken:
+                raise CheckoutError(_("Sorry, “%(title)s” just sold out.") % {"title": line.product.title})
         if totals.discount:
             problem = redeem_discount(request, totals.discount, order)
             if problem:
