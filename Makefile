@@ -76,10 +76,7 @@ demo: $(STAMP)
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo_data --if-empty
-	@# TEMPORARY until personalize_train lands (issue 3): skip training with a notice.
-	@if $(PY) manage.py help --commands | grep -qx personalize_train; then \
-		$(PY) manage.py personalize_train; \
-	else echo ">> NOTE: personalize_train is not available yet; recommendations use fallbacks"; fi
+	$(PY) manage.py personalize_train
 	@echo ">> serving the demo shop on http://$(HOST):$(PORT)/"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
