@@ -277,3 +277,19 @@ def test_prefetches_and_head_requests_are_not_clicks(client_ua):
     assert client_ua.get(url, {ps.REC_CLICK_PARAM: token}, HTTP_SEC_PURPOSE="prefetch").status_code == 302
     assert client_ua.head(url, {ps.REC_CLICK_PARAM: token}).status_code == 302
     assert not Event.objects.filter(kind="rec_click").exists()
+
+
+def test_a_page_of_widgets_reads_the_profile_once(settings, django_assert_max_num_queries):
+    items = products(12)
+    configure(settings, items=items, DIVERSITY={})
+    shopper = Shopper.objects.create()
+    Event.objects.create(shopper=shopper, kind="view", product_key=str(items[0].pk))
+    page = (
+        "{% recommended_for_you limit=4 %}{% similar_products product limit=4 %}"
+        "{% frequently_bought_together product limit=2 %}{% trending limit=4 %}"
+    )
+    render(page, shopper=shopper, product=items[0])  # warm
+    # The shopper and the profile once, then one product query per widget.
+    with django_assert_max_num_queries(2 + 4):
+        html = render(page, shopper=shopper, product=items[0])
+    assert html.count('data-personalize-widget="') == 4

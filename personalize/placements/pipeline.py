@@ -79,7 +79,7 @@ def recommend_for(
         alias, method, variant = ps.NEUTRAL_RECOMMENDER, "recommend", HOLDOUT_VARIANT
         result.holdout = True
     else:
-        profile = load_profile(shopper) if shopper is not None else ShopperProfile(shopper=None)
+        shopper, profile = profile_of(request_or_shopper)
         chosen = config.choose_variant(shopper)
         alias = chosen.recommender if chosen else config.recommender
         method = chosen.method if chosen else config.method
@@ -132,6 +132,27 @@ def recommend_for(
     result.scores = {key: by_key[key][1] for key in result.keys}
     result.filtered = dropped
     return result
+
+
+def profile_of(request_or_shopper: Any) -> tuple[Shopper | None, ShopperProfile]:
+    """The shopper and their profile; loaded once per request however many widgets ask.
+
+    (The store's view records its events before the template renders, so every widget of a
+    page sees the same, current profile.)
+    """
+    shopper = _shopper_of(request_or_shopper)
+    if shopper is None or shopper.pk is None or isinstance(request_or_shopper, Shopper):
+        return shopper, load_profile(shopper)  # no query for a new visitor
+    request = getattr(request_or_shopper, "_request", request_or_shopper)
+    memo = getattr(request, "_personalize_profile", None)
+    if memo is not None and memo[0] == shopper.pk:
+        return shopper, memo[1]
+    profile = load_profile(shopper)
+    try:
+        request._personalize_profile = (shopper.pk, profile)
+    except AttributeError:  # an object that takes no attributes: just don't remember it
+        pass
+    return shopper, profile
 
 
 def _shopper_of(request_or_shopper: Any) -> Shopper | None:

@@ -157,16 +157,14 @@ def _affinity(profile: Any) -> dict[str, float]:
 
 def suggestions_for(request_or_shopper: Any, *, limit: int, prefix: str = "") -> SuggestionResult:
     """Up to ``limit`` suggested queries for this shopper, best first, matching ``prefix``."""
-    from personalize.placements.pipeline import _shopper_of
-    from personalize.profiles import ShopperProfile, load_profile
+    from personalize.placements.pipeline import profile_of
 
     prefix = normalize_query(prefix)[:MAX_PREFIX]
     stats = search_stats()
     candidates = [q for q in stats.queries if _matches(q, prefix)]
     if not candidates:
         return SuggestionResult(queries=[])
-    shopper = _shopper_of(request_or_shopper)
-    profile = load_profile(shopper) if shopper is not None else ShopperProfile(shopper=None)
+    _shopper, profile = profile_of(request_or_shopper)
     trending = sorted(candidates, key=lambda q: (-stats.queries[q].trend, -stats.queries[q].shoppers, q))
     if profile.is_new:
         return SuggestionResult(queries=trending[:limit])
