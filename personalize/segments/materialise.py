@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -154,32 +155,50 @@ def iter_matching_ids(
                 candidates = candidates.filter(narrowed)
     # SQL-only plans: one streaming query (aggregates computed once, not once per range),
     # merged with the ranges below. Python plans: candidates fetched range by range.
-    stream = None
-    pending = None
-    if plan.sql_only:
-        stream = candidates.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=batch)
-        pending = next(stream, None)
-    for low, high in pk_ranges(batch):
-        if stream is not None:
-            matched = []
-            while pending is not None and pending <= high:
-                if pending >= low:
-                    matched.append(pending)
-                pending = next(stream, None)
+    with whole_result_plans():  # server-side cursors below read every row
+        stream = None
+        pending = None
+        if plan.sql_only:
+            stream = candidates.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=batch)
+            pending = next(stream, None)
+        for low, high in pk_ranges(batch):
+            if stream is not None:
+                matched = []
+                while pending is not None and pending <= high:
+                    if pending >= low:
+                        matched.append(pending)
+                    pending = next(stream, None)
+                yield low, high, matched
+                continue
+            in_range = candidates.filter(pk__gte=low, pk__lte=high)
+            if plan.match == "all":
+                matched = [
+                    s.pk
+                    for s in in_range.select_related("cart").order_by("pk").iterator(chunk_size=1000)
+                    if _python_matches(segment, plan, s, segments, now)
+                ]
+            else:  # any: SQL matches, plus Python rules for the rest
+                matched = list(in_range.filter(plan.sql).values_list("pk", flat=True)) if plan.sql is not None else []
+                rest = in_range.exclude(pk__in=matched).select_related("cart").order_by("pk")
+                matched += [s.pk for s in rest.iterator(chunk_size=1000) if _python_matches(segment, plan, s, segments, now)]
             yield low, high, matched
-            continue
-        in_range = candidates.filter(pk__gte=low, pk__lte=high)
-        if plan.match == "all":
-            matched = [
-                s.pk
-                for s in in_range.select_related("cart").order_by("pk").iterator(chunk_size=1000)
-                if _python_matches(segment, plan, s, segments, now)
-            ]
-        else:  # any: SQL matches, plus Python rules for the rest
-            matched = list(in_range.filter(plan.sql).values_list("pk", flat=True)) if plan.sql is not None else []
-            rest = in_range.exclude(pk__in=matched).select_related("cart").order_by("pk")
-            matched += [s.pk for s in rest.iterator(chunk_size=1000) if _python_matches(segment, plan, s, segments, now)]
-        yield low, high, matched
+
+
+@contextmanager
+def whole_result_plans() -> Iterator[None]:
+    """PostgreSQL plans a server-side cursor for its first rows (``cursor_tuple_fraction``
+    0.1), which can pick a nested loop that is 100x slower for reading every row (measured:
+    a search-term segment on 100k shoppers, 40 s instead of 0.3 s). We read every row."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET cursor_tuple_fraction = 1.0")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET cursor_tuple_fraction")
 
 
 def pk_ranges(batch: int) -> Iterator[tuple[int, int]]:
