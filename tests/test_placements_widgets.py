@@ -18,7 +18,7 @@ from personalize.placements.attribution import performance
 from personalize.placements.clicks import read_click, sign_click
 from personalize.placements.pipeline import MAX_QUERIES
 from tests import factories
-from tests.placements_helpers import bought, configure, cookie_for, ids, in_cart, keys, products, render
+from tests.placements_helpers import bought, configure, ids, in_cart, keys, products, render
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from personalize.models import Event, Shopper
 from personalize.placements.search import compute_search_stats, normalize_query, suggestions_for
 from tests import factories
-from tests.placements_helpers import configure, ids, products, render
+from tests.placements_helpers import configure, products, render
 
 pytestmark = pytest.mark.django_db
 
