@@ -293,3 +293,27 @@ def test_a_page_of_widgets_reads_the_profile_once(settings, django_assert_max_nu
     with django_assert_max_num_queries(2 + 4):
         html = render(page, shopper=shopper, product=items[0])
     assert html.count('data-personalize-widget="') == 4
+
+
+def test_variant_summaries_compare_ctr_with_the_control(settings, admin_client):
+    from personalize.placements.attribution import variant_summaries
+
+    settings.PERSONALIZE = {
+        **settings.PERSONALIZE,
+        "PLACEMENTS": {"for_you": {"variants": [{"name": "z-control", "weight": 1}, {"name": "a-new", "weight": 1}]}},
+    }
+    shopper = Shopper.objects.create()
+    for variant, impressions, clicks in (("z-control", 200, 10), ("a-new", 200, 40)):
+        tags = {"placement": "for_you", "model_version": "1", "variant": variant}
+        Event.objects.bulk_create(
+            [Event(shopper=shopper, kind="impression", product_key="x", context=tags) for _ in range(impressions)]
+            + [Event(shopper=shopper, kind="rec_click", product_key="x", context=tags) for _ in range(clicks)]
+        )
+    rows = performance(timezone.now() - timedelta(days=1))
+    summaries = variant_summaries(rows)
+    assert [(s.variant, s.control) for s in summaries] == [("z-control", True), ("a-new", False)]
+    assert summaries[0].p_value is None
+    assert summaries[1].ctr_percent == pytest.approx(20.0)
+    assert summaries[1].p_value < 0.001  # 5% vs 20% on 200 impressions each
+    html = admin_client.get("/admin/personalize/recommendationreport/").content.decode()
+    assert 'id="recommendation-variants"' in html and "(control)" in html

@@ -104,7 +104,7 @@ class RecommendationReportAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        from personalize.placements.attribution import performance
+        from personalize.placements.attribution import performance, variant_summaries
 
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -119,6 +119,7 @@ class RecommendationReportAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "title": _("Recommendation performance"),
             "rows": rows,
+            "variants": variant_summaries(rows),
             "days": days,
             "periods": REPORT_PERIODS,
             "attribution_hours": _attribution_hours(),

@@ -107,3 +107,66 @@ def attributed_orders(since: datetime, until: datetime):
         .annotate(orders=Count("id"), revenue=Sum("value"))
         .order_by()
     )
+
+
+@dataclass
+class VariantSummary:
+    """One A/B variant of a placement over the period (all model versions together)."""
+
+    placement: str
+    variant: str
+    impressions: int = 0
+    clicks: int = 0
+    orders: int = 0
+    revenue: Decimal = Decimal("0")
+    control: bool = False
+    # Two-sided Fisher exact test of this variant's CTR against the control's (None: n/a).
+    p_value: float | None = None
+
+    @property
+    def ctr_percent(self) -> float | None:
+        return self.clicks / self.impressions * 100 if self.impressions else None
+
+    @property
+    def revenue_per_click(self) -> Decimal | None:
+        return (self.revenue / self.clicks).quantize(Decimal("0.01")) if self.clicks else None
+
+
+def variant_summaries(rows: list[PerformanceRow]) -> list[VariantSummary]:
+    """Per placement with two or more variants: each variant's totals and its CTR test.
+
+    The control is the first variant of the placement's configuration (else the first by
+    name); a low ``p_value`` means the CTR difference is unlikely to be chance.
+    """
+    from scipy.stats import fisher_exact
+
+    from personalize.placements.config import placement_configs
+
+    totals: dict[tuple[str, str], VariantSummary] = {}
+    for row in rows:
+        if not row.variant or row.variant == "holdout":
+            continue
+        summary = totals.setdefault((row.placement, row.variant), VariantSummary(row.placement, row.variant))
+        summary.impressions += row.impressions
+        summary.clicks += row.clicks
+        summary.orders += row.orders
+        summary.revenue += row.revenue
+    configs = placement_configs()
+    result: list[VariantSummary] = []
+    for placement in sorted({p for p, _v in totals}):
+        variants = [s for (p, _v), s in totals.items() if p == placement]
+        if len(variants) < 2:
+            continue
+        order = [str(v.get("name")) for v in (configs.get(placement, {}).get("variants") or []) if isinstance(v, dict)]
+        variants.sort(key=lambda s: (order.index(s.variant) if s.variant in order else len(order), s.variant))
+        control = variants[0]
+        control.control = True
+        for summary in variants[1:]:
+            if 0 < summary.clicks <= summary.impressions and control.clicks <= control.impressions and control.impressions:
+                table = [
+                    [summary.clicks, summary.impressions - summary.clicks],
+                    [control.clicks, control.impressions - control.clicks],
+                ]
+                summary.p_value = float(fisher_exact(table).pvalue)
+        result.extend(variants)
+    return result
