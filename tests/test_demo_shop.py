@@ -358,6 +358,10 @@ def test_load_demo_data_builds_a_consistent_shop(settings):
     shares = [sum(sorted(c, reverse=True)[:2]) / sum(c) for c in per_shopper.values() if sum(c) >= 8]
     assert shares and sum(shares) / len(shares) > 0.7
 
+    # Visits come from somewhere: referrers and UTM parameters on landing events.
+    assert Event.objects.filter(context__utm_source="newsletter").exists()
+    assert Event.objects.filter(context__referrer="www.google.com").exists()
+
     # Demo accounts, the admin, an open cart for the lifecycle emails demo.
     User = get_user_model()
     for name in ("alice", "bob", "carol"):

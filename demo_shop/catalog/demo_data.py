@@ -36,6 +36,15 @@ from personalize.tracking import build_event, clean_lines, set_cart_lines
 DEMO_PASSWORD = "demo"
 EVENT_BATCH = 5000
 SHOPPER_CHUNK = 500
+# Where visits come from: (landing context, weight).
+LANDING_SOURCES = [
+    ({}, 45),
+    ({"referrer": "www.google.com"}, 25),
+    ({"referrer": "duckduckgo.com"}, 4),
+    ({"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "weekly"}, 10),
+    ({"referrer": "l.instagram.com", "utm_source": "instagram", "utm_medium": "social", "utm_campaign": "autumn"}, 10),
+    ({"referrer": "www.facebook.com", "utm_source": "facebook", "utm_medium": "cpc", "utm_campaign": "retargeting"}, 6),
+]
 # Shoppers browse most in the evening, a little at lunchtime.
 HOUR_WEIGHTS = [1 + 4 * math.exp(-((h - 20) ** 2) / 8) + 2 * math.exp(-((h - 12.5) ** 2) / 3) for h in range(24)]
 
@@ -268,12 +277,27 @@ class Simulator:
         return sorted(times)
 
     # one shopper ------------------------------------------------------------------------
+    def landing_context(self) -> dict[str, str]:
+        """Where a visit came from, as the landing request's referrer and UTM parameters show it."""
+        return dict(self.rng.choices(LANDING_SOURCES, weights=[w for _c, w in LANDING_SOURCES], k=1)[0][0])
+
     def simulate(self, shopper: Shopper, persona: Persona) -> tuple[datetime, datetime]:
-        rng, add = self.rng, self.writer.add
+        rng = self.rng
+        landing: dict[str, str] = {}
+
+        def add(event: Event) -> None:
+            # The visit's first event carries its source (segments on referrer and UTM read it).
+            if landing:
+                event.context = {**landing, **event.context}
+                landing.clear()
+            self.writer.add(event)
+
         cart: dict[int, tuple[Item, int]] = {}
         times = self.session_times(persona)
         last = times[0] - timedelta(hours=1)
         for index, start in enumerate(times):
+            landing.clear()
+            landing.update(self.landing_context())
             t = max(start, last + timedelta(minutes=40))
             if persona.keep_cart_hours is not None and index == len(times) - 1:
                 t = self.now - timedelta(hours=persona.keep_cart_hours, minutes=20)
