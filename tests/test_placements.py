@@ -254,3 +254,28 @@ def test_diversity_gaps_are_filled_from_the_popular_list(settings):
     configure(settings, items=crowded, popular=popular, DIVERSITY={"category": 2, "brand": None})
     result = recommend_for(None, "for_you", limit=4)
     assert result.keys == keys([*crowded[:2], *popular[:2]])
+
+
+class BrokenRecommender:
+    """Stands in for a store's backend with a bug."""
+
+    model_version = "broken"
+
+    def recommend(self, profile, **kwargs):
+        raise RuntimeError("boom")
+
+    similar = recommend
+
+
+def test_a_failing_recommender_falls_back_to_the_neutral_list(settings, monkeypatch):
+    import personalize.recommenders as recommenders
+
+    popular = products(3)
+    configure(settings, items=[], popular=popular)
+    real = recommenders.get_recommender
+    monkeypatch.setattr(recommenders, "get_recommender", lambda alias="default": BrokenRecommender() if alias == "default" else real(alias))
+    result = recommend_for(None, "for_you", limit=3)
+    assert result.keys == keys(popular)
+    with pytest.raises(RuntimeError):  # trending has no backfill: the error surfaces (widgets render nothing)
+        monkeypatch.setattr(recommenders, "get_recommender", lambda alias="default": BrokenRecommender())
+        recommend_for(None, "trending", limit=3)

@@ -90,7 +90,15 @@ def recommend_for(
 
     excluded = _exclusions(config, profile, product_key, holdout=result.holdout)
     wanted = min(limit * max(1, ps.RECOMMENDATION_OVERFETCH) + len(excluded), MAX_CANDIDATES)
-    candidates = candidate_list(recommender, alias, method, profile, product_key, category_key, wanted)
+    try:
+        candidates = candidate_list(recommender, alias, method, profile, product_key, category_key, wanted)
+    except Exception:
+        # A broken backend (a store's own, a bug) must not empty the page: the neutral list
+        # below still serves, and the error is logged once per request.
+        if result.holdout or not config.backfill:
+            raise
+        logger.exception("personalize: recommender %r failed for placement %r; serving the neutral list", alias, config.name)
+        candidates = []
     if config.backfill and not result.holdout:
         # Popular items after the recommender's own: they fill what filters, rules and the
         # diversity cap leave empty (a model's picks often crowd into one category). Same
