@@ -27,6 +27,8 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_BROKER_URL ?= redis://127.0.0.1:6379/0
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# `make demo TRAIN=0` serves at once with the models trained by an earlier run (training: ~30 s).
+TRAIN ?= 1
 PYTEST_ARGS ?=
 
 .PHONY: help install test test-postgres test-py313 print-python313 demo worker clean
@@ -76,7 +78,8 @@ demo: $(STAMP)
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo_data --if-empty
-	$(PY) manage.py personalize_train
+	@if [ "$(TRAIN)" = 1 ]; then set -x; $(PY) manage.py personalize_train; \
+	else echo ">> TRAIN=$(TRAIN): keeping the models trained before"; fi
 	@echo ">> serving the demo shop on http://$(HOST):$(PORT)/"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
