@@ -64,8 +64,8 @@ class SuggestionResult:
 def compute_search_stats(now: datetime | None = None) -> SearchStats:
     """Aggregate search and purchase events of the last ``SEARCH_SUGGESTIONS_DAYS`` days.
 
-    Reads the events once, in order (streamed); memory grows with distinct (shopper, query)
-    pairs, not with events.
+    Streams the window's searches and the searchers' purchases once each; memory grows with
+    the number of searches in the window (not with all events).
     """
     now = now or timezone.now()
     since = now - timedelta(days=ps.SEARCH_SUGGESTIONS_DAYS)
@@ -94,12 +94,14 @@ def compute_search_stats(now: datetime | None = None) -> SearchStats:
         by_shopper[shopper_id].append((when, query))
 
     bought: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+    # Purchases of shoppers who searched (a subquery: no giant IN list of ids).
+    searchers = Event.objects.filter(kind=EventKind.SEARCH, created_at__gte=since).values("shopper_id")
     purchases = (
-        Event.objects.filter(kind=EventKind.PURCHASE, created_at__gte=since, shopper_id__in=list(by_shopper))
+        Event.objects.filter(kind=EventKind.PURCHASE, created_at__gte=since, shopper_id__in=searchers)
         .order_by("shopper_id", "created_at")
         .values_list("shopper_id", "context", "created_at")
-    ) if by_shopper else []
-    for shopper_id, context, when in (purchases.iterator(chunk_size=2000) if by_shopper else []):
+    )
+    for shopper_id, context, when in purchases.iterator(chunk_size=2000) if by_shopper else ():
         keys = {str(line.get("product")) for line in (context or {}).get("lines", []) if isinstance(line, dict)}
         for searched_at, query in by_shopper.get(shopper_id, ()):
             if searched_at <= when <= searched_at + window:
