@@ -194,6 +194,7 @@ class CampaignAdmin(admin.ModelAdmin):
             ],
             "lift": lift_row(comparison),
             "impact_lifts": [dict(lift_row(comparison), arm=_("Personalisation"))],
+            "baseline_label": _("Compared with the holdout"),
             "chart": impact_chart(results, comparison),
             "meta": meta,
             "periods": IMPACT_PERIODS,

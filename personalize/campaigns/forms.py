@@ -33,7 +33,7 @@ class KeyListField(forms.CharField):
 
 class OfferForm(forms.ModelForm):
     scope_keys = KeyListField(
-        label=_("category or product keys"),
+        label=_("Category or product keys"),
         required=False,
         help_text=_("One per line or comma-separated: category keys or product ids, depending on the scope."),
     )
@@ -59,7 +59,7 @@ class OfferForm(forms.ModelForm):
 
 
 class CampaignForm(forms.ModelForm):
-    default_language = forms.ChoiceField(label=_("default language"), choices=settings.LANGUAGES)
+    default_language = forms.ChoiceField(label=_("Default language"), choices=settings.LANGUAGES)
 
     class Meta:
         model = Campaign
@@ -73,7 +73,7 @@ class CampaignForm(forms.ModelForm):
 
 
 class CampaignContentForm(forms.ModelForm):
-    language = forms.ChoiceField(label=_("language"), choices=settings.LANGUAGES)
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
 
     class Meta:
         model = CampaignContent

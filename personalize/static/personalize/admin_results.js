@@ -50,7 +50,7 @@
       options: {
         indexAxis: "x",
         plugins: { legend: { labels: { filter: function (item) { return item.text; } } } },
-        scales: { y: { title: { display: true, text: data.text.lift } } }
+        scales: { y: { title: { display: false } } }
       }
     });
   }
