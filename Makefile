@@ -48,7 +48,9 @@ $(PY):
 # Re-install only when pyproject.toml (or the extra requirements) changed since the last install.
 $(STAMP): pyproject.toml | $(PY)
 	@echo ">> installing -e .[$(EXTRAS)] $(EXTRA_REQUIREMENTS) into $(VENV)"
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]' $(EXTRA_REQUIREMENTS)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]' $(EXTRA_REQUIREMENTS) || { \
+		echo "hint: rectools-lightfm builds from source and needs gcc and the Python headers" \
+			"(Debian: apt-get install build-essential python3-dev)" >&2; exit 1; }
 	@echo '$(EXTRAS) $(EXTRA_REQUIREMENTS)' > $@
 
 install: $(STAMP)
