@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -134,7 +135,7 @@ def build_catalogue(rng: random.Random, n_products: int, *, images: bool = True,
             price, tier = _price(rng, *type_.price)
             model = title.removeprefix(brand_name).removesuffix(type_.label).strip()
             description = type_.blurb.format(adj=rng.choice(spec.ADJECTIVES), model=model, mp=rng.choice((24, 26, 33, 45, 61))).strip()
-            description = description[0].upper() + description[1:]
+            description = re.sub(r"\b([Aa]) (?=[aeiouAEIOU])", r"\1n ", description[0].upper() + description[1:])
             tags = list(type_.tags[:2]) + rng.sample(type_.tags[2:], k=min(len(type_.tags) - 2, rng.randint(0, 2)))
             # A few items are sold out: the widgets must never show them.
             stock = 0 if rng.random() < 0.07 else rng.choice((2, 3, 4, 8, 12, 20, 35, 60))
