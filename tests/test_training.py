@@ -18,7 +18,7 @@ from personalize.recommenders.models import ModelVersion
 from personalize.recommenders.popular import PopularRecommender
 from personalize.services import training
 from tests.recommender_data import taste_shop
-from tests.test_recommenders import fast  # noqa: F401 - fixture
+from tests.test_recommenders import FAST_LIGHTFM, fast  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -221,3 +221,48 @@ def test_admin_lists_versions_and_queues_training(fast, admin_client, django_cap
         with django_capture_on_commit_callbacks(execute=True):
             response = admin_client.post("/admin/personalize/modelversion/train/")
     assert response.status_code == 302 and delay.called
+
+
+def test_large_data_serves_the_evaluated_model_instead_of_refitting(fast):
+    taste_shop(shoppers=12)
+    fits = []
+    real_fit = LightFMRecommender.fit
+
+    def counting_fit(self, data, progress=None):
+        fits.append(data.n_events)
+        return real_fit(self, data, progress=progress)
+
+    with mock.patch.object(LightFMRecommender, "fit", counting_fit):
+        small = training.train(alias="default", force=True)  # under REFIT_MAX_EVENTS: fit twice
+        assert small.metrics["refit"] is True and len(fits) == 2 and fits[1] > fits[0]
+        fits.clear()
+        large = training.train(alias="default", force=True, options={"REFIT_MAX_EVENTS": 10})
+        assert large.metrics["refit"] is False and len(fits) == 1  # the evaluation's fit only
+        fits.clear()
+        forced = training.train(alias="default", force=True, options={"REFIT_MAX_EVENTS": 10}, refit=True)
+        assert forced.metrics["refit"] is True and len(fits) == 2
+    assert large.status == ModelVersion.Status.ACTIVE or large.status == ModelVersion.Status.READY
+
+
+def test_lightfm_blends_item_knn_from_the_same_artefact(fast):
+    from personalize.profiles import ShopperProfile
+
+    shop = taste_shop(shoppers=16)
+    data = training.load_training_data()
+    backend = LightFMRecommender("default", {**FAST_LIGHTFM, "KNN_WEIGHT": 0.5})
+    artefact = backend.fit(data)
+    assert {"knn_indptr", "knn_indices", "knn_scores"} <= set(artefact.arrays)
+    viewed = [str(p.pk) for p in shop["a"][:2]]
+    profile = ShopperProfile(shopper=None, interactions=[(k, "view", timezone.now()) for k in viewed])
+    blended = backend.recommend(profile, limit=3)
+    a_keys = {str(p.pk) for p in shop["a"]}
+    assert blended and all(rec.key in a_keys for rec in blended)
+    # a version stored before the blend (no kNN arrays) still loads and serves LightFM alone
+    legacy = type(artefact)(arrays={k: v for k, v in artefact.arrays.items() if not k.startswith("knn_")}, meta=artefact.meta)
+    old = LightFMRecommender("default", {**FAST_LIGHTFM, "KNN_WEIGHT": 0.5})
+    old.load(legacy)
+    old.pin()
+    assert [r.key for r in old.recommend(profile, limit=3)]
+    broken = type(artefact)(arrays={**artefact.arrays, "knn_indptr": artefact.arrays["knn_indptr"][:-1]}, meta=artefact.meta)
+    with pytest.raises(ValueError):
+        LightFMRecommender("default", FAST_LIGHTFM).load(broken)

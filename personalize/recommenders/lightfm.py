@@ -51,6 +51,20 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "RECENCY": 0.95,
     "EXCLUDE_SEEN": True,
     "FALLBACKS": ["also_viewed", "popular"],
+    # Blend with item-kNN (products co-touched by the same shoppers, stored in the same
+    # artefact): final score = (1 - w) * LightFM + w * kNN, each scaled to [0, 1] over the
+    # catalogue. 0 serves LightFM alone. Chosen on MovieLens-100k validation (docs/benchmarks.md).
+    "KNN_WEIGHT": 0.5,
+    "KNN_METRIC": "jaccard",
+    "KNN_TOP_N": 100,
+    # most recent distinct products per shopper counted for the kNN pairs
+    "KNN_MAX_ITEMS": 200,
+    # the shopper's products behind the kNN part: the newest ones, each step weighing less
+    "KNN_RECENCY": 0.85,
+    "KNN_MAX_PROFILE_ITEMS": 20,
+    # Above this many events a training run serves the model it fitted for the evaluation
+    # instead of fitting a second time on everything (half the time; None: always refit).
+    "REFIT_MAX_EVENTS": 500_000,
 }
 
 
@@ -85,6 +99,7 @@ class LightFMRecommender(VersionedBackend):
         self._keys: np.ndarray | None = None
         self._index: dict[str, int] = {}
         self._ctx_index: dict[str, int] = {}
+        self._knn: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # --- features -------------------------------------------------------------------------
     def _item_feature_matrix(self, data: TrainingData) -> sp.csr_matrix:
@@ -191,6 +206,7 @@ class LightFMRecommender(VersionedBackend):
                 "touched_emb": model.user_embeddings[:n_items].astype(np.float32),
                 "context_tokens": np.array(ctx_tokens, dtype=str) if ctx_tokens else np.zeros(0, dtype="<U1"),
                 "context_emb": model.user_embeddings[n_items : n_items + len(ctx_tokens)].astype(np.float32),
+                **self._knn_arrays(data),
             },
             meta={"alias": self.alias, "params": self.hyper_parameters()},
         )
@@ -200,6 +216,19 @@ class LightFMRecommender(VersionedBackend):
         self._fitted_fallbacks = [popular]
         self.pin()
         return artefact
+
+    def _knn_arrays(self, data: TrainingData) -> dict[str, np.ndarray]:
+        """Item-kNN neighbours (shopper scope, every training kind) for the serving blend."""
+        if float(self.option("KNN_WEIGHT")) <= 0:
+            return {}
+        from personalize.recommenders.cooccurrence import CoOccurrenceRecommender
+
+        knn = CoOccurrenceRecommender(
+            f"{self.alias}:knn",
+            {"METRIC": self.option("KNN_METRIC"), "TOP_N": self.option("KNN_TOP_N"), "MAX_BASKET": self.option("KNN_MAX_ITEMS")},
+        )
+        found = knn._neighbours(data.users.astype(np.int64), data.items.astype(np.int64), data.times, data.n_items)
+        return {f"knn_{name}": array for name, array in found.items()}
 
     def load(self, artefact: Artefact, *, version: str = "") -> None:
         arrays = artefact.arrays
@@ -226,6 +255,12 @@ class LightFMRecommender(VersionedBackend):
         self._unit = item_repr / np.where(norms > 0, norms, 1.0)
         self._index = {str(k): i for i, k in enumerate(keys)}
         self._ctx_index = {str(t): i for i, t in enumerate(arrays["context_tokens"])}
+        self._knn = None
+        if "knn_indptr" in arrays:  # versions trained before the blend have none
+            indptr, indices, knn_scores = arrays["knn_indptr"], arrays["knn_indices"], arrays["knn_scores"]
+            if len(indptr) != n + 1 or len(indices) != len(knn_scores) or (len(indices) and int(indices.max()) >= n):
+                raise ValueError("artefact kNN arrays do not match its products")
+            self._knn = (indptr.astype(np.int64), indices.astype(np.int64), knn_scores.astype(np.float64))
 
     # --- serving --------------------------------------------------------------------------
     def fallbacks(self) -> list[BaseRecommender]:
@@ -268,7 +303,7 @@ class LightFMRecommender(VersionedBackend):
         if found is not None:
             vector, known = found
             scores = self._item_repr @ vector.astype(np.float32) + self._item_bias
-            scores = scores.astype(np.float64)
+            scores = self._blend(scores.astype(np.float64), profile)
             banned = set(exclude) | (set(profile.recent_keys()) if self.option("EXCLUDE_SEEN") else set())
             scores[indices_of(banned, self._index)] = -np.inf
             if category:
@@ -280,6 +315,29 @@ class LightFMRecommender(VersionedBackend):
         if len(result) < limit:
             result = self._fill(result, profile, limit=limit, exclude=exclude, category=category)
         return result
+
+    def _blend(self, scores: np.ndarray, profile: ShopperProfile) -> np.ndarray:
+        """``(1 - w) * LightFM + w * kNN``, both min-max scaled over the catalogue."""
+        weight = float(self.option("KNN_WEIGHT"))
+        if weight <= 0 or self._knn is None:
+            return scores
+        indptr, indices, sims = self._knn
+        weights = profile_item_weights(
+            profile, recency=float(self.option("KNN_RECENCY")), max_items=int(self.option("KNN_MAX_PROFILE_ITEMS"))
+        )
+        knn = np.zeros(len(scores), dtype=np.float64)
+        for key, w in weights.items():
+            row = self._index.get(key)
+            if row is None:
+                continue
+            lo, hi = indptr[row], indptr[row + 1]
+            np.add.at(knn, indices[lo:hi], w * sims[lo:hi])
+        low, high = float(scores.min()), float(scores.max())
+        scaled = (scores - low) / (high - low) if high > low else np.zeros_like(scores)
+        peak = float(knn.max())
+        if peak > 0:
+            knn /= peak
+        return (1.0 - weight) * scaled + weight * knn
 
     def _fill(
         self, result: list[Recommendation], profile: ShopperProfile, *, limit: int, exclude: Collection[str], category: str | None

@@ -241,14 +241,16 @@ def train(
     options: dict[str, Any] | None = None,
     test_fraction: float = 0.2,
     eval_users: int | None = 5000,
-    refit: bool = True,
+    refit: bool | None = None,
 ) -> ModelVersion:
     """Train, evaluate and store one version of ``alias``; activate it if good enough.
 
     Never raises for a training error: the version is marked failed with the error and the
     active version keeps serving. ``options`` override the configured OPTIONS (tuning).
     ``refit=False`` stores the model fitted for the evaluation (on the older part of each
-    shopper's history) instead of fitting again on everything: half the time.
+    shopper's history) instead of fitting again on everything: half the time. ``None`` (the
+    default) refits unless the data holds more events than the backend's
+    ``REFIT_MAX_EVENTS`` option (the newest events still shape shoppers through their profiles).
     """
     fail_stale_runs(alias)
     backend = new_backend(alias, **(options or {}))
@@ -267,6 +269,9 @@ def train(
         if not data.n_events:
             raise ValueError("No events to learn from in the data window.")
         metrics, evaluated = _evaluate(alias, data, options, test_fraction, eval_users, progress)
+        if refit is None:
+            refit = should_refit(backend, data)
+        metrics["refit"] = refit
         artefact = _fit(backend, data, progress) if refit else evaluated
         name = default_storage.save(f"personalize/models/{alias}-{version.pk}.npz", ContentFile(artefact.to_bytes()))
         version.artefact.name = name
@@ -282,6 +287,12 @@ def train(
     if version.status == ModelVersion.Status.READY:
         activate(version, force=force)
     return version
+
+
+def should_refit(backend: BaseRecommender, data: TrainingData) -> bool:
+    """Refit on all events unless there are more than the backend's ``REFIT_MAX_EVENTS``."""
+    limit = backend.option("REFIT_MAX_EVENTS")
+    return limit is None or data.n_events <= int(limit)
 
 
 def _fit(backend: BaseRecommender, data: TrainingData, progress: Progress | None) -> Artefact:

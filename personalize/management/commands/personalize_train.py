@@ -31,8 +31,12 @@ class Command(BaseCommand):
         parser.add_argument("--since", help="Oldest event to learn from (date or ISO date-time).")
         parser.add_argument("--until", help="Newest event to learn from.")
         parser.add_argument("--force", action="store_true", help="Activate even if it scores below the active version.")
-        parser.add_argument(
+        refit = parser.add_mutually_exclusive_group()
+        refit.add_argument(
             "--no-refit", action="store_true", help="Serve the model fitted for the evaluation instead of refitting on all events (half the time)."
+        )
+        refit.add_argument(
+            "--refit", action="store_true", help="Always refit on all events (default: only up to the backend's REFIT_MAX_EVENTS)."
         )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar (cron, logs).")
 
@@ -70,7 +74,7 @@ class Command(BaseCommand):
                 continue
             version = training.train(
                 alias=alias, since=since, until=until, force=options["force"], progress=progress, data=data,
-                refit=not options["no_refit"],
+                refit=False if options["no_refit"] else (True if options["refit"] else None),
             )
             for bar in bars.values():
                 bar.close()

@@ -1,0 +1,286 @@
+"""Recommendation speed at store scale: warm ``{% recommended_for_you %}`` renders and training.
+
+Generates a catalogue (default 10k products in 50 categories, 3% out of stock) and shoppers
+with 1M events (views, add-to-carts and purchases; each shopper has one or two favourite
+categories, product popularity is Zipf-like) in a PostgreSQL database of its own, loaded with
+COPY. Then:
+
+* training: ``personalize.services.training.train`` for every trainable alias on the newest
+  100k events and on all 1M: seconds, Python peak memory (tracemalloc) and the process's peak
+  RSS (ru_maxrss; a high-water mark, so the 1M figure is the process maximum);
+* rendering: ``{% recommended_for_you limit=8 %}`` through the template engine for varied
+  shoppers with the model loaded: p50/p99 of the first render of each shopper (candidate cache
+  cold for them) and of a repeat render (cache warm), and the SQL queries for limit 4, 8 and 24.
+
+Usage (2 cores, PostgreSQL on localhost)::
+
+    createdb -h 127.0.0.1 -U postgres bench_speed
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_speed .venv/bin/python bench/recommend_speed.py
+    # again without regenerating: --skip-load; only some parts: --no-train / --no-render
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from datetime import UTC, datetime
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+
+KINDS = ("view", "add_to_cart", "purchase")
+KIND_P = (0.82, 0.11, 0.07)
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def generate(products: int, shoppers: int, events: int, categories: int, seed: int) -> None:
+    """Products (bulk_create), shoppers (bulk_create) and events (COPY) into an empty store."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from bench.benchshop.models import Movie
+    from personalize.models import Shopper
+
+    rng = np.random.default_rng(seed)
+    started = time.monotonic()
+    cat_of = rng.integers(0, categories, size=products)
+    prices = np.round(rng.lognormal(3.2, 0.8, size=products), 2)
+    stock = np.where(rng.random(products) < 0.03, 0, rng.integers(1, 50, size=products))
+    Movie.objects.bulk_create(
+        [
+            Movie(id=i + 1, title=f"Product {i + 1}", category=f"cat{cat_of[i]:02d}",
+                  tags=f"brand{rng.integers(0, 200)},style{rng.integers(0, 20)}", price=float(prices[i]), stock=int(stock[i]))
+            for i in range(products)
+        ],
+        batch_size=5000,
+    )
+    countries, devices = ["FR", "DE", "GB", "ES", "IT", "US"], ["desktop", "mobile", "tablet"]
+    now = timezone.now()
+    Shopper.objects.bulk_create(
+        [Shopper(country=countries[i % 6], device=devices[i % 3], first_seen=now, last_seen=now) for i in range(shoppers)],
+        batch_size=5000,
+    )
+    shopper_ids = np.array(Shopper.objects.order_by("pk").values_list("pk", flat=True))
+    print(f"  {products} products, {shoppers} shoppers in {time.monotonic() - started:.0f}s", flush=True)
+
+    # Zipf-like popularity inside each category; every shopper has 1-2 favourite categories.
+    members = [np.flatnonzero(cat_of == c) for c in range(categories)]
+    weights = [1.0 / np.arange(1, len(m) + 1) ** 0.8 for m in members]
+    weights = [w / w.sum() for w in weights]
+    global_w = 1.0 / np.arange(1, products + 1) ** 0.9
+    global_order = rng.permutation(products)
+    activity = rng.pareto(1.2, size=shoppers) + 1.0
+    who = rng.choice(shoppers, size=events, p=activity / activity.sum())
+    fav = rng.integers(0, categories, size=(shoppers, 2))
+    from_fav = rng.random(events) < 0.75
+    which_fav = fav[who, rng.integers(0, 2, size=events)]
+    items = np.empty(events, dtype=np.int64)
+    for c in range(categories):
+        sel = np.flatnonzero(from_fav & (which_fav == c))
+        items[sel] = members[c][rng.choice(len(members[c]), size=len(sel), p=weights[c])]
+    rest = np.flatnonzero(~from_fav)
+    items[rest] = global_order[rng.choice(products, size=len(rest), p=global_w / global_w.sum())]
+    kinds = rng.choice(len(KINDS), size=events, p=KIND_P)
+    ages = rng.random(events) * 90 * 86400  # the last 90 days
+    stamp = now.timestamp()
+
+    started = time.monotonic()
+    columns = "shopper_id, kind, product_key, quantity, value, query, order_ref, context, created_at"
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # psycopg 3: COPY ... FROM STDIN
+        chunk = 100_000
+        for lo in range(0, events, chunk):
+            buf = io.StringIO()
+            for n in range(lo, min(lo + chunk, events)):
+                key = int(items[n]) + 1
+                kind = KINDS[kinds[n]]
+                when = datetime.fromtimestamp(stamp - ages[n], tz=UTC).isoformat()
+                if kind == "purchase":
+                    price = prices[items[n]]
+                    context = json.dumps({"lines": [{"product": str(key), "quantity": 1, "price": f"{price:.2f}"}]})
+                    value = f"{price:.2f}"
+                else:
+                    context, value = "{}", "\\N"
+                buf.write(f"{shopper_ids[who[n]]}\t{kind}\t{key}\t1\t{value}\t\t\t{context}\t{when}\n")
+            with raw.copy(f"COPY personalize_event ({columns}) FROM STDIN") as copy:
+                copy.write(buf.getvalue())
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE personalize_event")
+    print(f"  {events} events by COPY in {time.monotonic() - started:.0f}s", flush=True)
+
+
+def train_sizes(sizes: list[int], refit: bool) -> list[dict]:
+    """Every trainable alias on the newest N events: time and memory."""
+    from personalize.recommenders import get_recommender, recommender_aliases
+    from personalize.services import training
+
+    rows = []
+    started = time.monotonic()
+    everything = training.load_training_data()
+    load_s = time.monotonic() - started
+    print(f"  loaded {everything.n_events} events from PostgreSQL in {load_s:.1f}s", flush=True)
+    for size in sizes:
+        newest = np.argsort(-everything.times, kind="stable")[:size]
+        mask = np.zeros(everything.n_events, dtype=bool)
+        mask[newest] = True
+        data = everything.subset(mask)
+        row = {"events": int(mask.sum()), "load_s_all": round(load_s, 1), "aliases": {}}
+        tracemalloc.start()
+        total, cpu0 = time.monotonic(), time.process_time()
+        for alias in recommender_aliases():
+            if not get_recommender(alias).trainable:
+                continue
+            t0 = time.monotonic()
+            version = training.train(alias=alias, data=data, force=True, refit=refit)
+            row["aliases"][alias] = {
+                "seconds": round(time.monotonic() - t0, 1), "status": version.status,
+                "ndcg@10": round(version.ndcg or 0.0, 4) if hasattr(version, "ndcg") else None,
+            }
+            print(f"  {size} events, {alias}: {row['aliases'][alias]}", flush=True)
+        training.refresh_lists(data)
+        row["train_s"] = round(time.monotonic() - total, 1)
+        row["train_cpu_s"] = round(time.process_time() - cpu0, 1)  # all threads of this process
+        row["load_average"] = os.getloadavg()
+        _current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        row["tracemalloc_peak_mb"] = round(peak / 2**20, 1)
+        row["ru_maxrss_mb"] = round(rss_mb(), 1)
+        print(f"  {size} events: {row}", flush=True)
+        rows.append(row)
+    return rows
+
+
+def render_bench(renders: int, seed: int) -> dict:
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.sessions.backends.cache import SessionStore
+    from django.db import connection
+    from django.http import HttpResponse
+    from django.template import Context, Template
+    from django.test.client import RequestFactory
+    from django.test.utils import CaptureQueriesContext
+
+    from personalize.conf import personalize_settings as ps
+    from personalize.models import Event, Shopper
+
+    factory = RequestFactory()
+
+    def request_for(shopper: Shopper):
+        response = HttpResponse()
+        response.set_signed_cookie(ps.COOKIE_NAME, str(shopper.key), salt=ps.COOKIE_SALT)
+        req = factory.get("/")
+        req.COOKIES[ps.COOKIE_NAME] = response.cookies[ps.COOKIE_NAME].value
+        req.user = AnonymousUser()
+        req.session = SessionStore()
+        return req
+
+    templates = {n: Template("{% load personalize %}{% recommended_for_you limit=" + str(n) + " %}") for n in (4, 8, 24)}
+    active = Event.objects.values("shopper_id").distinct().order_by("shopper_id")
+    ids = list(active.values_list("shopper_id", flat=True)[: 20 * renders])
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(ids, size=min(renders, len(ids)), replace=False).tolist())
+    shoppers = list(Shopper.objects.filter(pk__in=chosen))
+    # warm the process: model loaded, popular lists cached
+    html = templates[8].render(Context({"request": request_for(shoppers[0])}))
+    assert "data-product-id" in html, html[:500]
+
+    cpu: dict[str, list[float]] = {"first": [], "repeat": []}
+
+    def timed(shopper: Shopper, phase: str, limit: int = 8) -> float:
+        req = request_for(shopper)
+        c0, t0 = time.process_time(), time.perf_counter()
+        out = templates[limit].render(Context({"request": req}))
+        elapsed = time.perf_counter() - t0
+        cpu[phase].append((time.process_time() - c0) * 1000.0)
+        assert out.count("data-product-id=") >= 1
+        return elapsed * 1000.0
+
+    first = [timed(s, "first") for s in shoppers[1:]]
+    repeat = [timed(s, "repeat") for s in shoppers[1:]]
+
+    def pct(values: list[float], q: float) -> float:
+        return float(np.percentile(values, q))
+
+    queries = {}
+    for limit in (4, 8, 24):
+        shopper = shoppers[len(shoppers) // 2]
+        templates[limit].render(Context({"request": request_for(shopper)}))  # warm for this limit
+        with CaptureQueriesContext(connection) as ctx:
+            out = templates[limit].render(Context({"request": request_for(shopper)}))
+        queries[limit] = {"queries": len(ctx.captured_queries), "items": out.count("data-product-id=")}
+    return {
+        "renders": len(first),
+        "first_p50_ms": round(statistics.median(first), 2), "first_p99_ms": round(pct(first, 99), 2),
+        "repeat_p50_ms": round(statistics.median(repeat), 2), "repeat_p99_ms": round(pct(repeat, 99), 2),
+        # CPU of this process only (the machine is shared: wall times include waiting for a core)
+        "first_cpu_p50_ms": round(statistics.median(cpu["first"]), 2), "first_cpu_p99_ms": round(pct(cpu["first"], 99), 2),
+        "repeat_cpu_p50_ms": round(statistics.median(cpu["repeat"]), 2), "repeat_cpu_p99_ms": round(pct(cpu["repeat"], 99), 2),
+        "load_average": os.getloadavg(),
+        "queries": queries,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--products", type=int, default=10_000)
+    parser.add_argument("--shoppers", type=int, default=50_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--categories", type=int, default=50)
+    parser.add_argument("--train-sizes", default="100000,1000000")
+    parser.add_argument("--no-refit", action="store_true", help="Train with refit=False.")
+    parser.add_argument("--renders", type=int, default=500)
+    parser.add_argument("--skip-load", action="store_true", help="Reuse the data already in the database.")
+    parser.add_argument("--no-train", action="store_true")
+    parser.add_argument("--no-render", action="store_true")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", help="Also write the figures to this JSON file.")
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        parser.error("set DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_speed (a database of your own)")
+
+    import django
+
+    django.setup()
+    from django.core.cache import cache
+    from django.core.management import call_command
+
+    from bench.benchshop.models import Movie
+    from personalize.models import Event
+
+    call_command("migrate", verbosity=0, interactive=False)
+    cache.clear()
+    report: dict = {"cpus": os.cpu_count()}
+    if not args.skip_load:
+        if Movie.objects.exists() or Event.objects.exists():
+            parser.error("the database already holds a store: use --skip-load, or drop and recreate it")
+        print("generating ...", flush=True)
+        generate(args.products, args.shoppers, args.events, args.categories, args.seed)
+    report["store"] = {"products": Movie.objects.count(), "events": Event.objects.count()}
+    print(f"store: {report['store']}", flush=True)
+    if not args.no_train:
+        sizes = [int(s) for s in args.train_sizes.split(",") if s]
+        report["training"] = train_sizes(sizes, refit=not args.no_refit)
+    if not args.no_render:
+        report["render"] = render_bench(args.renders, args.seed)
+        print(f"render: {report['render']}", flush=True)
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(report, handle, indent=1, default=str)
+    print(json.dumps(report, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
