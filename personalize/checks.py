@@ -73,3 +73,4 @@ def check_recommenders(app_configs: Any = None, **kwargs: Any) -> list:
 
 
 from personalize.segments import checks as _segment_checks  # noqa: E402,F401 - E020-E029
+from personalize.campaigns import checks as _campaign_checks  # noqa: E402,F401 - E030-E039

@@ -215,3 +215,33 @@ def test_impact_page_needs_permission(client):
     user = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
     client.force_login(user)
     assert client.get(reverse("admin:personalize_campaign_impact")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "overrides, check_id",
+    [
+        ({"CAMPAIGN_CONFIDENCE": 95}, "personalize.E030"),
+        ({"CAMPAIGN_ATTRIBUTION_DAYS": -1}, "personalize.E031"),
+        ({"CAMPAIGN_MIN_SAMPLE": 1}, "personalize.E031"),
+        ({"FREE_SHIPPING_THRESHOLD": "lots"}, "personalize.E032"),
+    ],
+)
+def test_system_checks_report_bad_campaign_settings(overrides, check_id):
+    from personalize.campaigns.checks import check_campaigns
+
+    assert not check_campaigns()
+    with override_settings(PERSONALIZE={"PRODUCT_MODEL": "testshop.Product", **overrides}):
+        assert check_id in {e.id for e in check_campaigns()}
+
+
+def test_missing_click_route_is_a_warning_and_links_still_work():
+    from django.template import Context, Template
+
+    from personalize.campaigns.checks import check_campaigns
+
+    factories.campaign(contents=[{"variant": "A", "headline": "Go", "link": "/sale/"}])
+    with override_settings(ROOT_URLCONF="tests.testshop.urls"):
+        assert "personalize.W030" in {e.id for e in check_campaigns()}
+        req = factories.shopper_request(Shopper.objects.create())
+        html = Template('{% load personalize %}{% personalized_content "home_banner" %}').render(Context({"request": req}))
+    assert 'href="/sale/"' in html
