@@ -123,6 +123,10 @@ def _purge_queue(queue: str) -> None:
         pass
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(request, django_db_setup, tmp_path_factory) -> WorkerProcess:
     """A real ``celery worker`` (prefork, 2 processes) on the run's broker and test database.
@@ -161,7 +165,16 @@ def celery_worker_process(request, django_db_setup, tmp_path_factory) -> WorkerP
             command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     worker = WorkerProcess(process, hostname, QUEUE, database, log_path)
-    request.addfinalizer(lambda: (_stop(worker), _purge_queue(QUEUE)))
+    # The worker lives in its own session (so it can be killed as a group); make SIGTERM (CI's
+    # timeout, a killed terminal) unwind pytest like Ctrl-C so this teardown still stops it.
+    previous_handler = signal.signal(signal.SIGTERM, _interrupt)
+
+    def teardown() -> None:
+        signal.signal(signal.SIGTERM, previous_handler)
+        _stop(worker)
+        _purge_queue(QUEUE)
+
+    request.addfinalizer(teardown)
 
     deadline = time.monotonic() + WORKER_START_TIMEOUT
     while True:
