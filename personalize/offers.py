@@ -126,15 +126,19 @@ def _owned_by(code: OfferCode, shopper: Shopper | None) -> bool:
     return code.shopper.merged_into_id == shopper.pk
 
 
-def resolve_code(raw: str, shopper: Shopper | None, now=None) -> _Candidate:
-    """The offer behind a typed code; ``OfferError`` with a clear message if it cannot be used."""
+def resolve_code(raw: str, shopper: Shopper | None, now=None, *, bearer: bool = False) -> _Candidate:
+    """The offer behind a typed code; ``OfferError`` with a clear message if it cannot be used.
+
+    ``bearer``: the code came with a signed email link (the session), so whoever followed the
+    link may use it, on any device; a typed unique code must belong to the shopper.
+    """
     now = now or timezone.now()
     code = normalize_code(raw)
     if not code:
         raise OfferError(_("Enter a code."))
     issued = OfferCode.objects.select_related("offer", "shopper").filter(code=code).first()
     if issued is not None:
-        if not _owned_by(issued, shopper):
+        if not bearer and not _owned_by(issued, shopper):
             raise OfferError(_("This code was issued to another customer."))
         if issued.used_at is not None:
             raise OfferError(_("This code has already been used."))
@@ -259,7 +263,7 @@ def best_offer(
         if not raw:
             continue
         try:
-            candidates.append(resolve_code(raw, shopper, now))
+            candidates.append(resolve_code(raw, shopper, now, bearer=not loud))
         except OfferError as exc:
             if loud:
                 error = exc.message

@@ -269,3 +269,15 @@ def test_concurrent_checkouts_with_one_single_use_code_one_wins():
     assert sorted(outcomes) == ["This code has already been used.", "won"]
     assert Redemption.objects.count() == 1
     assert OfferCode.objects.get(code=code).order_ref in ("O-0", "O-1")
+
+
+def test_email_link_code_works_on_another_device_but_a_typed_foreign_code_does_not():
+    a = factories.product(price=Decimal("50.00"))
+    offer = make_offer(code_mode="unique", code="", value=Decimal("10"))
+    code = issue_code(offer, Shopper.objects.create())  # emailed to this shopper
+    phone = factories.shopper_request(Shopper.objects.create())  # link opened on another device
+    phone.session["personalize_offer_code"] = code
+    decision = best_offer(phone, lines((a, 1)))
+    assert decision.applies and decision.code == code
+    typed = best_offer(factories.shopper_request(Shopper.objects.create()), lines((a, 1)), code=code)
+    assert not typed.applies and "another customer" in typed.error
