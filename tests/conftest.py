@@ -34,17 +34,26 @@ def client_ua(client):
 # --- services ----------------------------------------------------------------------------
 
 
-def pytest_report_header(config) -> list[str]:
+_started_workers: list[str] = []
+
+
+def _services_line() -> str:
     from django.db import connection
 
-    mode = services.service_mode()
     redis_url = services.redis_url()
     broker = services.broker_url()
-    return [
-        f"personalize services: PERSONALIZE_SERVICES={mode} (CI={os.environ.get('CI', '')!r})",
-        f"  database: {connection.vendor}; redis: {services.redact(redis_url) if redis_url else 'not configured'}; "
-        f"celery broker: {services.redact(broker) if broker else 'none (eager)'}; test queue: {QUEUE}",
-    ]
+    worker = f"started ({_started_workers[0]})" if _started_workers else "not started"
+    return (
+        f"personalize services: PERSONALIZE_SERVICES={services.service_mode()} (CI={os.environ.get('CI', '')!r}); "
+        f"test database: {connection.vendor} {connection.creation._get_test_db_name()}; "
+        f"redis: {services.redact(redis_url) if redis_url else 'not configured'}; "
+        f"broker: {services.redact(broker) if broker else 'none (eager)'}; worker: {worker}"
+    )
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line saying which services this run used (the header is hidden by ``-q``)."""
+    terminalreporter.write_line(_services_line())
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -181,6 +190,7 @@ def celery_worker_process(request, django_db_setup, tmp_path_factory) -> WorkerP
         if process.poll() is not None:
             pytest.fail(f"celery worker exited with {process.returncode} while starting; log:\n{worker.log_tail()}")
         if celery_app.control.ping(destination=[hostname], timeout=1.0):
+            _started_workers.append(hostname)
             return worker
         if time.monotonic() > deadline:
             pytest.fail(f"celery worker did not answer ping within {WORKER_START_TIMEOUT} s; log:\n{worker.log_tail()}")
