@@ -245,3 +245,25 @@ def test_missing_click_route_is_a_warning_and_links_still_work():
         req = factories.shopper_request(Shopper.objects.create())
         html = Template('{% load personalize %}{% personalized_content "home_banner" %}').render(Context({"request": req}))
     assert 'href="/sale/"' in html
+
+
+def test_admin_lists_and_forms_render(admin_client):
+    campaign = factories.campaign(offer=factories.offer())
+    for name in ("campaign", "offer", "offercode", "redemption"):
+        assert admin_client.get(reverse(f"admin:personalize_{name}_changelist")).status_code == 200
+    for name in ("campaign", "offer"):
+        assert admin_client.get(reverse(f"admin:personalize_{name}_add")).status_code == 200
+    html = admin_client.get(reverse("admin:personalize_campaign_changelist")).content.decode()
+    assert campaign.name in html and "live" in html and "Personalisation impact" in html
+
+
+def test_admin_pause_action_invalidates_the_cache(admin_client):
+    from personalize.campaigns import selection
+
+    campaign = factories.campaign(headline="Soon paused")
+    assert selection.load_campaigns("home_banner")
+    admin_client.post(
+        reverse("admin:personalize_campaign_changelist"), {"action": "pause", "_selected_action": [campaign.pk]}
+    )
+    campaign.refresh_from_db()
+    assert not campaign.is_active and selection.load_campaigns("home_banner") == []
