@@ -66,7 +66,11 @@ def generate(shoppers: int, products: int, categories: int) -> dict[str, int]:
         [Product(name=f"Product {i}", category=cats[i % categories], price=Decimal(5 + i % 200)) for i in range(products)]
     )
     with connection.cursor() as cur:
-        cur.execute("CREATE TEMP TABLE bench_products AS SELECT row_number() OVER (ORDER BY id) AS n, id::text AS key, price FROM testshop_product")
+        # numbered category by category, so the products most viewed below share a few categories
+        cur.execute(
+            "CREATE TEMP TABLE bench_products AS SELECT row_number() OVER (ORDER BY category_id, id) AS n,"
+            " id::text AS key, price, category_id FROM testshop_product"
+        )
         cur.execute(
             f"""
             INSERT INTO personalize_shopper (key, email, email_consent, language, country, device, visits,
@@ -97,7 +101,7 @@ def generate(shoppers: int, products: int, categories: int) -> dict[str, int]:
             INSERT INTO personalize_event (shopper_id, kind, product_key, quantity, value, query, order_ref, context, created_at)
             SELECT s.id, 'view', p.key, 1, NULL, '', '', '{{}}', now() - (((s.id + v) % 60) || ' days')::interval
             FROM personalize_shopper s CROSS JOIN generate_series(1, 6) AS v
-            JOIN bench_products p ON p.n = 1 + ((s.id * 7 + v * 31) % {min(200, int(products))})
+            JOIN bench_products p ON p.n = 1 + ((s.id * 7 + v) % {min(200, int(products))})
             WHERE (s.id + v) % 2 = 0
             """
         )
@@ -129,10 +133,13 @@ def generate(shoppers: int, products: int, categories: int) -> dict[str, int]:
 
 
 def define_segments() -> list[str]:
-    from personalize.segments.models import Segment, SegmentRule
-    from tests.testshop.models import Category
+    from django.db import connection
 
-    first_category = str(Category.objects.order_by("name").values_list("pk", flat=True).first())
+    from personalize.segments.models import Segment, SegmentRule
+
+    with connection.cursor() as cur:  # the category of the most viewed products
+        cur.execute("SELECT category_id::text FROM bench_products WHERE n = 1")
+        first_category = cur.fetchone()[0]
     specs = [
         ("loyal-germans", "all", [("visits", {"min": 5}), ("country", {"countries": ["DE", "AT"]})]),
         ("recent-buyers", "all", [("rfm", {"bucket": "recent"})]),
