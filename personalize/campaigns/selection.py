@@ -263,7 +263,6 @@ class Choice:
 
 
 SESSION_KEY = "personalize_campaigns"
-ASSIGNMENT_FIELDS = ("pk", "arm", "first_seen", "last_seen", "impressions", "window_start", "window_impressions")
 
 
 def _pack(assignment: CampaignAssignment) -> list:
