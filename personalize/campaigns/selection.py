@@ -489,13 +489,18 @@ def record_impression(
             choice.assignment = assignment
             return record_impression(shopper, choice, now, state=state)
     else:
+        # F() keeps concurrent requests' counts right in the database; the object in memory
+        # gets the expected values without reading the row back.
         fields: dict[str, Any] = {"last_seen": now, "impressions": F("impressions") + shown}
         if spec.frequency_hours and assignment.window_start <= now - timedelta(hours=spec.frequency_hours):
             fields.update(window_start=now, window_impressions=shown)
+            assignment.window_start, assignment.window_impressions = now, shown
         else:
             fields["window_impressions"] = F("window_impressions") + shown
+            assignment.window_impressions += shown
         CampaignAssignment.objects.filter(pk=assignment.pk).update(**fields)
-        assignment.refresh_from_db()
+        assignment.last_seen = now
+        assignment.impressions += shown
     if new_contact:
         record_contact(shopper, Contact.Channel.ONSITE, spec.source)
     if state is not None:
