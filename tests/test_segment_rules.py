@@ -435,3 +435,15 @@ def test_describe_every_builtin_rule_from_stored_params():
     row = SegmentRule.objects.create(segment=seg, kind="hour", params={"start": 22, "end": 6})
     assert str(row) == "Between 22:00 and 6:00"
     assert describe_rule("gone", {"x": 1}) == "gone {'x': 1}"
+
+
+def test_a_new_source_replaces_the_remembered_one():
+    first = f.request("/?utm_source=newsletter")
+    assert python_says("utm", {"field": "source", "values": "newsletter"}, Shopper(), request=first)
+    second = f.request("/?utm_source=ads")
+    second.session = first.session
+    assert python_says("utm", {"field": "source", "values": "ads"}, Shopper(), request=second)
+    later = f.request("/cart/")
+    later.session = first.session
+    assert python_says("utm", {"field": "source", "values": "ads"}, Shopper(), request=later)
+    assert not python_says("utm", {"field": "source", "values": "newsletter"}, Shopper(), request=later)

@@ -562,3 +562,52 @@ def test_admin_refresh_form_is_not_nested_in_the_change_form(staff):
     page = staff.get(reverse("admin:personalize_segment_change", args=[seg.pk])).content.decode()
     change_form_end = page.index("</form>", page.index('id="segment_form"'))
     assert page.index('id="segment-refresh-form"') > change_form_end
+
+
+def test_only_events_a_live_rule_reads_drop_the_cache():
+    product = f.product()
+    shopper = Shopper.objects.create()
+    make_segment("searchers", [("searched", {"term": "boots"})])
+    req = request_for(shopper)
+    assert segments_for(req) == frozenset()
+    from personalize.segments.evaluation import SESSION_KEY
+
+    assert SESSION_KEY in req.session
+    viewing = request_for(shopper)
+    viewing.session = req.session
+    personalize.track(viewing, "view", product=product)  # no live rule reads views
+    assert SESSION_KEY in req.session
+    searching = request_for(shopper)
+    searching.session = req.session
+    personalize.track(searching, "search", query="Boots for winter")
+    assert SESSION_KEY not in req.session
+    after = request_for(shopper)
+    after.session = req.session
+    assert segments_for(after) == {"searchers"}
+
+
+def test_a_store_rule_without_event_kinds_is_invalidated_by_any_event(settings):
+    settings.PERSONALIZE = {"PRODUCT_MODEL": "testshop.Product", "SEGMENT_RULES": ["tests.test_segment_rules.EmailDomainRule"]}
+    from personalize.segments.evaluation import SESSION_KEY
+
+    shopper = Shopper.objects.create()
+    make_segment("custom", [("email_domain", {})])
+    req = request_for(shopper)
+    segments_for(req)
+    personalize.track(req, "page_view")
+    assert SESSION_KEY not in req.session
+
+
+def test_new_visit_and_landing_source_are_part_of_the_cache_key():
+    shopper = Shopper.objects.create(visits=1)
+    make_segment("returning", [("visit_state", {"state": "returning"})])
+    make_segment("newsletter", [("utm", {"field": "source", "values": "newsletter"})])
+    req = request_for(shopper)
+    assert segments_for(req) == frozenset()
+    Shopper.objects.filter(pk=shopper.pk).update(visits=2)  # what the middleware does after 30 idle minutes
+    landing = request_for(shopper, "/?utm_source=newsletter")
+    landing.session = req.session
+    assert segments_for(landing) == {"returning", "newsletter"}
+    next_page = request_for(shopper, "/shoes/")
+    next_page.session = req.session
+    assert segments_for(next_page) == {"returning", "newsletter"}  # the session's first touch

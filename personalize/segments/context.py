@@ -39,10 +39,10 @@ class OrderStats:
 
 
 def visit_context(request: Any) -> dict[str, Any]:
-    """Referrer and UTM parameters of the visit: this request's, else the session's first touch.
+    """Referrer and UTM parameters of the visit: this request's, else the landing request's.
 
-    The first request of a session carrying a source is remembered in the session, so the
-    pages after the landing page still know where the visit came from.
+    The request that brought the shopper (the latest one carrying a source) is remembered in
+    the session, so the pages after the landing page still know where the visit came from.
     """
     from personalize.tracking import request_context
 
@@ -54,7 +54,7 @@ def visit_context(request: Any) -> dict[str, Any]:
         return current
     stored = session.get(FIRST_TOUCH_SESSION_KEY)
     if current:
-        if not stored:
+        if stored != current:  # a new source starts a new visit: it wins over an older one
             session[FIRST_TOUCH_SESSION_KEY] = current
         return current
     return dict(stored or {})

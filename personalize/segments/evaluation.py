@@ -67,7 +67,7 @@ def bump_version() -> None:
 
 
 _lock = threading.Lock()
-_compiled: dict[str, Any] = {"version": None, "loaded_at": 0.0, "segments": {}}
+_compiled: dict[str, Any] = {"version": None, "loaded_at": 0.0, "segments": {}, "event_kinds": frozenset()}
 
 
 def compile_segment(segment: Any, rules: list[Any]) -> CompiledSegment:
@@ -98,12 +98,31 @@ def active_segments() -> dict[str, CompiledSegment]:
         for row in SegmentRule.objects.filter(segment__is_active=True).order_by("position", "pk"):
             rules.setdefault(row.segment_id, []).append(row)
         compiled = {s.slug: compile_segment(s, rules[s.pk]) for s in segments}
-        _compiled.update(version=version, loaded_at=now, segments=compiled)
+        _compiled.update(version=version, loaded_at=now, segments=compiled, event_kinds=_event_kinds(compiled))
     return compiled
 
 
+def _event_kinds(segments: dict[str, CompiledSegment]) -> frozenset[str] | None:
+    """Event kinds that can change a live segment's answer (``None``: any kind)."""
+    kinds: set[str] = set()
+    for segment in segments.values():
+        if segment.materialised:
+            continue  # answered from memberships, refreshed by the job
+        for rule, _negate in segment.rules:
+            if rule.event_kinds is None:
+                return None
+            kinds |= rule.event_kinds
+    return frozenset(kinds)
+
+
+def invalidating_event_kinds() -> frozenset[str] | None:
+    """Tracking one of these kinds drops the session's cached segments (``None``: any)."""
+    active_segments()
+    return _compiled.get("event_kinds")
+
+
 def clear_compiled() -> None:
-    _compiled.update(version=None, loaded_at=0.0, segments={})
+    _compiled.update(version=None, loaded_at=0.0, segments={}, event_kinds=frozenset())
 
 
 # --- evaluation ----------------------------------------------------------------------------
@@ -171,15 +190,21 @@ def _fingerprint(request: Any, shopper: Any) -> list[Any]:
             revision = shopper.cart.revision
         except Cart.DoesNotExist:
             revision = None
+    from personalize.tracking import request_context
+
     user = getattr(request, "user", None)
     user_id = str(user.pk) if user is not None and user.is_authenticated else None
     now = store_now()
+    # A request carrying a source (landing from a campaign link) is evaluated afresh.
+    source = "&".join(f"{key}={value}" for key, value in sorted(request_context(request).items()))
     return [
         segments_version(),
         shopper.pk if shopper is not None else None,
+        shopper.visits if shopper is not None and shopper.pk is not None else 1,
         user_id,
         revision,
         now.strftime("%Y%m%d%H"),
+        source,
     ]
 
 

@@ -1,5 +1,5 @@
-"""Keep cached segment answers honest: definitions changed -> new version; a shopper acted
-or changed the cart -> that session's cached answer is dropped."""
+"""Keep cached segment answers honest: definitions changed -> new version; the shopper did
+something a live rule looks at, or changed the cart -> that session's cached answer is dropped."""
 
 from __future__ import annotations
 
@@ -25,12 +25,24 @@ def connect() -> None:
         post_delete.connect(_bump, sender=model, dispatch_uid=f"personalize.segments.bump.delete.{model.__name__}")
 
 
-@receiver(event_tracked, dispatch_uid="personalize.segments.event")
 @receiver(cart_updated, dispatch_uid="personalize.segments.cart")
 def forget_cached_segments(sender: Any, request: Any = None, **kwargs: Any) -> None:
     from personalize.segments.evaluation import invalidate_request
 
     invalidate_request(request)
+
+
+@receiver(event_tracked, dispatch_uid="personalize.segments.event")
+def forget_after_event(sender: Any, event: Any = None, request: Any = None, **kwargs: Any) -> None:
+    """Only events a live rule looks at drop the cache: a page view must not, or browsing
+    would re-evaluate every page."""
+    from personalize.segments.evaluation import invalidate_request, invalidating_event_kinds
+
+    if request is None:
+        return
+    kinds = invalidating_event_kinds()
+    if kinds is None or event is None or event.kind in kinds:
+        invalidate_request(request)
 
 
 connect()

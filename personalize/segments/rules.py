@@ -181,6 +181,10 @@ class Rule:
     # Depends on the request itself (the visit's source, the time of day): evaluated per
     # request only, so it cannot be part of a materialised segment.
     live_only: ClassVar[bool] = False
+    # Event kinds whose tracking can change the answer: a session's cached segments are
+    # dropped when one is tracked. ``None`` (the safe default for a store's rule): any event.
+    # Visits, login, cart revision and the hour are part of the cache key anyway.
+    event_kinds: ClassVar[frozenset[str] | None] = None
 
     class Params(forms.Form):
         pass
@@ -245,6 +249,7 @@ class Rule:
 class VisitStateRule(Rule):
     kind = "visit_state"
     label = _("First visit or returning")
+    event_kinds = frozenset()
 
     class Params(forms.Form):
         state = forms.ChoiceField(label=_("state"), choices=[("first", _("first visit")), ("returning", _("returning"))])
@@ -263,6 +268,7 @@ class VisitStateRule(Rule):
 class VisitCountRule(Rule):
     kind = "visits"
     label = _("Number of visits")
+    event_kinds = frozenset()
     Params = RangeParams
 
     def matches(self, ctx: SegmentContext) -> bool:
@@ -286,6 +292,7 @@ class DaysSinceLastVisitRule(Rule):
 
     kind = "days_since_last_visit"
     label = _("Days since last visit")
+    event_kinds = frozenset()
     Params = DaysRangeParams
 
     def matches(self, ctx: SegmentContext) -> bool:
@@ -311,6 +318,7 @@ class DaysSinceLastVisitRule(Rule):
 class ViewedRule(Rule):
     kind = "viewed"
     label = _("Viewed a product or category")
+    event_kinds = frozenset({"view"})
 
     class Params(forms.Form):
         target = forms.ChoiceField(label=_("what"), choices=[("product", _("product")), ("category", _("category"))])
@@ -375,6 +383,7 @@ class SearchedRule(Rule):
 
     kind = "searched"
     label = _("Searched for a term")
+    event_kinds = frozenset({"search"})
 
     class Params(forms.Form):
         term = forms.CharField(label=_("term"), max_length=100)
@@ -397,6 +406,7 @@ class SearchedRule(Rule):
 class CartValueRule(Rule):
     kind = "cart_value"
     label = _("Cart value")
+    event_kinds = frozenset()
 
     class Params(forms.Form):
         op = forms.ChoiceField(label=_("comparison"), choices=[("above", _("above")), ("below", _("below"))])
@@ -423,6 +433,7 @@ class CartCategoryRule(Rule):
 
     kind = "cart_category"
     label = _("Cart contains a category")
+    event_kinds = frozenset()
 
     class Params(forms.Form):
         category = forms.CharField(label=_("category id"), max_length=64)
@@ -445,6 +456,7 @@ class CartCategoryRule(Rule):
 class OrderCountRule(Rule):
     kind = "orders"
     label = _("Number of orders")
+    event_kinds = frozenset({"purchase"})
     Params = RangeParams
 
     def matches(self, ctx: SegmentContext) -> bool:
@@ -460,6 +472,7 @@ class OrderCountRule(Rule):
 class LifetimeValueRule(Rule):
     kind = "lifetime_value"
     label = _("Lifetime value")
+    event_kinds = frozenset({"purchase"})
     Params = DecimalRangeParams
 
     def matches(self, ctx: SegmentContext) -> bool:
@@ -477,6 +490,7 @@ class DaysSincePurchaseRule(Rule):
 
     kind = "days_since_purchase"
     label = _("Days since last purchase")
+    event_kinds = frozenset({"purchase"})
     Params = DaysRangeParams
 
     def matches(self, ctx: SegmentContext) -> bool:
@@ -516,6 +530,7 @@ class RFMRule(Rule):
 
     kind = "rfm"
     label = _("RFM bucket")
+    event_kinds = frozenset({"purchase"})
 
     class Params(forms.Form):
         bucket = forms.ChoiceField(label=_("bucket"), choices=RFM_BUCKETS)
@@ -580,6 +595,7 @@ class RFMRule(Rule):
 class LoggedInRule(Rule):
     kind = "logged_in"
     label = _("Logged in or anonymous")
+    event_kinds = frozenset()
 
     class Params(forms.Form):
         state = forms.ChoiceField(label=_("state"), choices=[("logged_in", _("logged in")), ("anonymous", _("anonymous"))])
@@ -599,6 +615,7 @@ class CountryRule(Rule):
 
     kind = "country"
     label = _("Country")
+    event_kinds = frozenset()
 
     class Params(forms.Form):
         countries = ListField(label=_("country codes"), upper=True)
@@ -626,6 +643,7 @@ DEVICES = [("mobile", _("mobile")), ("tablet", _("tablet")), ("desktop", _("desk
 class DeviceRule(Rule):
     kind = "device"
     label = _("Device type")
+    event_kinds = frozenset()
 
     class Params(forms.Form):
         devices = MultipleChoiceListField(label=_("devices"), choices=DEVICES)
@@ -647,6 +665,7 @@ class ReferrerRule(Rule):
 
     kind = "referrer"
     label = _("Referrer domain")
+    event_kinds = frozenset()
     live_only = True
 
     class Params(forms.Form):
@@ -668,6 +687,7 @@ class UTMRule(Rule):
 
     kind = "utm"
     label = _("UTM source, medium or campaign")
+    event_kinds = frozenset()
     live_only = True
 
     class Params(forms.Form):
@@ -698,6 +718,7 @@ class WeekdayRule(Rule):
 
     kind = "weekday"
     label = _("Day of week")
+    event_kinds = frozenset()
     live_only = True
 
     class Params(forms.Form):
@@ -717,6 +738,7 @@ class HourRule(Rule):
 
     kind = "hour"
     label = _("Hour of day")
+    event_kinds = frozenset()
     live_only = True
 
     class Params(forms.Form):
@@ -741,6 +763,7 @@ class HourRule(Rule):
 class SegmentMemberRule(Rule):
     kind = "segment"
     label = _("Member of another segment")
+    event_kinds = frozenset()
 
     class Params(forms.Form):
         segment = forms.SlugField(label=_("segment slug"))
