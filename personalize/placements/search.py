@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from personalize.conf import personalize_settings as ps
@@ -74,20 +75,24 @@ def compute_search_stats(now: datetime | None = None) -> SearchStats:
         Event.objects.filter(kind=EventKind.SEARCH, created_at__gte=since)
         .exclude(query="")
         .order_by("shopper_id", "created_at")
-        .values_list("shopper_id", "query", "context", "created_at")
+        # Only the result count, not the whole context: no JSON decoding per row.
+        .values_list("shopper_id", "query", KT("context__results"), "created_at")
     )
+    normalised: dict[str, str] = {}  # the same raw query comes back again and again
     # query -> shopper -> latest search time; query -> (time of last zero / non-zero result)
     latest: dict[str, dict[int, datetime]] = defaultdict(dict)
     last_zero: dict[str, datetime] = {}
     last_found: dict[str, datetime] = {}
     by_shopper: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
-    for shopper_id, raw, context, when in searches.iterator(chunk_size=2000):
-        query = normalize_query(raw)
+    for shopper_id, raw, raw_results, when in searches.iterator(chunk_size=5000):
+        query = normalised.get(raw)
+        if query is None:
+            query = normalised[raw] = normalize_query(raw)
         if not query:
             continue
         latest[query][shopper_id] = when
-        results = (context or {}).get("results") if isinstance(context, dict) else None
-        if isinstance(results, (int, float)) and not isinstance(results, bool):
+        results = _result_count(raw_results)
+        if results is not None:
             target = last_zero if results <= 0 else last_found
             if query not in target or target[query] < when:
                 target[query] = when
@@ -101,7 +106,7 @@ def compute_search_stats(now: datetime | None = None) -> SearchStats:
         .order_by("shopper_id", "created_at")
         .values_list("shopper_id", "context", "created_at")
     )
-    for shopper_id, context, when in purchases.iterator(chunk_size=2000) if by_shopper else ():
+    for shopper_id, context, when in purchases.iterator(chunk_size=5000) if by_shopper else ():
         keys = {str(line.get("product")) for line in (context or {}).get("lines", []) if isinstance(line, dict)}
         for searched_at, query in by_shopper.get(shopper_id, ()):
             if searched_at <= when <= searched_at + window:
@@ -125,6 +130,17 @@ def compute_search_stats(now: datetime | None = None) -> SearchStats:
             bought={key: len(ids) for key, ids in products.items()},
         )
     return stats
+
+
+def _result_count(raw: str | None) -> float | None:
+    """``context["results"]`` as read through KT (text); ``None`` when absent or not a number."""
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def search_stats(*, refresh: bool = False) -> SearchStats:
