@@ -35,6 +35,8 @@ class ParamsField(forms.JSONField):
         return super().to_python(value)
 
     def prepare_value(self, value: Any) -> Any:
+        if value is None or value == {}:
+            return ""  # an empty row reads better blank than "null"
         if isinstance(value, dict):
             return json.dumps(value, ensure_ascii=False)
         return super().prepare_value(value)
