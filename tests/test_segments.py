@@ -611,3 +611,31 @@ def test_new_visit_and_landing_source_are_part_of_the_cache_key():
     next_page = request_for(shopper, "/shoes/")
     next_page.session = req.session
     assert segments_for(next_page) == {"returning", "newsletter"}  # the session's first touch
+
+
+# --- a real worker ------------------------------------------------------------------------
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_refreshes_on_a_real_worker_claim_each_segment_once(celery_worker_process):
+    """Two refresh tasks at once in a 2-process worker: the segment is claimed by one of
+    them (or refreshed twice in a row); memberships come out exact either way."""
+    import time
+
+    from personalize.segments.tasks import refresh_segments_task
+
+    Shopper.objects.bulk_create([Shopper(visits=1 + i % 4) for i in range(400)])
+    seg = make_segment("regulars", [("visits", {"min": 3})], mode="materialised")
+    for _ in range(2):
+        refresh_segments_task.delay()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        seg.refresh_from_db()
+        if seg.last_refreshed_at is not None and seg.refresh_started_at is None:
+            break
+        time.sleep(0.2)
+    time.sleep(1)  # let a second, queued refresh finish too
+    seg.refresh_from_db()
+    assert seg.last_refreshed_at is not None and seg.refresh_started_at is None
+    expected = set(Shopper.objects.filter(visits__gte=3).values_list("pk", flat=True))
+    assert set(SegmentMembership.objects.filter(segment=seg).values_list("shopper_id", flat=True)) == expected
+    assert seg.member_count == len(expected) == 200
