@@ -24,9 +24,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def fresh_cache():
     cache.clear()
-    selection._memo.clear()
+    factories.reset_campaign_caches()
     yield
-    selection._memo.clear()
+    factories.reset_campaign_caches()
 
 
 def render(req, placement="home_banner") -> str:

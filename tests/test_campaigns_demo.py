@@ -14,6 +14,7 @@ from demo_shop.catalog.models import Brand, Category, Product
 from demo_shop.orders.models import Order
 from personalize.campaigns import selection
 from personalize.campaigns.models import Campaign, CampaignConversion, OfferCode, Redemption
+from tests import factories
 from tests.factories import BROWSER_UA
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +34,8 @@ def demo_settings(settings, tmp_path):
     # No control groups here: every browser must see the campaigns (arms are tested elsewhere).
     Campaign.objects.update(control_percent=0)
     selection.invalidate()
-    return settings
+    yield settings
+    factories.reset_campaign_caches()
 
 
 def product(price: str, **fields) -> Product:

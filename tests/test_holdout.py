@@ -25,7 +25,9 @@ def holdout(percent):
 @pytest.fixture(autouse=True)
 def fresh_cache():
     cache.clear()
-    selection._memo.clear()
+    factories.reset_campaign_caches()
+    yield
+    factories.reset_campaign_caches()
 
 
 def test_holdout_is_sticky_and_sized_by_the_setting():

@@ -12,7 +12,6 @@ from django.db import connection, transaction
 from django.template import Context, Template
 from django.utils import timezone
 
-from personalize.campaigns import selection
 from personalize.campaigns.models import CampaignAssignment, Offer, OfferCode, Redemption
 from personalize.campaigns.offers import issue_code
 from personalize.models import Shopper
@@ -25,7 +24,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def fresh_cache():
     cache.clear()
-    selection._memo.clear()
+    factories.reset_campaign_caches()
+    yield
+    factories.reset_campaign_caches()
 
 
 def lines(*pairs):
