@@ -639,3 +639,13 @@ def test_concurrent_refreshes_on_a_real_worker_claim_each_segment_once(celery_wo
     expected = set(Shopper.objects.filter(visits__gte=3).values_list("pk", flat=True))
     assert set(SegmentMembership.objects.filter(segment=seg).values_list("shopper_id", flat=True)) == expected
     assert seg.member_count == len(expected) == 200
+
+
+def test_renaming_a_segment_keeps_the_segments_built_on_it():
+    shopper = Shopper.objects.create(visits=4)
+    base = make_segment("regulars", [("visits", {"min": 3})])
+    make_segment("derived", [("segment", {"segment": "regulars"})])
+    base.slug = "loyal"
+    base.save()
+    assert SegmentRule.objects.get(segment__slug="derived").params == {"segment": "loyal"}
+    assert segments_for(request_for(shopper)) == {"loyal", "derived"}

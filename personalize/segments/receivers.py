@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from personalize.signals import cart_updated, event_tracked
@@ -17,9 +17,23 @@ def _bump(**kwargs: Any) -> None:
     bump_version()
 
 
+def follow_slug_change(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A renamed segment keeps the segments built on it: their member-of rules follow."""
+    from personalize.segments.models import Segment, SegmentRule
+
+    if instance.pk is None:
+        return
+    old = Segment.objects.filter(pk=instance.pk).values_list("slug", flat=True).first()
+    if old and old != instance.slug:
+        for rule in SegmentRule.objects.filter(kind="segment", params__segment=old):
+            rule.params = {**rule.params, "segment": instance.slug}
+            rule.save(update_fields=["params"])
+
+
 def connect() -> None:
     from personalize.segments.models import Segment, SegmentRule
 
+    pre_save.connect(follow_slug_change, sender=Segment, dispatch_uid="personalize.segments.slug_change")
     for model in (Segment, SegmentRule):
         post_save.connect(_bump, sender=model, dispatch_uid=f"personalize.segments.bump.save.{model.__name__}")
         post_delete.connect(_bump, sender=model, dispatch_uid=f"personalize.segments.bump.delete.{model.__name__}")
