@@ -649,3 +649,16 @@ def test_renaming_a_segment_keeps_the_segments_built_on_it():
     base.save()
     assert SegmentRule.objects.get(segment__slug="derived").params == {"segment": "loyal"}
     assert segments_for(request_for(shopper)) == {"loyal", "derived"}
+
+
+def test_switching_a_segment_to_live_drops_its_memberships():
+    shopper = Shopper.objects.create(visits=4)
+    seg = make_segment("regulars", [("visits", {"min": 3})], mode="materialised")
+    refresh_segments()
+    assert shopper_segments(shopper) == {"regulars"}
+    seg.mode = Segment.Mode.LIVE
+    seg.save()
+    assert not SegmentMembership.objects.exists()
+    seg.refresh_from_db()
+    assert seg.member_count is None and seg.last_refreshed_at is None
+    assert segments_for(request_for(shopper)) == {"regulars"}  # now evaluated per request

@@ -30,10 +30,22 @@ def follow_slug_change(sender: Any, instance: Any, **kwargs: Any) -> None:
             rule.save(update_fields=["params"])
 
 
+def drop_stale_memberships(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A segment switched to live keeps no memberships (they would go stale: emails and the
+    recommender read them)."""
+    from personalize.segments.models import SegmentMembership
+
+    if instance.mode != "materialised":
+        SegmentMembership.objects.filter(segment_id=instance.pk).delete()
+        if instance.member_count is not None or instance.last_refreshed_at is not None:
+            sender.objects.filter(pk=instance.pk).update(member_count=None, last_refreshed_at=None)
+
+
 def connect() -> None:
     from personalize.segments.models import Segment, SegmentRule
 
     pre_save.connect(follow_slug_change, sender=Segment, dispatch_uid="personalize.segments.slug_change")
+    post_save.connect(drop_stale_memberships, sender=Segment, dispatch_uid="personalize.segments.live_memberships")
     for model in (Segment, SegmentRule):
         post_save.connect(_bump, sender=model, dispatch_uid=f"personalize.segments.bump.save.{model.__name__}")
         post_delete.connect(_bump, sender=model, dispatch_uid=f"personalize.segments.bump.delete.{model.__name__}")
