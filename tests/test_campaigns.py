@@ -388,3 +388,49 @@ def test_campaign_whose_segments_are_all_switched_off_targets_nobody():
     seg.is_active = False
     seg.save()
     assert "Targeted" not in render(factories.shopper_request(shopper(visits=1)))
+
+
+def _exit_intent_session_client(client_ua, s):
+    from django.http import HttpResponse
+
+    from personalize.identity import set_cookie
+
+    response = HttpResponse()
+    set_cookie(response, s.key)
+    client_ua.cookies.update(response.cookies)
+    return client_ua
+
+
+def test_exit_intent_is_counted_when_it_opens_not_when_the_page_renders(client_ua):
+    import re
+
+    campaign = factories.campaign("exit_intent", headline="Wait!", offer=factories.offer(code="STAY5"), frequency_cap=1)
+    s = shopper()
+    html = render(factories.shopper_request(s), "exit_intent")
+    assert "<dialog" in html and "Wait!" in html and "STAY5" in html
+    assert not CampaignAssignment.objects.exists() and not Contact.objects.exists()
+    url = re.search(r'data-seen-url="([^"]+)"', html).group(1)
+    client = _exit_intent_session_client(client_ua, s)
+    assert client.get(url).status_code == 405  # only the browser's POST counts
+    assert client.post(url).status_code == 204
+    assignment = CampaignAssignment.objects.get(campaign=campaign, shopper=s)
+    assert (assignment.arm, assignment.impressions) == ("A", 1)
+    assert Contact.objects.filter(shopper=s, source=f"campaign:{campaign.pk}").count() == 1
+    # frequency cap 1: once it has opened, it is not armed again
+    assert "Wait!" not in render(factories.shopper_request(s), "exit_intent")
+    assert client.post(url[:-4] + "xyz/").status_code == 400
+
+
+def test_exit_intent_control_group_renders_only_a_marker():
+    import re
+
+    campaign = factories.campaign("exit_intent", headline="Wait!", control_percent=90)
+    for _ in range(30):
+        s = shopper()
+        html = render(factories.shopper_request(s), "exit_intent")
+        if "<template data-personalize-exit-intent" in html:
+            assert "Wait!" not in html and re.search(r'data-seen-url="[^"]+"', html)
+            break
+    else:
+        pytest.fail("no control shopper in 30 at 90%")
+    assert not CampaignAssignment.objects.filter(campaign=campaign).exists()

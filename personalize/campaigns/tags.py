@@ -7,14 +7,17 @@ from typing import Any
 from django import template
 from django.core import signing
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.safestring import SafeString
 
+from personalize.campaigns.models import Placement
 from personalize.widgets import current_product_key, render_widget
 
 register = template.Library()
 
 CLICK_SALT = "personalize.campaign.click"
+SEEN_SALT = "personalize.campaign.seen"
 
 
 def click_url(campaign_id: int, arm: str, link: str) -> str:
@@ -24,6 +27,15 @@ def click_url(campaign_id: int, arm: str, link: str) -> str:
         return reverse("personalize:campaign_click", args=[token])
     except NoReverseMatch:  # personalize.urls not included (check W030): link without counting
         return link
+
+
+def seen_url(campaign_id: int, arm: str) -> str:
+    """A signed link the browser posts when a deferred campaign (exit intent) is shown."""
+    token = signing.dumps([campaign_id, arm], salt=SEEN_SALT, compress=True)
+    try:
+        return reverse("personalize:campaign_seen", args=[token])
+    except NoReverseMatch:
+        return ""
 
 
 def first_name(request: Any) -> str:
@@ -37,7 +49,10 @@ def first_name(request: Any) -> str:
 
 @register.simple_tag(takes_context=True)
 def personalized_content(context: Any, placement: str) -> SafeString:
-    """The best eligible campaign for ``placement``; records the impression. Renders "" if none."""
+    """The best eligible campaign for ``placement``; records the impression. Renders "" if none.
+
+    Exit-intent campaigns are counted when they open (``seen_url``), not when the page renders.
+    """
 
     def build() -> dict[str, Any]:
         from personalize.campaigns.offers import issue_code
@@ -59,11 +74,21 @@ def personalized_content(context: Any, placement: str) -> SafeString:
             return {"campaign": None}
         state = request_state(request)
         state.shopper = shopper  # saved now (a new visitor's row was just created)
-        assignment = record_impression(shopper, choice, state=state)
-        if choice.is_control:
-            return {"campaign": None}
         spec, content = choice.spec, choice.content
-        deadline = spec.deadline(assignment.first_seen)
+        if placement == Placement.EXIT_INTENT:
+            # Counted when the pop-up opens (or, for the control, when it would have): the
+            # browser posts the signed "seen" link then.
+            seen = seen_url(spec.id, choice.arm)
+            if choice.is_control:
+                return {"campaign": None, "control_seen_url": seen, "control_campaign": spec.id}
+            first_seen = choice.assignment.first_seen if choice.assignment is not None else timezone.now()
+        else:
+            seen = ""
+            assignment = record_impression(shopper, choice, state=state)
+            if choice.is_control:
+                return {"campaign": None}
+            first_seen = assignment.first_seen
+        deadline = spec.deadline(first_seen)
         code = ""
         if spec.offer is not None:
             personal_end = deadline if spec.personal_minutes else None
@@ -89,6 +114,7 @@ def personalized_content(context: Any, placement: str) -> SafeString:
             "code": code,
             "offer_text": values["offer"],
             "language": content.language,
+            "seen_url": seen,
         }
 
     templates = [f"personalize/widgets/campaign_{placement}.html", "personalize/widgets/campaign.html"]

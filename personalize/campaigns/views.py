@@ -10,9 +10,11 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from personalize.campaigns.models import CampaignAssignment, validate_link
-from personalize.campaigns.tags import CLICK_SALT
+from personalize.campaigns.tags import CLICK_SALT, SEEN_SALT
 from personalize.conf import personalize_settings as ps
 from personalize.identity import get_shopper
 
@@ -35,3 +37,34 @@ def campaign_click(request: HttpRequest, token: str) -> HttpResponse:
             clicks=F("clicks") + 1
         )
     return HttpResponseRedirect(link)
+
+
+# A day is plenty between rendering a page and its pop-up opening.
+SEEN_MAX_AGE = 24 * 3600
+
+
+@csrf_exempt  # navigator.sendBeacon cannot send a CSRF token; the signed token names the campaign
+@never_cache
+@require_POST
+def campaign_seen(request: HttpRequest, token: str) -> HttpResponse:
+    """The browser showed a deferred campaign (exit intent): count it for the cookie's shopper."""
+    from personalize.campaigns.selection import Choice, ShopperState, load_all_campaigns, record_impression
+    from personalize.identity import ensure_shopper
+
+    try:
+        campaign_id, arm = signing.loads(token, salt=SEEN_SALT, max_age=SEEN_MAX_AGE)
+    except (signing.BadSignature, ValueError, TypeError):
+        return HttpResponseBadRequest(_("This link is not valid or has expired."))
+    shopper = ensure_shopper(request)
+    if shopper is None:
+        return HttpResponse(status=204)
+    spec = next((s for specs in load_all_campaigns().values() for s in specs if s.id == campaign_id), None)
+    if spec is None:  # ended or paused meanwhile
+        return HttpResponse(status=204)
+    assignment = CampaignAssignment.objects.filter(campaign_id=campaign_id, shopper=shopper).first()
+    choice = Choice(
+        spec=spec, arm=assignment.arm if assignment else arm, assignment=assignment, content=None, deadline=None
+    )
+    state = ShopperState(shopper=shopper, segments=frozenset(), language="", session=getattr(request, "session", None))
+    record_impression(shopper, choice, state=state)
+    return HttpResponse(status=204)

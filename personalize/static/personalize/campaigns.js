@@ -26,16 +26,26 @@
     all();
   }
 
+  function seen(el) {
+    var url = el.getAttribute("data-seen-url");
+    if (!url) return;
+    if (navigator.sendBeacon) navigator.sendBeacon(url);
+    else fetch(url, { method: "POST", credentials: "same-origin", keepalive: true });
+  }
+
   function exitIntent() {
     var dialog = document.querySelector("[data-personalize-exit-intent]");
-    if (!dialog || typeof dialog.showModal !== "function") return;
+    if (!dialog) return;
+    var isDialog = dialog.tagName === "DIALOG";
+    if (isDialog && typeof dialog.showModal !== "function") return;
     var key = "personalize-exit-" + dialog.getAttribute("data-campaign");
     try { if (sessionStorage.getItem(key)) return; } catch (e) { /* private mode */ }
     function show(event) {
       if (event.clientY > 0 || event.relatedTarget) return;  // only when leaving through the top
       document.removeEventListener("mouseout", show);
       try { sessionStorage.setItem(key, "1"); } catch (e) { /* private mode */ }
-      dialog.showModal();
+      if (isDialog) dialog.showModal();  // the control group's marker opens nothing
+      seen(dialog);
     }
     document.addEventListener("mouseout", show);
   }
