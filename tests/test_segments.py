@@ -662,3 +662,17 @@ def test_switching_a_segment_to_live_drops_its_memberships():
     seg.refresh_from_db()
     assert seg.member_count is None and seg.last_refreshed_at is None
     assert segments_for(request_for(shopper)) == {"regulars"}  # now evaluated per request
+
+
+
+def test_a_failing_rule_only_fails_its_own_segment(settings, monkeypatch):
+    from personalize.segments.rules import VisitCountRule
+
+    make_segment("first", [("visit_state", {"state": "first"})])
+    make_segment("counted", [("visits", {"min": 1})])
+
+    def boom(self: Any, ctx: Any) -> bool:
+        raise RuntimeError("store rule bug")
+
+    monkeypatch.setattr(VisitCountRule, "matches", boom)
+    assert segments_for(f.request()) == {"first"}

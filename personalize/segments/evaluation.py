@@ -143,6 +143,9 @@ def evaluate(segment: CompiledSegment, ctx: SegmentContext) -> bool:
         ctx.evaluating.add(segment.slug)
         try:
             result = evaluate_rules(segment, ctx)
+        except Exception:  # one broken rule (a store's own, say) must not hide the others
+            logger.exception("personalize: segment %r failed to evaluate; treated as no match", segment.slug)
+            result = False
         finally:
             ctx.evaluating.discard(segment.slug)
     ctx.segment_results[segment.slug] = result
@@ -183,6 +186,7 @@ def evaluate_all(shopper: Any, request: Any = None) -> frozenset[str]:
 # --- the public answers ---------------------------------------------------------------------
 def _fingerprint(request: Any, shopper: Any) -> list[Any]:
     from personalize.models import Cart
+    from personalize.tracking import request_context
 
     revision = None
     if shopper is not None and shopper.pk is not None:
@@ -190,8 +194,6 @@ def _fingerprint(request: Any, shopper: Any) -> list[Any]:
             revision = shopper.cart.revision
         except Cart.DoesNotExist:
             revision = None
-    from personalize.tracking import request_context
-
     user = getattr(request, "user", None)
     user_id = str(user.pk) if user is not None and user.is_authenticated else None
     now = store_now()
