@@ -664,8 +664,7 @@ def test_switching_a_segment_to_live_drops_its_memberships():
     assert segments_for(request_for(shopper)) == {"regulars"}  # now evaluated per request
 
 
-
-def test_a_failing_rule_only_fails_its_own_segment(settings, monkeypatch):
+def test_a_failing_rule_only_fails_its_own_segment(monkeypatch):
     from personalize.segments.rules import VisitCountRule
 
     make_segment("first", [("visit_state", {"state": "first"})])
