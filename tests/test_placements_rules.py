@@ -143,6 +143,8 @@ def test_admin_preview_shows_scores_reasons_and_what_was_left_out(admin_client, 
     assert "Shown lamp" in shown_table and "test recommendation" in shown_table
     assert "Bought lamp" in left_table and "already purchased" in left_table
     assert "Cheap lamp" in left_table and "business rule" in left_table
+    rules_list = html.split('id="preview-rules"')[1].split("</ul>")[0]
+    assert "margin" in rules_list and "margin__gte" in rules_list
     assert not recommend_for(shopper, "for_you", limit=8).filtered  # explain only in the preview
 
 

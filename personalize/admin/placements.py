@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from personalize.placements.config import get_placement
 from personalize.placements.forms import PlacementRuleForm, PreviewForm
 from personalize.placements.models import PlacementRule, RecommendationReport
 
@@ -48,8 +49,13 @@ class PlacementRuleAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form = PreviewForm(request.GET or None)
         result = products = None
+        rules: list[PlacementRule] = []
+        hook = None
         if form.is_valid():
             result, products = self.run_preview(form.cleaned_data)
+            name = form.cleaned_data["placement"]
+            rules = list(PlacementRule.objects.filter(active=True, placement__in=("", name)))
+            hook = get_placement(name).rules
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -57,6 +63,8 @@ class PlacementRuleAdmin(admin.ModelAdmin):
             "form": form,
             "result": result,
             "products": products,
+            "rules": rules,
+            "rules_hook": hook,
         }
         return TemplateResponse(request, "admin/personalize/placement_preview.html", context)
 
