@@ -31,7 +31,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def demo_settings(settings, tmp_path):
     settings.ROOT_URLCONF = "demo_shop.urls"
-    settings.PERSONALIZE = {"PRODUCT_MODEL": "catalog.Product"}
+    # The suite's other personalize settings stay; only the store changes.
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "PRODUCT_MODEL": "catalog.Product"}
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.LOGIN_URL = "accounts:login"
     settings.LOGIN_REDIRECT_URL = "catalog:home"
