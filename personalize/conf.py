@@ -144,6 +144,10 @@ DEFAULTS: dict[str, Any] = {
     # (so turning the flow on does not mail every customer who ever bought once).
     "WINBACK_DAYS": 90,
     "WINBACK_WINDOW_DAYS": 30,
+    # Browse abandonment: a product viewed at least BROWSE_MIN_VIEWS times within
+    # BROWSE_WINDOW_DAYS, never added to the cart, gets the flow (once per shopper and product).
+    "BROWSE_MIN_VIEWS": 3,
+    "BROWSE_WINDOW_DAYS": 7,
     # Global cap: at most this many lifecycle emails per shopper per EMAIL_CAP_HOURS.
     "EMAIL_CAP_COUNT": 1,
     "EMAIL_CAP_HOURS": 24,

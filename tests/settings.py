@@ -89,6 +89,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 
 PERSONALIZE = {
     "PRODUCT_MODEL": "testshop.Product",
+    # Absolute links in lifecycle emails (personalize.W040 otherwise).
+    "SITE_URL": "https://testserver",
 }
 
 LOGGING = {

@@ -500,3 +500,63 @@ def test_limit_stops_the_run():
         factories.cart_shopper([product], updated_at=NOON)
     assert lifecycle.send_due(NOON + HOUR, limit=2).sent == 2
     assert run(NOON + HOUR).sent == 1
+
+
+# --- browse abandonment ------------------------------------------------------------------------
+
+
+def _browse_flow():
+    from personalize.emails.defaults import BROWSE_SLUG
+
+    Flow.objects.exclude(slug=BROWSE_SLUG).update(active=False)
+    Flow.objects.filter(slug=BROWSE_SLUG).update(active=True)
+
+
+def _views(shopper, product, times, last):
+    for i in range(times):
+        Event.objects.create(shopper=shopper, kind=EventKind.VIEW, product_key=str(product.pk), created_at=last - i * timedelta(minutes=5))
+
+
+def test_browse_abandonment_after_repeated_views_once_per_product():
+    _browse_flow()
+    lamp, sofa = factories.product(name="Brass lamp"), factories.product(name="Sofa")
+    looker = factories.cart_shopper([], updated_at=NOON)
+    _views(looker, lamp, 3, NOON)
+    _views(looker, sofa, 1, NOON)
+    glancer = factories.cart_shopper([], updated_at=NOON)
+    _views(glancer, lamp, 2, NOON)
+    assert run(NOON + HOUR).sent == 0  # 2 hours after the last view
+    stats = run(NOON + 2 * HOUR)
+    assert stats.sent == 1 and mail.outbox[0].to == [looker.get_email()]
+    assert "Brass lamp" in mail.outbox[0].body and "Sofa" not in mail.outbox[0].body
+    assert sends(looker)[0].cycle == f"browse:{lamp.pk}"
+    _views(looker, lamp, 3, NOON + 3 * HOUR)
+    assert run(NOON + 30 * HOUR).sent == 0  # once per product
+
+
+def test_browse_abandonment_skips_products_added_to_the_cart_or_a_purchase():
+    _browse_flow()
+    lamp = factories.product()
+    added = factories.cart_shopper([], updated_at=NOON)
+    _views(added, lamp, 4, NOON)
+    Event.objects.create(shopper=added, kind=EventKind.ADD_TO_CART, product_key=str(lamp.pk), created_at=NOON - timedelta(minutes=1))
+    bought = factories.cart_shopper([], updated_at=NOON)
+    _views(bought, lamp, 4, NOON)
+    Event.objects.create(shopper=bought, kind=EventKind.PURCHASE, created_at=NOON + HOUR)
+    in_cart = factories.cart_shopper([lamp], updated_at=NOON - timedelta(days=10))
+    _views(in_cart, lamp, 4, NOON)
+    assert run(NOON + 3 * HOUR).sent == 0
+
+
+def test_browse_link_goes_to_the_product_without_touching_carts(client_ua):
+    from personalize.emails import links
+
+    _browse_flow()
+    lamp = factories.product()
+    shopper = factories.cart_shopper([], updated_at=NOON)
+    _views(shopper, lamp, 3, NOON)
+    run(NOON + 3 * HOUR)
+    send = sends(shopper)[0]
+    response = client_ua.get(links.restore_url(send.pk, shopper.key).replace("https://shop.example", ""))
+    assert response.status_code == 302 and response["Location"] == lamp.get_absolute_url()
+    assert not Cart.objects.exclude(shopper=shopper).exists()

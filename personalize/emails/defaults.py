@@ -2,7 +2,8 @@
 
 Abandoned cart: 1 hour, 24 hours and 72 hours after the cart's last change, 10% off on the last
 step when the campaigns' offers are installed. Win-back: one email with an offer and
-recommended products ``WINBACK_DAYS`` after a customer's last purchase.
+recommended products ``WINBACK_DAYS`` after a customer's last purchase. Browse abandonment
+(inactive until a store turns it on): 2 hours after a product was viewed three times.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ logger = logging.getLogger("personalize")
 
 ABANDONED_SLUG = "abandoned-cart"
 WINBACK_SLUG = "win-back"
+BROWSE_SLUG = "browse-abandonment"
 
 # (position, delay, subject, {language: subject}, offer?)
 ABANDONED_STEPS = [
@@ -72,4 +74,15 @@ def ensure_default_flows(**kwargs: Any) -> None:
             subject_translations={"fr": "Vous nous manquez : 15 % sur votre prochaine commande", "de": "Wir vermissen Sie: 15 % auf Ihre nächste Bestellung", "es": "Te echamos de menos: 15 % en tu próximo pedido"},
             template="win_back",
             offer=_offer("Win-back: 15% off", Decimal("15"), "MISSYOU"),
+        )
+    if not Flow.objects.filter(slug=BROWSE_SLUG).exists():
+        # Off by default: a store opts in to emails about products merely looked at.
+        flow = Flow.objects.create(name="Browse abandonment", slug=BROWSE_SLUG, kind=Flow.Kind.BROWSE_ABANDONMENT, active=False)
+        Step.objects.create(
+            flow=flow,
+            position=1,
+            delay=timedelta(hours=2),
+            subject=gettext_noop("Still thinking about it?"),
+            subject_translations={"fr": "Vous y pensez encore ?", "de": "Denken Sie noch darüber nach?", "es": "¿Todavía lo estás pensando?"},
+            template="browse_abandonment",
         )

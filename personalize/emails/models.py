@@ -30,6 +30,7 @@ class Flow(models.Model):
     class Kind(models.TextChoices):
         ABANDONED_CART = "abandoned_cart", _("Abandoned cart")
         WIN_BACK = "win_back", _("Win-back")
+        BROWSE_ABANDONMENT = "browse_abandonment", _("Browse abandonment")
 
     name = models.CharField(_("name"), max_length=120)
     slug = models.SlugField(_("slug"), unique=True, help_text=_("Stable identifier (default flows use it)."))
@@ -52,7 +53,10 @@ class Step(models.Model):
     delay = models.DurationField(
         _("delay"),
         default=timedelta(hours=1),
-        help_text=_("Abandoned cart: after the cart's last change. Win-back: after the customer lapsed."),
+        help_text=_(
+            "Abandoned cart: after the cart's last change. Win-back: after the customer lapsed. "
+            "Browse abandonment: after the last view of the product."
+        ),
     )
     subject = models.CharField(_("subject"), max_length=200, help_text=_("“{first_name}” is replaced by the shopper's first name."))
     subject_translations = models.JSONField(
@@ -114,7 +118,7 @@ class EmailSend(models.Model):
     flow = models.ForeignKey(Flow, verbose_name=_("flow"), on_delete=models.CASCADE, related_name="sends")
     step = models.ForeignKey(Step, verbose_name=_("step"), on_delete=models.CASCADE, related_name="sends")
     shopper = models.ForeignKey("personalize.Shopper", verbose_name=_("shopper"), on_delete=models.CASCADE, related_name="email_sends")
-    cycle = models.CharField(_("cycle"), max_length=64, help_text=_("cart:<revision> or lapse:<purchase>."))
+    cycle = models.CharField(_("cycle"), max_length=100, help_text=_("cart:<revision>, lapse:<purchase> or browse:<product>."))
     cart_revision = models.PositiveIntegerField(_("cart revision"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.CLAIMED)
     email = models.EmailField(_("email"), blank=True)

@@ -71,6 +71,8 @@ def restore(request: HttpRequest, token: str) -> HttpResponse:
         if str(line.get("product")) in products
     ]
     missing = len(keys) - len(lines)
+    if send.cart_revision is None:  # win-back, browse abandonment: nothing to rebuild
+        return _land(request, send, lines)
     if lines:
         try:
             adapter.restore_cart(request, lines)
@@ -94,8 +96,18 @@ def restore(request: HttpRequest, token: str) -> HttpResponse:
         )
     if send.offer_code:
         _add_message(request, _("Your code %(code)s will be applied at checkout.") % {"code": send.offer_code})
-    target = ps.CART_URL if send.cart_revision is not None else ps.EMAIL_SHOP_URL
-    return HttpResponseRedirect(target or "/")
+    return HttpResponseRedirect(ps.CART_URL or "/")
+
+
+def _land(request: HttpRequest, send: EmailSend, lines: list[dict]) -> HttpResponse:
+    """A link without a cart: the product it showed (browse abandonment), else the shop."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[SESSION_SEND_KEY] = send.pk
+        if send.offer_code:
+            session[ps.EMAIL_OFFER_SESSION_KEY] = send.offer_code
+    target = get_adapter().url(lines[0]["product"]) if lines else ""
+    return HttpResponseRedirect(target or ps.EMAIL_SHOP_URL or "/")
 
 
 @csrf_exempt  # RFC 8058: mail clients POST "List-Unsubscribe=One-Click" without a CSRF token

@@ -33,7 +33,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.db.models import F, Max, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone, translation
 
 from personalize.adapters import get_adapter
@@ -258,6 +258,8 @@ class Runner:
                     self.scan_carts(flow, steps)
                 elif flow.kind == Flow.Kind.WIN_BACK:
                     self.scan_lapsed(flow, steps)
+                elif flow.kind == Flow.Kind.BROWSE_ABANDONMENT:
+                    self.scan_browsing(flow, steps)
             except Exception:  # one flow's surprise never stops the others
                 logger.exception("personalize: lifecycle flow %s failed", flow.slug)
             if self.exhausted:
@@ -316,6 +318,78 @@ class Runner:
                     language=shopper_language(shopper, cart),
                     cart_revision=cart.revision,
                     lines=list(cart.lines),
+                )
+            )
+        self.process(candidates)
+
+    def scan_browsing(self, flow: Flow, steps: list[Step]) -> None:
+        """Shoppers who viewed a product BROWSE_MIN_VIEWS times lately without adding it to the cart."""
+        since = self.now - timedelta(days=ps.BROWSE_WINDOW_DAYS)
+        newest = self.now - min(step.delay for step in steps)
+        views = Event.objects.filter(kind=EventKind.VIEW, created_at__gte=since, created_at__lte=self.now).exclude(product_key="")
+        last_id = 0
+        while True:
+            ids = list(
+                views.filter(shopper_id__gt=last_id).order_by("shopper_id").values_list("shopper_id", flat=True).distinct()[: self.batch_size]
+            )
+            if not ids:
+                return
+            last_id = ids[-1]
+            self.stats.scanned += len(ids)
+            self.browsing_batch(flow, steps, views.filter(shopper_id__in=ids), since, newest)
+            if self.exhausted:
+                return
+
+    def browsing_batch(self, flow: Flow, steps: list[Step], views: Any, since: datetime, newest: datetime) -> None:
+        rows = (
+            views.values("shopper_id", "product_key")
+            .annotate(n=Count("id"), last=Max("created_at"))
+            .filter(n__gte=ps.BROWSE_MIN_VIEWS, last__lte=newest)
+            .order_by("shopper_id", "-n", "-last")
+        )
+        best: dict[int, tuple[str, datetime]] = {}
+        for row in rows:  # the most viewed product of each shopper
+            best.setdefault(row["shopper_id"], (row["product_key"], row["last"]))
+        if not best:
+            return
+        ids = list(best)
+        acted = set(
+            Event.objects.filter(shopper_id__in=ids, created_at__gte=since)
+            .filter(Q(kind=EventKind.PURCHASE) | Q(kind=EventKind.ADD_TO_CART, product_key__in={key for key, _l in best.values()}))
+            .values_list("shopper_id", "kind", "product_key")
+        )
+        bought = {shopper_id for shopper_id, kind, _key in acted if kind == EventKind.PURCHASE}
+        added = {(shopper_id, key) for shopper_id, kind, key in acted if kind == EventKind.ADD_TO_CART}
+        done: dict[tuple[int, str], set[int]] = defaultdict(set)
+        for shopper_id, step_id, cycle in EmailSend.objects.filter(flow=flow, shopper_id__in=ids).values_list(
+            "shopper_id", "step_id", "cycle"
+        ):
+            done[(shopper_id, cycle)].add(step_id)
+        shoppers = Shopper.objects.filter(pk__in=ids, merged_into__isnull=True).select_related("user", "cart")
+        candidates = []
+        for shopper in shoppers:
+            key, last = best[shopper.pk]
+            if shopper.pk in bought or (shopper.pk, key) in added:
+                continue
+            cart = shopper.cart if hasattr(shopper, "cart") else None
+            if cart is not None and key in cart.product_keys():
+                continue
+            if not shopper.user_id and not (shopper.email and shopper.email_consent):
+                continue
+            cycle = f"browse:{key}"[:100]
+            step = next_step(steps, done[(shopper.pk, cycle)])
+            if step is None or self.now < last + step.delay:
+                continue
+            self.stats.due += 1
+            candidates.append(
+                Candidate(
+                    flow=flow,
+                    step=step,
+                    shopper=shopper,
+                    cycle=cycle,
+                    email=(shopper.get_email() or "").strip(),
+                    language=shopper_language(shopper, cart),
+                    lines=[{"product": key, "quantity": 1, "price": None}],
                 )
             )
         self.process(candidates)
