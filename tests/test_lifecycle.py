@@ -168,6 +168,12 @@ def test_shopper_without_valid_email_is_skipped_and_counted_and_others_still_go(
     assert run(NOON + HOUR + timedelta(minutes=10)).skipped_no_email == 0  # counted once
 
 
+def test_deactivated_account_gets_nothing():
+    factories.cart_shopper([factories.product()], updated_at=NOON, user_obj=factories.user(is_active=False))
+    stats = run(NOON + HOUR)
+    assert stats.sent == 0 and stats.skipped_no_email == 1
+
+
 def test_guest_email_needs_consent():
     product = factories.product()
     with_consent = factories.cart_shopper([product], updated_at=NOON, email="guest@example.com", consent=True)

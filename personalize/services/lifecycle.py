@@ -474,6 +474,10 @@ class Runner:
                 self.stats.skipped_no_email += 1
                 self.skip(candidate, "no valid email address")
                 continue
+            if shopper.user_id and shopper.user is not None and not getattr(shopper.user, "is_active", True):
+                self.stats.skipped_no_email += 1
+                self.skip(candidate, "inactive account")
+                continue
             if in_holdout(shopper):
                 self.stats.skipped_holdout += 1
                 self.skip(candidate, "store-wide holdout")
