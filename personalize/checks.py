@@ -43,7 +43,23 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
         errors.append(Warning(f"{name} is not in MIDDLEWARE: request.shopper and widgets will not work.", id="personalize.W002"))
     elif auth in middleware and middleware.index(name) < middleware.index(auth):
         errors.append(Error(f"{name} must come after {auth}.", id="personalize.E005"))
+    errors.extend(_check_cache())
     return errors
+
+
+def _check_cache() -> list:
+    """A per-process cache hides model switches and campaign edits made by other processes."""
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    if backend.endswith(("locmem.LocMemCache", "dummy.DummyCache")) and not settings.DEBUG:
+        return [
+            Warning(
+                "CACHES['default'] is per process: a model trained by the Celery worker or "
+                "personalize_train, and campaign edits, reach the web processes only after a restart.",
+                hint="Use Redis (django.core.cache.backends.redis.RedisCache) or another shared cache.",
+                id="personalize.W003",
+            )
+        ]
+    return []
 
 
 @register()

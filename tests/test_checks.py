@@ -61,3 +61,13 @@ def test_checks_run_through_the_framework(settings, check_id):
 
     settings.PERSONALIZE = {} if check_id.endswith("E001") else {**BASE, "TYPO": 1}
     assert check_id in [m.id for m in checks.run_checks()]
+
+
+def test_per_process_cache_warns_outside_debug(settings):
+    from personalize.checks import _check_cache
+
+    settings.DEBUG = False
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert [w.id for w in _check_cache()] == ["personalize.W003"]
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x"}}
+    assert _check_cache() == []
