@@ -675,3 +675,17 @@ def test_a_failing_rule_only_fails_its_own_segment(monkeypatch):
 
     monkeypatch.setattr(VisitCountRule, "matches", boom)
     assert segments_for(f.request()) == {"first"}
+
+
+def test_segment_features_for_the_recommender():
+    from personalize.profiles import load_profile
+    from personalize.segments import segment_features
+
+    shopper = Shopper.objects.create(visits=4)
+    make_segment("regulars", [("visits", {"min": 3})], mode="materialised")
+    make_segment("buyers", [("visits", {"min": 1})], mode="materialised")
+    assert segment_features(shopper) == {}
+    refresh_segments()
+    assert segment_features(shopper) == {"segments": "buyers,regulars"}
+    assert load_profile(shopper, extra_features=segment_features(shopper)).features["segments"] == "buyers,regulars"
+    assert segment_features(Shopper()) == {}

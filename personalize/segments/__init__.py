@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["segments_for", "shopper_segments", "in_segment"]
+__all__ = ["segments_for", "shopper_segments", "segment_features", "in_segment"]
 
 
 def segments_for(request: Any) -> frozenset[str]:
@@ -26,6 +26,13 @@ def shopper_segments(shopper: Any) -> frozenset[str]:
     from personalize.segments.evaluation import shopper_segments as _shopper_segments
 
     return _shopper_segments(shopper)
+
+
+def segment_features(shopper: Any) -> dict[str, str]:
+    """``{"segments": "slug-a,slug-b"}`` for ``load_profile(shopper, extra_features=...)``: the
+    materialised memberships as shopper features, the way recommender training encodes them."""
+    slugs = shopper_segments(shopper)
+    return {"segments": ",".join(sorted(slugs))} if slugs else {}
 
 
 def in_segment(request: Any, slug: str) -> bool:
