@@ -11,7 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.core import signing
-from django.urls import reverse
+from django.core.signals import setting_changed
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from personalize.conf import personalize_settings as ps
 
@@ -65,9 +66,30 @@ def read_unsubscribe_token(token: str) -> dict[str, Any]:
     return payload
 
 
+# reverse() once per URL name (a run builds two links per email): the pattern with a marker.
+_MARK = "PERSONALIZE-TOKEN"
+_patterns: dict[tuple[str, Any, str], str] = {}
+
+
+def _link(name: str, token: str) -> str:
+    key = (name, get_urlconf(), get_script_prefix())
+    pattern = _patterns.get(key)
+    if pattern is None:
+        pattern = _patterns[key] = reverse(name, args=[_MARK])
+    return pattern.replace(_MARK, token)
+
+
+def _forget_patterns(*, setting: str, **kwargs: Any) -> None:
+    if setting == "ROOT_URLCONF":
+        _patterns.clear()
+
+
+setting_changed.connect(_forget_patterns, dispatch_uid="personalize.emails.links")
+
+
 def restore_url(send_id: int, shopper_key: Any, base: str | None = None) -> str:
-    return absolute(reverse("personalize:email_restore", args=[restore_token(send_id, shopper_key)]), base)
+    return absolute(_link("personalize:email_restore", restore_token(send_id, shopper_key)), base)
 
 
 def unsubscribe_url(shopper_key: Any, email: str, base: str | None = None) -> str:
-    return absolute(reverse("personalize:email_unsubscribe", args=[unsubscribe_token(shopper_key, email)]), base)
+    return absolute(_link("personalize:email_unsubscribe", unsubscribe_token(shopper_key, email)), base)

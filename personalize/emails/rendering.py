@@ -43,9 +43,27 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-def product_lines(raw_lines: list[dict[str, Any]], products_by_key: dict[str, Any], base: str) -> tuple[list[dict], list[str]]:
-    """Cart lines with product facts; keys whose product is gone are returned separately."""
+def product_facts(product: Any, base: str) -> dict[str, Any]:
     adapter = get_adapter()
+    return {
+        "title": adapter.title(product),
+        "url": links.absolute(adapter.url(product), base),
+        "image": links.absolute(adapter.image_url(product), base),
+        "price": adapter.price(product),
+    }
+
+
+def product_lines(
+    raw_lines: list[dict[str, Any]],
+    products_by_key: dict[str, Any],
+    base: str,
+    cache: dict[tuple[str, str], dict[str, Any]] | None = None,
+) -> tuple[list[dict], list[str]]:
+    """Cart lines with product facts; keys whose product is gone are returned separately.
+
+    ``cache`` keeps each product's facts per language for a run (titles may be translated).
+    """
+    language = translation.get_language() or ""
     lines, missing = [], []
     for raw in raw_lines:
         key = str(raw.get("product"))
@@ -53,16 +71,21 @@ def product_lines(raw_lines: list[dict[str, Any]], products_by_key: dict[str, An
         if product is None:
             missing.append(key)
             continue
+        facts = cache.get((key, language)) if cache is not None else None
+        if facts is None:
+            facts = product_facts(product, base)
+            if cache is not None:
+                cache[(key, language)] = facts
         quantity = int(raw.get("quantity") or 1)
         price = _decimal(raw.get("price"))
         if price is None:
-            price = adapter.price(product)
+            price = facts["price"]
         lines.append(
             {
                 "key": key,
-                "title": adapter.title(product),
-                "url": links.absolute(adapter.url(product), base),
-                "image": links.absolute(adapter.image_url(product), base),
+                "title": facts["title"],
+                "url": facts["url"],
+                "image": facts["image"],
                 "quantity": quantity,
                 "price": price,
                 "total": (price * quantity) if price is not None else None,

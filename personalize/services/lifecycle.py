@@ -237,6 +237,7 @@ class Runner:
         self.batch_size = max(1, int(ps.EMAIL_BATCH_SIZE))
         self.offer_checks = fatigue_aware()
         self.outcomes: list[tuple[EmailSend, str]] = []
+        self.facts: dict[tuple[str, str], dict[str, Any]] = {}  # product facts per language, for this run
 
     @property
     def exhausted(self) -> bool:
@@ -604,7 +605,7 @@ class Runner:
             self.stats.step_broken += 1
             return
         with translation.override(candidate.language):
-            lines, missing = rendering.product_lines(candidate.lines, products, self.base)
+            lines, missing = rendering.product_lines(candidate.lines, products, self.base, self.facts)
             note = ""
             if missing:
                 self.stats.missing_products += len(missing)
