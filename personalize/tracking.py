@@ -89,7 +89,7 @@ def clean_lines(lines: Iterable[Any] | None) -> list[dict[str, Any]]:
         if isinstance(line, Mapping):
             product, quantity, price = line.get("product"), line.get("quantity", 1), line.get("price")
         else:
-            product, quantity, price = (list(line) + [1, None])[:3]
+            product, quantity, price = (*line, 1, None)[:3] if len(line) < 2 else (*line, None)[:3]
         key = product_key_of(product)
         if not key:
             raise TrackingError("lines", _("Every line needs a product."))

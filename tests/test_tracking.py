@@ -45,3 +45,12 @@ def test_cart_snapshot_follows_cart_events_and_purchase():
     purchase = Event.objects.get(kind="purchase")
     assert str(purchase.value) == "7.00"
     assert purchase.context["lines"][0]["product"] == str(b.pk)
+
+
+def test_tuple_lines_take_the_product_price():
+    p = factories.product(price=12)
+    req = factories.request()
+    personalize.update_cart(req, [(p, 2)])
+    cart = Cart.objects.get()
+    assert cart.lines == [{"product": str(p.pk), "quantity": 2, "price": "12.00"}]
+    assert str(cart.value) == "24.00"

@@ -149,18 +149,38 @@ def profile_of(request_or_shopper: Any) -> tuple[Shopper | None, ShopperProfile]
     page sees the same, current profile.)
     """
     shopper = _shopper_of(request_or_shopper)
-    if shopper is None or shopper.pk is None or isinstance(request_or_shopper, Shopper):
+    if shopper is None or shopper.pk is None:
         return shopper, load_profile(shopper)  # no query for a new visitor
+    if isinstance(request_or_shopper, Shopper):
+        return shopper, load_profile(shopper, extra_features=_segment_features(shopper, None))
     request = getattr(request_or_shopper, "_request", request_or_shopper)
     memo = getattr(request, "_personalize_profile", None)
     if memo is not None and memo[0] == shopper.pk:
         return shopper, memo[1]
-    profile = load_profile(shopper)
+    profile = load_profile(shopper, extra_features=_segment_features(shopper, request))
     try:
         request._personalize_profile = (shopper.pk, profile)
     except AttributeError:  # an object that takes no attributes: just don't remember it
         pass
     return shopper, profile
+
+
+def _segment_features(shopper: Shopper, request: Any) -> dict[str, str]:
+    """Segment memberships as shopper features, as training encodes them.
+
+    With a request they come from ``segments_for`` (kept in the session, so a warm page pays
+    no query); without one, from the materialised memberships.
+    """
+    try:
+        from personalize import segments
+    except ImportError:  # pragma: no cover - the segments capability ships with the app
+        return {}
+    try:
+        slugs = segments.segments_for(request) if request is not None else segments.shopper_segments(shopper)
+    except Exception:  # a segment failure must not cost the shopper their recommendations
+        logger.exception("personalize: segment features unavailable")
+        return {}
+    return {"segments": ",".join(sorted(slugs))} if slugs else {}
 
 
 def _shopper_of(request_or_shopper: Any) -> Shopper | None:
