@@ -179,6 +179,22 @@ def _campaign_of(source: str) -> Campaign | None:
     return None
 
 
+def _shown(campaign: Campaign, shopper: Shopper) -> bool:
+    """Whether the shopper has seen the campaign that issued a code.
+
+    Deferred placements (the exit-intent pop-up) issue their code when the page renders but are
+    counted only when they open; until then their code must not apply by itself at checkout.
+    Typing the code still works.
+    """
+    from personalize.campaigns.models import Placement
+
+    if campaign.placement != Placement.EXIT_INTENT:
+        return True
+    return CampaignAssignment.objects.filter(
+        Q(shopper=shopper) | Q(shopper__merged_into=shopper), campaign=campaign, impressions__gt=0
+    ).exclude(arm=CONTROL).exists()
+
+
 def _automatic_candidates(shopper: Shopper, now) -> list[_Candidate]:
     """Unique codes issued to the shopper and shared-code offers of campaigns they saw."""
     from personalize.holdout import in_holdout
@@ -191,8 +207,11 @@ def _automatic_candidates(shopper: Shopper, now) -> list[_Candidate]:
     )
     for issued in codes:
         if issued.offer.is_valid_at(now):
+            campaign = _campaign_of(issued.source)
+            if campaign is not None and not _shown(campaign, shopper):
+                continue  # an exit-intent pop-up rendered with its code but never opened
             candidates.append(
-                _Candidate(offer=issued.offer, code=issued.code, code_id=issued.pk, campaign=_campaign_of(issued.source))
+                _Candidate(offer=issued.offer, code=issued.code, code_id=issued.pk, campaign=campaign)
             )
     if in_holdout(shopper):
         return candidates  # the holdout saw no campaign: nothing else applies by itself

@@ -1,0 +1,56 @@
+"""Regressions found by clicking through the demo shop as a new user (acceptance pass)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.cache import cache
+from django.http import HttpResponse
+from django.template import Context, Template
+
+from personalize.campaigns.models import OfferCode
+from personalize.identity import set_cookie
+from personalize.models import Shopper
+from personalize.offers import best_offer
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    cache.clear()
+    factories.reset_campaign_caches()
+    yield
+    factories.reset_campaign_caches()
+
+
+def render_exit_intent(shopper: Shopper) -> str:
+    template = Template('{% load personalize %}{% personalized_content "exit_intent" %}')
+    return template.render(Context({"request": factories.shopper_request(shopper)}))
+
+
+def test_exit_intent_code_applies_by_itself_only_once_the_pop_up_opened(client_ua):
+    """The pop-up's unique code is issued when the page renders (it sits in a closed <dialog>);
+    a shopper who never saw it must not get its discount silently at checkout."""
+    offer = factories.offer(code_mode="unique", code="", code_prefix="STAY", discount_type="amount", value=5)
+    factories.campaign("exit_intent", headline="Wait!", offer=offer)
+    product = factories.product(price=40)
+    shopper = Shopper.objects.create()
+    cart = [{"product": str(product.pk), "quantity": 1, "price": "40.00"}]
+
+    html = render_exit_intent(shopper)
+    code = OfferCode.objects.get(shopper=shopper).code
+    assert code in html  # rendered, but the dialog has not opened
+    assert best_offer(factories.shopper_request(shopper), cart).discount == 0
+    # typing the code still works
+    assert best_offer(factories.shopper_request(shopper), cart, code=code).discount == 5
+
+    response = HttpResponse()
+    set_cookie(response, shopper.key)
+    client_ua.cookies.update(response.cookies)
+    seen_url = re.search(r'data-seen-url="([^"]+)"', html).group(1)
+    assert client_ua.post(seen_url).status_code == 204  # the browser opened the pop-up
+    decision = best_offer(factories.shopper_request(shopper), cart)
+    assert (decision.discount, decision.code) == (5, code)
