@@ -54,3 +54,27 @@ def test_exit_intent_code_applies_by_itself_only_once_the_pop_up_opened(client_u
     assert client_ua.post(seen_url).status_code == 204  # the browser opened the pop-up
     decision = best_offer(factories.shopper_request(shopper), cart)
     assert (decision.discount, decision.code) == (5, code)
+
+
+def test_lifecycle_email_goes_out_in_the_carts_language_subject_included(settings):
+    """Default flows ship their subjects for translation; a Polish cart gets a Polish email."""
+    from datetime import timedelta
+
+    from django.core import mail
+    from django.utils import timezone
+
+    from personalize.emails.defaults import WINBACK_SLUG
+    from personalize.emails.models import Flow
+    from personalize.services import lifecycle
+
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "EMAIL_QUIET_HOURS": None, "EMAIL_RECOMMENDATIONS": 0}
+    settings.LANGUAGES = [("en", "English"), ("pl", "Polish")]
+    Flow.objects.filter(slug=WINBACK_SLUG).update(active=False)
+    now = timezone.now()
+    product = factories.product(price=20)
+    factories.cart_shopper([product], updated_at=now - timedelta(hours=2), language="pl")
+    mail.outbox.clear()
+    lifecycle.send_due(now)
+    [message] = mail.outbox
+    assert message.subject == "Coś zostało w Twoim koszyku"
+    assert "Wróć do koszyka" in message.body and "Return to my cart" not in message.body

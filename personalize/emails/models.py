@@ -96,13 +96,22 @@ class Step(models.Model):
         return f"{self.flow} #{self.position}"
 
     def subject_for(self, language: str) -> str:
-        """The subject in ``language`` (``pt-br`` falls back to ``pt``), else the default one."""
+        """The subject in ``language`` (``pt-br`` falls back to ``pt``), else the default one.
+
+        The default one goes through the message catalogue of ``language``: the shipped default
+        subjects are translated there (an edited subject is not in it and stays as written).
+        """
+        from django.utils import translation
+
         translations = self.subject_translations or {}
         language = (language or "").lower()
         for code in (language, language.split("-")[0]):
             if code and translations.get(code):
                 return str(translations[code])
-        return self.subject
+        if not language or not self.subject:  # gettext("") is the catalogue's header
+            return self.subject
+        with translation.override(language):
+            return translation.gettext(self.subject)
 
 
 class EmailSend(models.Model):
