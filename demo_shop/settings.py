@@ -153,6 +153,8 @@ SHOP_SHIPPING_FEE = "4.95"
 PERSONALIZE = {
     # The demo's Product uses the field names the default adapter reads: no adapter needed.
     "PRODUCT_MODEL": "catalog.Product",
+    # Prices in widgets and emails, written like the shop's own (``money`` filter).
+    "PRICE_FORMAT": SHOP_CURRENCY_SYMBOL + "{amount}",
     # Fills the free-shipping nudge's {free_shipping_gap} (same threshold as the checkout's).
     "FREE_SHIPPING_THRESHOLD": SHOP_FREE_SHIPPING_OVER,
     # Lifecycle emails: absolute links back to this shop, and how a restore link refills the

@@ -19,6 +19,9 @@ DEFAULTS: dict[str, Any] = {
     "PRODUCT_MODEL": None,
     # Dotted path of the adapter class that maps the store to what personalize needs.
     "ADAPTER": "personalize.adapters.DefaultAdapter",
+    # How widgets and emails write a price: "{amount}" is the localised number ("€{amount}",
+    # "{amount} zł"); the filter is ``{{ value|price }}``.
+    "PRICE_FORMAT": "{amount}",
     # --- shopper identity ----------------------------------------------------------------
     "COOKIE_NAME": "personalize_id",
     "COOKIE_AGE": 60 * 60 * 24 * 365,

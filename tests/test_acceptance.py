@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
@@ -78,3 +79,37 @@ def test_lifecycle_email_goes_out_in_the_carts_language_subject_included(setting
     [message] = mail.outbox
     assert message.subject == "Coś zostało w Twoim koszyku"
     assert "Wróć do koszyka" in message.body and "Return to my cart" not in message.body
+
+
+def test_prices_in_widgets_and_emails_follow_price_format(settings):
+    """Widgets and emails printed a bare "57.98" where the store shows "€57.98"."""
+    from datetime import timedelta
+
+    from django.core import mail
+    from django.utils import timezone, translation
+
+    from personalize.emails.defaults import WINBACK_SLUG
+    from personalize.emails.models import Flow
+    from personalize.pricing import format_price
+    from personalize.services import lifecycle
+
+    settings.PERSONALIZE = {
+        **settings.PERSONALIZE, "PRICE_FORMAT": "€{amount}", "EMAIL_QUIET_HOURS": None, "EMAIL_RECOMMENDATIONS": 0,
+    }
+    assert format_price("1301.5") == "€1,301.50" and format_price(None) == ""
+    with translation.override("pl"):
+        assert format_price("1301.5") == "€1\xa0301,50"
+    html = Template('{% load personalize %}{% include "personalize/widgets/_items.html" %}').render(
+        Context({"items": [{"id": "1", "title": "Lamp", "url": "/p/1/", "price": "24.5"}]})
+    )
+    assert '<span class="personalize-item-price">€24.50</span>' in html
+
+    Flow.objects.filter(slug=WINBACK_SLUG).update(active=False)
+    now = timezone.now()
+    factories.cart_shopper([factories.product(price=Decimal("24.50"))], updated_at=now - timedelta(hours=2), quantity=2)
+    mail.outbox.clear()
+    lifecycle.send_due(now)
+    [message] = mail.outbox
+    assert "Total: €49.00" in message.body
+    [(body_html, _mimetype)] = message.alternatives
+    assert "€49.00" in body_html

@@ -40,6 +40,10 @@ def merge_library(other: template.Library) -> None:
 
 # Capability tag libraries (each module defines ``register = template.Library()``).
 
+from personalize import pricing  # noqa: E402
+
+merge_library(pricing.register)
+
 from personalize.placements import tags as placement_tags  # noqa: E402
 
 merge_library(placement_tags.register)
