@@ -18,7 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from personalize.campaigns.models import (
@@ -76,7 +76,9 @@ class _Candidate:
 
 
 def _money(value: Decimal) -> str:
-    return number_format(value, 2)
+    from personalize.pricing import format_price
+
+    return format_price(value)
 
 
 def offer_discount(offer: Offer, lines: list[dict[str, Any]]) -> tuple[Decimal, str]:

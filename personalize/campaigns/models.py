@@ -147,7 +147,9 @@ class Offer(models.Model):
         if self.discount_type == self.DiscountType.PERCENT:
             parts.append(_("%(value)s%% off") % {"value": number_format(self.value.normalize())})
         elif self.discount_type == self.DiscountType.AMOUNT:
-            parts.append(_("%(value)s off") % {"value": number_format(self.value, 2)})
+            from personalize.pricing import format_price
+
+            parts.append(_("%(value)s off") % {"value": format_price(self.value)})
         if self.free_shipping:
             parts.append(str(_("free shipping")))
         return " + ".join(str(p) for p in parts)
