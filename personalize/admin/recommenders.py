@@ -10,7 +10,7 @@ from django.db import transaction
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -42,7 +42,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_filter = ("alias", "status", "is_active")
     ordering = ("-created_at",)
     actions = ("train_now", "activate_selected")
-    readonly_fields = [f.name for f in ModelVersion._meta.fields]
+    # The offline metrics as a table (beside the popularity baseline) before the raw JSON.
+    readonly_fields = [
+        name
+        for f in ModelVersion._meta.fields
+        for name in (("metrics_summary", f.name) if f.name == "metrics" else (f.name,))
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -57,6 +62,24 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return "–"
         colour = "green" if base is None or model >= base else "#b00"
         return format_html('<span style="color:{}">{}</span> ({})', colour, _fmt(model), _fmt(base))
+
+    @admin.display(description=_("offline metrics"))
+    def metrics_summary(self, obj: ModelVersion) -> str:
+        names = ("precision@10", "recall@10", "ndcg@10", "coverage")
+        if all(obj.metric(name) is None for name in names):
+            return "–"
+        rows = format_html_join(
+            "",
+            "<tr><th scope='row'>{}</th><td>{}</td><td>{}</td></tr>",
+            ((name, _fmt(obj.metric(name)), _fmt(obj.metric(name, "baseline"))) for name in names),
+        )
+        return format_html(
+            "<table><thead><tr><th></th><th scope='col'>{}</th><th scope='col'>{}</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            _("this version"),
+            _("popularity baseline"),
+            rows,
+        )
 
     @admin.display(description=_("precision@10"))
     def precision(self, obj: ModelVersion) -> str:
