@@ -5,9 +5,11 @@ with 1M events (views, add-to-carts and purchases; each shopper has one or two f
 categories, product popularity is Zipf-like) in a PostgreSQL database of its own, loaded with
 COPY. Then:
 
-* training: ``personalize.services.training.train`` for every trainable alias on the newest
-  100k events and on all 1M: seconds, Python peak memory (tracemalloc) and the process's peak
-  RSS (ru_maxrss; a high-water mark, so the 1M figure is the process maximum);
+* training: loading the newest 100k events (a ``since`` window) and all 1M from PostgreSQL,
+  then ``personalize.services.training.train`` for every trainable alias (evaluation, fit,
+  refit when the data is under ``REFIT_MAX_EVENTS``, artefact saved, switch) and the popular
+  lists, each size in a child process: seconds (wall and CPU), Python peak memory
+  (tracemalloc, which also slows Python code down a little) and peak RSS (ru_maxrss);
 * rendering: ``{% recommended_for_you limit=8 %}`` through the template engine for varied
   shoppers with the model loaded: p50/p99 of the first render of each shopper (candidate cache
   cold for them) and of a repeat render (cache warm), and the SQL queries for limit 4, 8 and 24.
@@ -27,7 +29,9 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from datetime import UTC, datetime
@@ -122,44 +126,65 @@ def generate(products: int, shoppers: int, events: int, categories: int, seed: i
     print(f"  {events} events by COPY in {time.monotonic() - started:.0f}s", flush=True)
 
 
-def train_sizes(sizes: list[int], refit: bool) -> list[dict]:
-    """Every trainable alias on the newest N events: time and memory."""
+def train_size(size: int, refit: bool | None, trace: bool = True) -> dict:
+    """Every trainable alias on the newest ``size`` events (a ``since`` window, as a store
+    would set it), including loading them from PostgreSQL: time and memory."""
+    from personalize.models import Event
     from personalize.recommenders import get_recommender, recommender_aliases
     from personalize.services import training
 
-    rows = []
-    started = time.monotonic()
-    everything = training.load_training_data()
-    load_s = time.monotonic() - started
-    print(f"  loaded {everything.n_events} events from PostgreSQL in {load_s:.1f}s", flush=True)
-    for size in sizes:
-        newest = np.argsort(-everything.times, kind="stable")[:size]
-        mask = np.zeros(everything.n_events, dtype=bool)
-        mask[newest] = True
-        data = everything.subset(mask)
-        row = {"events": int(mask.sum()), "load_s_all": round(load_s, 1), "aliases": {}}
+    kinds = [str(k) for k in training.TRAINING_KINDS]
+    since = (
+        Event.objects.filter(kind__in=kinds).order_by("-created_at").values_list("created_at", flat=True)[size - 1 : size].first()
+    )
+    row: dict = {"events_wanted": size, "aliases": {}, "tracemalloc": trace}
+    if trace:
         tracemalloc.start()
-        total, cpu0 = time.monotonic(), time.process_time()
-        for alias in recommender_aliases():
-            if not get_recommender(alias).trainable:
-                continue
-            t0 = time.monotonic()
-            version = training.train(alias=alias, data=data, force=True, refit=refit)
-            row["aliases"][alias] = {
-                "seconds": round(time.monotonic() - t0, 1), "status": version.status,
-                "ndcg@10": round(version.ndcg or 0.0, 4) if hasattr(version, "ndcg") else None,
-            }
-            print(f"  {size} events, {alias}: {row['aliases'][alias]}", flush=True)
-        training.refresh_lists(data)
-        row["train_s"] = round(time.monotonic() - total, 1)
-        row["train_cpu_s"] = round(time.process_time() - cpu0, 1)  # all threads of this process
-        row["load_average"] = os.getloadavg()
+    total, cpu0 = time.monotonic(), time.process_time()
+    data = training.load_training_data(since=since)
+    row["events"], row["shoppers"], row["products"] = data.n_events, data.n_users, data.n_items
+    row["load_s"] = round(time.monotonic() - total, 1)
+    print(f"  loaded {data.n_events} events in {row['load_s']}s", flush=True)
+    for alias in recommender_aliases():
+        if not get_recommender(alias).trainable:
+            continue
+        t0 = time.monotonic()
+        version = training.train(alias=alias, data=data, force=True, refit=refit)
+        row["aliases"][alias] = {
+            "seconds": round(time.monotonic() - t0, 1), "status": version.status,
+            "refit": version.metrics.get("refit"), "ndcg@10": round((version.metrics.get("model") or {}).get("ndcg@10", 0.0), 4),
+            "baseline_ndcg@10": round((version.metrics.get("baseline") or {}).get("ndcg@10", 0.0), 4),
+            "error": (version.error or "")[:300],
+        }
+        print(f"  {size} events, {alias}: {row['aliases'][alias]}", flush=True)
+    training.refresh_lists(data)
+    row["train_s"] = round(time.monotonic() - total, 1)
+    row["train_cpu_s"] = round(time.process_time() - cpu0, 1)  # all threads of this process
+    if trace:
         _current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         row["tracemalloc_peak_mb"] = round(peak / 2**20, 1)
-        row["ru_maxrss_mb"] = round(rss_mb(), 1)
-        print(f"  {size} events: {row}", flush=True)
-        rows.append(row)
+    row["ru_maxrss_mb"] = round(rss_mb(), 1)
+    row["load_average"] = os.getloadavg()
+    print(f"  {size} events: {row}", flush=True)
+    return row
+
+
+def train_sizes(sizes: list[int], refit: bool | None, trace: bool = True) -> list[dict]:
+    """One child process per size, so each peak RSS is that size's own."""
+    if len(sizes) == 1:
+        return [train_size(sizes[0], refit, trace)]
+    rows = []
+    for size in sizes:
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            cmd = [sys.executable, "-u", os.path.abspath(__file__), "--skip-load", "--no-render", "--train-sizes", str(size),
+                   "--json", out.name]
+            if refit is not None:
+                cmd.append("--refit" if refit else "--no-refit")
+            if not trace:
+                cmd.append("--no-tracemalloc")
+            subprocess.run(cmd, check=True)
+            rows.extend(json.load(open(out.name))["training"])
     return rows
 
 
@@ -240,6 +265,11 @@ def main() -> None:
     parser.add_argument("--categories", type=int, default=50)
     parser.add_argument("--train-sizes", default="100000,1000000")
     parser.add_argument("--no-refit", action="store_true", help="Train with refit=False.")
+    parser.add_argument("--refit", action="store_true", help="Train with refit=True (default: the backend's REFIT_MAX_EVENTS).")
+    parser.add_argument(
+        "--no-tracemalloc", action="store_true",
+        help="Time training without tracemalloc (it slows allocation-heavy Python code down); RSS is still reported.",
+    )
     parser.add_argument("--renders", type=int, default=500)
     parser.add_argument("--skip-load", action="store_true", help="Reuse the data already in the database.")
     parser.add_argument("--no-train", action="store_true")
@@ -272,7 +302,8 @@ def main() -> None:
     print(f"store: {report['store']}", flush=True)
     if not args.no_train:
         sizes = [int(s) for s in args.train_sizes.split(",") if s]
-        report["training"] = train_sizes(sizes, refit=not args.no_refit)
+        refit = False if args.no_refit else (True if args.refit else None)
+        report["training"] = train_sizes(sizes, refit=refit, trace=not args.no_tracemalloc)
     if not args.no_render:
         report["render"] = render_bench(args.renders, args.seed)
         print(f"render: {report['render']}", flush=True)
