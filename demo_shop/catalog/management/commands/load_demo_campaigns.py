@@ -159,8 +159,8 @@ def campaigns() -> list[dict[str, Any]]:
             "control_percent": 10,
             "contents": {
                 "A": {
-                    "en": ("Wait! 5 off if you order now", "Orders over 30 get 5 off with {code}. It is applied at checkout by itself.", "Go to checkout"),
-                    "pt": ("Espere! 5 de desconto se encomendar agora", "Encomendas acima de 30 têm 5 de desconto com {code}, aplicado automaticamente.", "Ir para o checkout"),
+                    "en": ("Wait! €5 off if you order now", "Orders over €30 get €5 off with {code}. It is applied at checkout by itself.", "Go to checkout"),
+                    "pt": ("Espere! 5 € de desconto se encomendar agora", "Encomendas acima de 30 € têm 5 € de desconto com {code}, aplicado automaticamente.", "Ir para o checkout"),
                 },
             },
             "link": "/checkout/",
