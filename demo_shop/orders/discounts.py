@@ -56,7 +56,9 @@ def apply_discount(request: HttpRequest, lines: list, code: str = "") -> Discoun
         return Discount(error=decision.error)
     return Discount(
         amount=decision.discount,
-        label=decision.reason,
+        # The offer ("10% off", in the shopper's language), not the reason: that names the
+        # campaign, a marketer's internal label.
+        label=decision.offer.describe() if decision.offer is not None else decision.reason,
         code=decision.code,
         free_shipping=decision.free_shipping,
         error=decision.error,
