@@ -31,6 +31,7 @@ import glob
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -393,6 +394,11 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(report, handle, indent=1, default=str)
+    if not args.keep_db:
+        from django.db import connection
+
+        connection.close()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def evaluate_test(data, train: np.ndarray, test: np.ndarray, n_items: int, als_params: dict) -> dict:
