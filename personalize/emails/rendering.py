@@ -16,7 +16,6 @@ from django.template.loader import select_template
 from django.utils import translation
 
 from personalize.adapters import get_adapter
-from personalize.conf import personalize_settings as ps
 from personalize.emails import links
 
 logger = logging.getLogger("personalize")
