@@ -1,5 +1,20 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+# Each capability connects its own signal receivers and registers its own system checks.
+CAPABILITY_MODULES = (
+    "personalize.receivers",
+    "personalize.checks",
+    "personalize.segments.receivers",
+    "personalize.segments.checks",
+    "personalize.campaigns.receivers",
+    "personalize.campaigns.checks",
+    "personalize.placements.checks",
+    "personalize.emails.receivers",
+    "personalize.emails.checks",
+)
 
 
 class PersonalizeConfig(AppConfig):
@@ -10,14 +25,10 @@ class PersonalizeConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from personalize import checks, receivers  # noqa: F401 - connect checks and receivers
+        from personalize.emails.defaults import ensure_default_flows
         from personalize.schedules import ensure_schedules
 
+        for module in CAPABILITY_MODULES:
+            import_module(module)
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="personalize.schedules")
-
-        from personalize.emails import checks as _email_checks  # noqa: F401 - system checks E040-W049
-        from personalize.placements import checks as _placement_checks  # noqa: F401 - system checks E017-E019
-        from personalize.emails import receivers as _email_receivers  # noqa: F401 - purchase attribution
-        from personalize.emails.defaults import ensure_default_flows
-
         post_migrate.connect(ensure_default_flows, sender=self, dispatch_uid="personalize.emails.defaults")

@@ -86,7 +86,3 @@ def check_recommenders(app_configs: Any = None, **kwargs: Any) -> list:
         if not (isinstance(cls, type) and issubclass(cls, BaseRecommender)):
             errors.append(Error(f'PERSONALIZE["RECOMMENDERS"]["{alias}"]: {entry["BACKEND"]} is not a BaseRecommender subclass.', id="personalize.E012"))
     return errors
-
-
-from personalize.segments import checks as _segment_checks  # noqa: E402,F401 - E020-E029
-from personalize.campaigns import checks as _campaign_checks  # noqa: E402,F401 - E030-E039

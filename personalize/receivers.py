@@ -22,8 +22,3 @@ def merge_on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         identity.attach_user(request, user)
     except Exception:  # a store's login must never fail because of personalisation
         logger.exception("personalize: could not merge the shopper on login")
-
-
-from personalize.campaigns import receivers as _campaign_receivers  # noqa: E402,F401 - attribution, cache
-
-from personalize.segments import receivers as _segment_receivers  # noqa: E402,F401 - segment cache invalidation
