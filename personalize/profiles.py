@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from personalize.conf import personalize_settings as ps
 from personalize.models import Cart, Event, EventKind, Shopper

@@ -224,3 +224,48 @@ def _real_worker_for_marked_tests(request: pytest.FixtureRequest):
         yield worker
     finally:
         celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _isolated_personalize_state():
+    """Every test starts and ends with an empty cache, no loaded campaigns and no loaded models.
+
+    A test's database rollback sends no signal, so state kept in the cache or in process memory
+    (campaign definitions, popular lists, the active model version, throttle history) would
+    otherwise leak into the next test.
+    """
+    _reset_personalize_state()
+    yield
+    _reset_personalize_state()
+
+
+def _reset_personalize_state() -> None:
+    from django.core.cache import cache
+
+    from personalize.campaigns import selection
+    from personalize.recommenders import reset_recommenders
+
+    cache.clear()
+    selection._memo.clear()
+    reset_recommenders()
+
+
+@pytest.fixture
+def fast(settings):
+    """Recommenders configured to train the small test shops quickly."""
+    from tests.recommender_data import FAST_LIGHTFM
+
+    config = {
+        "default": {"BACKEND": "personalize.recommenders.lightfm.LightFMRecommender", "OPTIONS": dict(FAST_LIGHTFM)},
+        "popular": {"BACKEND": "personalize.recommenders.popular.PopularRecommender"},
+        "bought_together": {
+            "BACKEND": "personalize.recommenders.cooccurrence.CoOccurrenceRecommender",
+            "OPTIONS": {"KINDS": ["purchase"], "RELOAD_SECONDS": 0},
+        },
+        "also_viewed": {
+            "BACKEND": "personalize.recommenders.cooccurrence.CoOccurrenceRecommender",
+            "OPTIONS": {"KINDS": ["view"], "RELOAD_SECONDS": 0},
+        },
+    }
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "RECOMMENDERS": config}
+    return config

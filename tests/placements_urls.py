@@ -2,7 +2,7 @@
 
 from django.http import HttpResponse
 from django.template import engines
-from django.urls import include, path
+from django.urls import path
 
 from tests.urls import urlpatterns as base_patterns
 

@@ -6,7 +6,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.http import HttpResponse
 from django.template import Context, Template
 
@@ -17,14 +16,6 @@ from personalize.offers import best_offer
 from tests import factories
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    factories.reset_campaign_caches()
-    yield
-    factories.reset_campaign_caches()
 
 
 def render_exit_intent(shopper: Shopper) -> str:

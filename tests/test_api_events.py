@@ -4,7 +4,6 @@ import json
 import uuid
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -16,13 +15,6 @@ pytestmark = pytest.mark.django_db
 
 URL = "/personalize/api/events/"
 SAME_ORIGIN = {"HTTP_ORIGIN": "http://testserver"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle():
-    cache.clear()  # the throttle keeps its history in the cache
-    yield
-    cache.clear()
 
 
 def post(client, payload, *, content_type="application/json", **headers):

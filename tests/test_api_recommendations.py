@@ -6,7 +6,6 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.core.cache import cache
 
 from personalize.conf import personalize_settings as ps
 from personalize.models import Shopper
@@ -17,13 +16,6 @@ from tests.placements_helpers import bought, configure, cookie_for, keys, produc
 pytestmark = pytest.mark.django_db
 
 URL = "/personalize/api/recommendations/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_for_you_returns_the_adapters_fields_and_a_reason(client_ua, settings):

@@ -113,6 +113,7 @@ def test_beacon_records_impressions_clicks_and_track(live_server, tmp_path, tran
     impressions = {(e.context["placement"], e.product_key): e for e in beacon if e.kind == "impression"}
     # Visible items only, once each; the one below the fold was never seen.
     assert set(impressions) == {("recently_viewed", str(p.pk)) for p in seen} | {("similar", str(similar.pk))}
+    assert not any(key == str(below.pk) for _placement, key in impressions)
     assert len([e for e in beacon if e.kind == "impression"]) == 4
     assert impressions[("similar", str(similar.pk))].context["model_version"] == "m-42"
     assert "model_version" not in impressions[("recently_viewed", str(seen[0].pk))].context

@@ -7,7 +7,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.template import Context, Template
 from django.test import override_settings
 from django.utils import timezone
@@ -19,14 +18,6 @@ from personalize.models import Contact, Shopper
 from tests import factories
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    factories.reset_campaign_caches()
-    yield
-    factories.reset_campaign_caches()
 
 
 def render(req, placement="home_banner") -> str:

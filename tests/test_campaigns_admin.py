@@ -18,13 +18,6 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_campaign_caches():
-    factories.reset_campaign_caches()
-    yield
-    factories.reset_campaign_caches()
-
-
 def offer_data(**overrides) -> dict:
     data = {
         "name": "Spring",

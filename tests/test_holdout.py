@@ -6,7 +6,6 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.template import Context, Template
 from django.test import override_settings
 
@@ -20,14 +19,6 @@ from tests import factories
 
 def holdout(percent):
     return override_settings(PERSONALIZE={"PRODUCT_MODEL": "testshop.Product", "HOLDOUT_PERCENT": percent})
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    factories.reset_campaign_caches()
-    yield
-    factories.reset_campaign_caches()
 
 
 def test_holdout_is_sticky_and_sized_by_the_setting():

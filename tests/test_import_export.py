@@ -6,25 +6,17 @@ import json
 from io import StringIO
 
 import pytest
-from django.core.cache import cache
 from django.core.management import CommandError, call_command
 
 from personalize.models import Event, Shopper
-from personalize.recommenders import reset_recommenders
 from tests import factories
-from tests.test_recommenders import fast  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def clean_state(settings, tmp_path):
+def artefacts_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
-    cache.clear()
-    reset_recommenders()
-    yield
-    cache.clear()
-    reset_recommenders()
 
 
 def write_csv(tmp_path, text: str):

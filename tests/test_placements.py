@@ -16,13 +16,6 @@ from tests.placements_helpers import bought, configure, in_cart, keys, products
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 def test_for_you_follows_the_recommender_and_reports_its_version(settings):
     items = products(5)
     configure(settings, items=items)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.db.models import Q
 
 from personalize.models import Shopper
@@ -16,13 +15,6 @@ from tests import factories
 from tests.placements_helpers import bought, configure, keys, products
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def only_high_margin(placement, profile):

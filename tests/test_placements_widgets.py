@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core import signing
-from django.core.cache import cache
 from django.utils import timezone
 
 from personalize.conf import personalize_settings as ps
@@ -23,13 +22,6 @@ from tests.placements_helpers import bought, configure, ids, in_cart, keys, prod
 pytestmark = pytest.mark.django_db
 
 HREF = re.compile(r'<a href="([^"]+)"')
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_recommended_for_you_markup_and_signed_links(settings):

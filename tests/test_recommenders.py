@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
@@ -16,7 +15,6 @@ from personalize.recommenders import Artefact, Recommendation, get_recommender, 
 from personalize.recommenders.cooccurrence import CoOccurrenceRecommender
 from personalize.recommenders.lightfm import LightFMRecommender
 from personalize.recommenders.models import ModelVersion
-from personalize.recommenders.popular import PopularRecommender
 from personalize.recommenders.testing import DeterministicRecommender
 from personalize.services.training import load_training_data, train
 from tests import factories
@@ -24,35 +22,9 @@ from tests.recommender_data import taste_shop
 
 pytestmark = pytest.mark.django_db
 
-FAST_LIGHTFM = {"EPOCHS": 30, "NO_COMPONENTS": 16, "NUM_THREADS": 1, "RELOAD_SECONDS": 0}
-
-
 @pytest.fixture(autouse=True)
-def clean_state(settings, tmp_path):
+def artefacts_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
-    cache.clear()
-    reset_recommenders()
-    yield
-    cache.clear()
-    reset_recommenders()
-
-
-@pytest.fixture
-def fast(settings):
-    config = {
-        "default": {"BACKEND": "personalize.recommenders.lightfm.LightFMRecommender", "OPTIONS": dict(FAST_LIGHTFM)},
-        "popular": {"BACKEND": "personalize.recommenders.popular.PopularRecommender"},
-        "bought_together": {
-            "BACKEND": "personalize.recommenders.cooccurrence.CoOccurrenceRecommender",
-            "OPTIONS": {"KINDS": ["purchase"], "RELOAD_SECONDS": 0},
-        },
-        "also_viewed": {
-            "BACKEND": "personalize.recommenders.cooccurrence.CoOccurrenceRecommender",
-            "OPTIONS": {"KINDS": ["view"], "RELOAD_SECONDS": 0},
-        },
-    }
-    settings.PERSONALIZE = {**settings.PERSONALIZE, "RECOMMENDERS": config}
-    return config
 
 
 def profile_of(*products, kind="view") -> ShopperProfile:

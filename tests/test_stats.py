@@ -17,13 +17,6 @@ from tests import factories
 
 
 
-@pytest.fixture(autouse=True)
-def _fresh_campaign_caches():
-    factories.reset_campaign_caches()
-    yield
-    factories.reset_campaign_caches()
-
-
 def arm_from(values, name) -> ArmResult:
     values = [float(v) for v in values]
     return ArmResult(
