@@ -110,6 +110,8 @@ DEFAULTS: dict[str, Any] = {
     "DIVERSITY": {"category": 4, "brand": 3},
     # Candidates asked of a recommender per item shown, so filtering never empties a list.
     "RECOMMENDATION_OVERFETCH": 4,
+    # A product one widget showed is not repeated by the next widget on the same page.
+    "DEDUPLICATE_PAGE": True,
     # Seconds a recommender's candidate list stays cached (keyed by model version).
     "RECOMMENDATION_CACHE_SECONDS": 300,
     # The recommender holdout shoppers (and the backfill) get: the same list for everyone.

@@ -309,3 +309,22 @@ def test_variant_summaries_compare_ctr_with_the_control(settings, admin_client):
     assert summaries[1].p_value < 0.001  # 5% vs 20% on 200 impressions each
     html = admin_client.get("/admin/personalize/recommendationreport/").content.decode()
     assert 'id="recommendation-variants"' in html and "(control)" in html
+
+
+def test_widgets_on_one_page_never_repeat_a_product(settings):
+    """A first visitor's "for you" falls back to the popular list: "trending" below it must
+    not show the same products again."""
+    items = products(6)
+    configure(settings, items=items, DIVERSITY={})
+    page = render("{% recommended_for_you limit=3 %}|{% trending limit=3 %}")
+    for_you, trending = (ids(part) for part in page.split("|"))
+    assert for_you == keys(items[:3])
+    assert trending == keys(items[3:6])
+
+
+def test_page_deduplication_can_be_switched_off(settings):
+    items = products(4)
+    configure(settings, items=items, DIVERSITY={}, DEDUPLICATE_PAGE=False)
+    page = render("{% recommended_for_you limit=2 %}|{% trending limit=2 %}")
+    for_you, trending = (ids(part) for part in page.split("|"))
+    assert for_you == trending == keys(items[:2])

@@ -89,6 +89,9 @@ def recommend_for(
     result.variant = variant
 
     excluded = _exclusions(config, profile, product_key, holdout=result.holdout)
+    page = _page_of(request_or_shopper)
+    for key in page:
+        excluded.setdefault(key, _("already shown on this page"))
     wanted = min(limit * max(1, ps.RECOMMENDATION_OVERFETCH) + len(excluded), MAX_CANDIDATES)
     try:
         candidates = candidate_list(recommender, alias, method, profile, product_key, category_key, wanted)
@@ -139,7 +142,25 @@ def recommend_for(
     result.reasons = {key: by_key[key][2] for key in result.keys}
     result.scores = {key: by_key[key][1] for key in result.keys}
     result.filtered = dropped
+    page.update(result.keys)
     return result
+
+
+def _page_of(request_or_shopper: Any) -> set[str]:
+    """Keys the request's earlier widgets showed, so a page never repeats a product (a new
+    visitor's "for you" and "trending" would otherwise be the same list). Nothing is shared
+    when there is no request or ``DEDUPLICATE_PAGE`` is off."""
+    request = getattr(request_or_shopper, "_request", request_or_shopper)
+    if not ps.DEDUPLICATE_PAGE or request is None or isinstance(request, Shopper):
+        return set()
+    shown = getattr(request, "_personalize_shown", None)
+    if shown is None:
+        shown = set()
+        try:
+            request._personalize_shown = shown
+        except AttributeError:
+            pass
+    return shown
 
 
 def profile_of(request_or_shopper: Any) -> tuple[Shopper | None, ShopperProfile]:
