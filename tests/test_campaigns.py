@@ -425,3 +425,22 @@ def test_exit_intent_control_group_renders_only_a_marker():
     else:
         pytest.fail("no control shopper in 30 at 90%")
     assert not CampaignAssignment.objects.filter(campaign=campaign).exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "expected"),
+    [
+        ("Fresh beans for you, {first_name}.", {"first_name": "Ana"}, "Fresh beans for you, Ana."),
+        ("Fresh beans for you, {first_name}.", {}, "Fresh beans for you."),
+        ("Hi {first_name}!", {"first_name": ""}, "Hi!"),
+        ("Hi {first_name|there}!", {}, "Hi there!"),
+        ("Hi {first_name|there}!", {"first_name": "Ana"}, "Hi Ana!"),
+        ("{first_name}, welcome back", {}, "welcome back"),
+        ("Use {code} for {offer}", {"code": "X1", "offer": "10% off"}, "Use X1 for 10% off"),
+        ("{unknown} stays", {}, "{unknown} stays"),
+    ],
+)
+def test_placeholders_fill_and_tidy_up_when_unknown(text, values, expected):
+    from personalize.campaigns.selection import fill_placeholders
+
+    assert fill_placeholders(text, values) == expected

@@ -347,7 +347,7 @@ class CampaignContent(models.Model):
     language = models.CharField(_("language"), max_length=16, default=default_language)
     headline = models.CharField(_("headline"), max_length=200)
     text = models.TextField(
-        _("text"), blank=True, help_text=_("Placeholders: {first_name}, {code}, {offer}, {free_shipping_gap}.")
+        _("text"), blank=True, help_text=_("Placeholders: {first_name}, {code}, {offer}, {free_shipping_gap}; {first_name|there} gives a fallback.")
     )
     image = models.FileField(
         _("image"),

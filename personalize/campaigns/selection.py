@@ -512,12 +512,23 @@ def record_impression(
 
 # --- content ---------------------------------------------------------------------------
 
-PLACEHOLDER = re.compile(r"\{(first_name|code|offer|free_shipping_gap)\}")
+# {name} or {name|fallback}: the fallback stands in when the value is unknown ("Hi {first_name|there}").
+PLACEHOLDER = re.compile(r"\{(first_name|code|offer|free_shipping_gap)(?:\|([^{}]*))?\}")
+_GONE = "\x00"
+# An empty placeholder takes its separating comma/space with it: "for you, {first_name}." -> "for you."
+_ORPHANS = (re.compile(r"^\x00[,;:]?[ \t]*"), re.compile(r"[ \t]*,?[ \t]*\x00(?=[\s.!?,;:]|$)"))
 
 
 def fill_placeholders(text: str, values: dict[str, str]) -> str:
-    """Replace the known ``{name}`` placeholders (never ``str.format``: marketer text)."""
-    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), text)
+    """Replace the known placeholders (never ``str.format``: marketer text)."""
+
+    def value(match: re.Match) -> str:
+        return values.get(match.group(1)) or match.group(2) or _GONE
+
+    filled = PLACEHOLDER.sub(value, text)
+    for orphan in _ORPHANS:
+        filled = orphan.sub("", filled)
+    return filled.replace(_GONE, "")
 
 
 def free_shipping_gap(shopper: Shopper | None) -> Decimal | None:
