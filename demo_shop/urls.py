@@ -2,6 +2,11 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+
+admin.site.site_header = _("Demo shop administration")
+admin.site.site_title = _("Demo shop")
+admin.site.index_title = _("Shop and personalisation")
 
 urlpatterns = [
     path("", include("demo_shop.catalog.urls")),

@@ -183,6 +183,34 @@ class DefaultAdapter:
             return field.attname if getattr(field, "many_to_one", False) else name
         return None
 
+    category_label_fields = ("slug", "name", "title")
+
+    def resolve_category(self, value: str) -> str | None:
+        """The category key for what a marketer typed: the category's id, slug or name."""
+        lookup = self.category_lookup()
+        if not lookup or not str(value).strip():
+            return None
+        value = str(value).strip()
+        field = self.get_product_model()._meta.get_field(lookup.removesuffix("_id"))
+        related = field.related_model if field.is_relation else None
+        if related is None:  # a plain text field: the value is the key
+            exists = self.get_product_model()._default_manager.filter(**{lookup: value}).exists()
+            return value if exists else None
+        manager = related._default_manager
+        try:
+            pk = related._meta.pk.to_python(value)
+            if manager.filter(pk=pk).exists():
+                return str(pk)
+        except (ValidationError, ValueError, TypeError):
+            pass
+        names = {f.name for f in related._meta.get_fields()}
+        for name in self.category_label_fields:
+            if name in names:
+                found = manager.filter(**{f"{name}__iexact": value}).values_list("pk", flat=True).first()
+                if found is not None:
+                    return str(found)
+        return None
+
     def brand(self, product: models.Model) -> str:
         return self._label(self._first_attr(product, self.brand_fields))
 

@@ -447,3 +447,18 @@ def test_a_new_source_replaces_the_remembered_one():
     later.session = first.session
     assert python_says("utm", {"field": "source", "values": "ads"}, Shopper(), request=later)
     assert not python_says("utm", {"field": "source", "values": "newsletter"}, Shopper(), request=later)
+
+
+def test_category_rules_accept_a_name_or_id_and_store_the_key():
+    """Marketers type "Coffee", not the category's UUID; an unknown category is a form error."""
+    coffee = f.category("Coffee")
+    f.product(category=coffee)
+    by_name = build_rule("viewed", {"target": "category", "key": "coffee", "min_count": 1, "days": 7})
+    assert by_name.params["key"] == str(coffee.pk)
+    by_id = build_rule("cart_category", {"category": str(coffee.pk)})
+    assert by_id.params["category"] == str(coffee.pk)
+    assert build_rule("cart_category", {"category": " Coffee "}).params["category"] == str(coffee.pk)
+    with pytest.raises(ValidationError, match="No category"):
+        build_rule("cart_category", {"category": "Tea"})
+    with pytest.raises(ValidationError, match="No category"):
+        build_rule("viewed", {"target": "category", "key": "Tea", "min_count": 1, "days": 7})

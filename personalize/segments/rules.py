@@ -171,6 +171,16 @@ def _category_product_keys(category: str) -> list[str]:
     return [str(pk) for pk in model._default_manager.filter(**{lookup: value}).values_list("pk", flat=True)]
 
 
+def _category_key(value: str, field: str) -> str:
+    """The category key for an id, slug or name typed in a rule; a form error if unknown."""
+    from personalize.adapters import get_adapter
+
+    key = get_adapter().resolve_category(value)
+    if key is None:
+        raise ValidationError(_("No category “%(value)s” (use its id, slug or name).") % {"value": value})
+    return key
+
+
 # --- the base class -------------------------------------------------------------------------
 class Rule:
     """One condition on a shopper. Subclass, set ``kind``/``label``/``Params``, implement
@@ -322,7 +332,11 @@ class ViewedRule(Rule):
 
     class Params(forms.Form):
         target = forms.ChoiceField(label=_("what"), choices=[("product", _("product")), ("category", _("category"))])
-        key = forms.CharField(label=_("product or category id"), max_length=64)
+        key = forms.CharField(
+            label=_("product or category"),
+            max_length=100,
+            help_text=_("A product id, or a category's id, slug or name."),
+        )
         min_count = forms.IntegerField(label=_("at least N times"), min_value=1, initial=1, required=False)
         days = forms.IntegerField(label=_("in the last D days"), min_value=1, max_value=3650, initial=30, required=False)
 
@@ -335,6 +349,8 @@ class ViewedRule(Rule):
 
                 if not get_adapter().is_valid_key(data["key"]):
                     raise ValidationError({"key": _("“%(key)s” is not a valid product id.") % {"key": data["key"]}})
+            elif data.get("target") == "category" and data.get("key"):
+                data["key"] = _category_key(data["key"], "key")
             return data
 
     _keys: list[str] | None = None
@@ -436,7 +452,12 @@ class CartCategoryRule(Rule):
     event_kinds = frozenset()
 
     class Params(forms.Form):
-        category = forms.CharField(label=_("category id"), max_length=64)
+        category = forms.CharField(
+            label=_("category"), max_length=100, help_text=_("The category's id, slug or name.")
+        )
+
+        def clean_category(self) -> str:
+            return _category_key(self.cleaned_data["category"], "category")
 
     _keys: set[str] | None = None
 
