@@ -328,3 +328,12 @@ def test_page_deduplication_can_be_switched_off(settings):
     page = render("{% recommended_for_you limit=2 %}|{% trending limit=2 %}")
     for_you, trending = (ids(part) for part in page.split("|"))
     assert for_you == trending == keys(items[:2])
+
+
+def test_bought_together_never_pads_with_popular_items(settings):
+    """Without co-purchase data the widget shows nothing rather than unrelated bestsellers."""
+    page, *popular = products(4)
+    configure(settings, items=[], popular=popular, DIVERSITY={})
+    assert ids(render("{% frequently_bought_together product limit=4 %}", product=page)) == []
+    # the other placements still fill up from the popular list
+    assert ids(render("{% recommended_for_you limit=3 %}")) == keys(popular)

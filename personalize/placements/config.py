@@ -25,6 +25,8 @@ BUILTIN_PLACEMENTS: dict[str, dict[str, Any]] = {
         # Bought together with the product on the page: a matching accessory is still wanted
         # even if the shopper bought one of those before.
         "exclude_purchased": False,
+        # Only real co-purchases: popular items here would claim a bond that does not exist.
+        "backfill": False,
     },
     "trending": {"recommender": "popular", "method": "recommend", "backfill": False},
     "also_viewed": {"recommender": "also_viewed", "method": "similar", "diversity": {"category": None}},
