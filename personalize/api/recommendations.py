@@ -16,10 +16,10 @@ from rest_framework import status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from personalize.adapters import get_adapter
+from personalize.api.throttling import BeaconRateThrottle
 from personalize.conf import personalize_settings as ps
 
 MAX_PREFIX = 100
@@ -38,25 +38,10 @@ class FieldError(Exception):
         )
 
 
-class ReadRateThrottle(SimpleRateThrottle):
-    """Per shopper (or client address), at ``API_THROTTLE_RATE`` like the beacon."""
+class ReadRateThrottle(BeaconRateThrottle):
+    """The beacon's limit (per shopper, else per address), counted apart from it."""
 
     scope = "personalize_read"
-
-    def get_rate(self) -> str | None:
-        return ps.API_THROTTLE_RATE
-
-    def allow_request(self, request: Any, view: Any) -> bool:
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
-
-    def get_cache_key(self, request: Any, view: Any) -> str:
-        from personalize.identity import read_cookie_key
-
-        key = read_cookie_key(request._request)
-        ident = f"shopper:{key}" if key is not None else f"ip:{self.get_ident(request)}"
-        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 def parse_limit(raw: str | None, default: int) -> int:
