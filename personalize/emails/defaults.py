@@ -26,6 +26,7 @@ BROWSE_SLUG = "browse-abandonment"
 ABANDONED_STEPS = [
     (1, timedelta(hours=1), gettext_noop("You left something in your cart"), {"fr": "Vous avez oublié quelque chose dans votre panier", "de": "Sie haben etwas in Ihrem Warenkorb vergessen", "es": "Has dejado algo en tu carrito"}, False),
     (2, timedelta(hours=24), gettext_noop("Your cart is still waiting for you"), {"fr": "Votre panier vous attend toujours", "de": "Ihr Warenkorb wartet noch auf Sie", "es": "Tu carrito todavía te espera"}, False),
+    # xgettext:no-python-format
     (3, timedelta(hours=72), gettext_noop("10% off the cart you left behind"), {"fr": "10 % de réduction sur votre panier", "de": "10 % Rabatt auf Ihren Warenkorb", "es": "10 % de descuento en tu carrito", "id": "Diskon 10% untuk keranjang yang Anda tinggalkan", "nl": "10% korting op de winkelwagen die je achterliet", "pl": "10% zniżki na porzucony koszyk", "pt": "10% de desconto no carrinho que deixou", "sr": "10% попуста на корпу коју сте оставили", "tr": "Bıraktığınız sepette %10 indirim"}, True),
 ]
 
@@ -71,6 +72,7 @@ def ensure_default_flows(**kwargs: Any) -> None:
             flow=flow,
             position=1,
             delay=timedelta(0),
+            # xgettext:no-python-format
             subject=gettext_noop("We miss you: 15% off your next order"),
             subject_translations={"fr": "Vous nous manquez : 15 % sur votre prochaine commande", "de": "Wir vermissen Sie: 15 % auf Ihre nächste Bestellung", "es": "Te echamos de menos: 15 % en tu próximo pedido", "id": "Kami merindukan Anda: diskon 15% untuk pesanan berikutnya", "nl": "We missen je: 15% korting op je volgende bestelling", "pl": "Tęsknimy: 15% zniżki na następne zamówienie", "pt": "Temos saudades: 15% de desconto na próxima encomenda", "sr": "Недостајете нам: 15% попуста на следећу поруџбину", "tr": "Sizi özledik: bir sonraki siparişinizde %15 indirim"},
             template="win_back",
