@@ -190,17 +190,35 @@ def test_command_fails_when_training_fails(fast):
         call_command("personalize_train", "--alias", "default", "--no-progress", stdout=StringIO(), stderr=StringIO())
 
 
-def test_tuner_picks_options_on_a_validation_split(fast):
+def test_tuner_picks_options_on_a_validation_split(fast, monkeypatch):
+    """The best point by validation NDCG wins, and validation comes from the data given to the
+    tuner (never from the held-out test part). Scores are fixed per point: on tiny data a
+    deliberately weak model does not reliably lose."""
+    from personalize.recommenders import evaluation
+
     taste_shop()
     data = training.load_training_data()
-    train_part, _test = temporal_split(data, 0.2)
+    train_part, test_part = temporal_split(data, 0.2)
+    seen = []
+
+    def scored(candidate, fit_part, validation, **kwargs):
+        seen.append(validation)
+        return {"ndcg@10": {1: 0.1, 30: 0.3, 5: 0.2}[candidate.options["EPOCHS"]]}
+
+    monkeypatch.setattr(evaluation, "evaluate", scored)
     best, table = tune(
         LightFMRecommender,
         train_part,
-        [{"EPOCHS": 1, "LEARNING_RATE": 0.0001, "ITEM_FEATURES": False}, {"EPOCHS": 30}],
+        [{"EPOCHS": 1}, {"EPOCHS": 30}, {"EPOCHS": 5}],
         base_options={"NO_COMPONENTS": 16, "NUM_THREADS": 1},
     )
-    assert len(table) == 2 and best["EPOCHS"] == 30 and best["NO_COMPONENTS"] == 16
+    assert len(table) == 3 and best["EPOCHS"] == 30 and best["NO_COMPONENTS"] == 16
+    # every validation event is one of the training part's events, none of the test part's
+    events = lambda d: set(zip(d.shopper_ids[d.users].tolist(), d.product_keys[d.items].tolist(), d.times.tolist()))  # noqa: E731
+    train_events, test_events = events(train_part), events(test_part)
+    for validation in seen:
+        assert events(validation) and events(validation) <= train_events
+        assert not events(validation) & test_events
 
 
 def test_evaluate_the_popularity_baseline_directly(fast):
