@@ -244,9 +244,11 @@ def _reset_personalize_state() -> None:
 
     from personalize.campaigns import selection
     from personalize.recommenders import reset_recommenders
+    from personalize.segments.evaluation import clear_compiled
 
     cache.clear()
     selection._memo.clear()
+    clear_compiled()  # keyed by a version kept in the cache: a cleared cache can reuse a number
     reset_recommenders()
 
 
