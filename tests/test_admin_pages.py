@@ -44,3 +44,11 @@ def _superuser_request(admin_client):
     request = RequestFactory().get("/admin/")
     request.user = get_user_model().objects.get(username="admin")
     return request
+
+
+@pytest.mark.parametrize(("raw", "days"), [("7", 7), ("90", 90), ("", 30), ("abc", 30), ("5", 30), (None, 30)])
+def test_report_pages_accept_only_offered_periods(rf, raw, days):
+    from personalize.admin.periods import report_days
+
+    request = rf.get("/", {"days": raw} if raw is not None else {})
+    assert report_days(request) == days

@@ -15,7 +15,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from personalize.campaigns.forms import CampaignContentForm, CampaignContentFormSet, CampaignForm, OfferForm
+from personalize.admin.periods import REPORT_PERIODS, report_days
+from personalize.campaigns.forms import (
+    CampaignContentForm,
+    CampaignContentFormSet,
+    CampaignForm,
+    OfferForm,
+)
 from personalize.campaigns.models import (
     Campaign,
     CampaignContent,
@@ -24,8 +30,6 @@ from personalize.campaigns.models import (
     OfferCode,
     Redemption,
 )
-
-IMPACT_PERIODS = (7, 30, 90)
 
 
 @admin.register(Offer)
@@ -175,12 +179,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
         if not self.has_view_permission(request):
             raise PermissionDenied
-        try:
-            days = int(request.GET.get("days", 30))
-        except ValueError:
-            days = 30
-        if days not in IMPACT_PERIODS:
-            days = 30
+        days = report_days(request)
         results, meta = holdout_results(days)
         comparison = results.comparisons[0]
         context = {
@@ -197,7 +196,7 @@ class CampaignAdmin(admin.ModelAdmin):
             "baseline_label": _("Compared with the holdout"),
             "chart": impact_chart(results, comparison),
             "meta": meta,
-            "periods": IMPACT_PERIODS,
+            "periods": REPORT_PERIODS,
             "holdout_percent": ps.HOLDOUT_PERCENT,
         }
         return TemplateResponse(request, "admin/personalize/campaign/impact.html", context)

@@ -14,11 +14,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from personalize.admin.periods import REPORT_PERIODS, report_days
 from personalize.conf import personalize_settings as ps
 from personalize.emails import reporting
 from personalize.emails.models import EmailSend, Flow, Step, Unsubscribe
-
-REPORT_PERIODS = (7, 30, 90)
 
 
 class StepInline(admin.StackedInline):
@@ -75,11 +74,7 @@ class FlowAdmin(admin.ModelAdmin):
     def report_view(self, request: HttpRequest) -> HttpResponse:
         if not (self.has_view_permission(request) and request.user.has_perm("personalize.view_emailsend")):
             raise PermissionDenied
-        try:
-            days = int(request.GET.get("days", 30))
-        except ValueError:
-            days = 30
-        days = days if days in REPORT_PERIODS else 30
+        days = report_days(request)
         since = timezone.now() - timezone.timedelta(days=days)
         rows = reporting.step_table(since)
         totals = {key: sum(row[key] for row in rows) for key in ("sent", "clicked", "orders", "revenue", "failed")}

@@ -14,11 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from personalize.admin.periods import REPORT_PERIODS, report_days
 from personalize.placements.config import get_placement
 from personalize.placements.forms import PlacementRuleForm, PreviewForm
 from personalize.placements.models import PlacementRule, RecommendationReport
-
-REPORT_PERIODS = (7, 30, 90)
 
 
 @admin.register(PlacementRule)
@@ -116,11 +115,7 @@ class RecommendationReportAdmin(admin.ModelAdmin):
 
         if not self.has_view_permission(request):
             raise PermissionDenied
-        try:
-            days = int(request.GET.get("days", 30))
-        except ValueError:
-            days = 30
-        days = days if days in REPORT_PERIODS else 30
+        days = report_days(request)
         rows = performance(timezone.now() - timedelta(days=days))
         context = {
             **self.admin_site.each_context(request),
