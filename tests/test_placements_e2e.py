@@ -5,37 +5,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.core.cache import cache
 
 from personalize.services.training import train_all
 from tests.recommender_data import taste_shop
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.placements_urls")]
 
-FAST = {"EPOCHS": 30, "NO_COMPONENTS": 16, "NUM_THREADS": 1, "RELOAD_SECONDS": 0}
-
-
 @pytest.fixture
-def real_backends(settings, tmp_path):
+def real_backends(fast, settings, tmp_path):
+    """The engine's real backends (the shared ``fast`` configuration), artefacts in tmp."""
     settings.MEDIA_ROOT = str(tmp_path)
-    settings.PERSONALIZE = {
-        **settings.PERSONALIZE,
-        "RECOMMENDERS": {
-            "default": {"BACKEND": "personalize.recommenders.lightfm.LightFMRecommender", "OPTIONS": FAST},
-            "popular": {"BACKEND": "personalize.recommenders.popular.PopularRecommender"},
-            "bought_together": {
-                "BACKEND": "personalize.recommenders.cooccurrence.CoOccurrenceRecommender",
-                "OPTIONS": {"KINDS": ["purchase"], "RELOAD_SECONDS": 0},
-            },
-            "also_viewed": {
-                "BACKEND": "personalize.recommenders.cooccurrence.CoOccurrenceRecommender",
-                "OPTIONS": {"KINDS": ["view"], "RELOAD_SECONDS": 0},
-            },
-        },
-    }
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def section(html: bytes, name: str) -> list[str]:
