@@ -94,6 +94,20 @@ class Candidate:
     cart_revision: int | None = None
     lines: list[dict[str, Any]] = field(default_factory=list)
 
+    @classmethod
+    def for_shopper(cls, flow: Flow, step: Step, shopper: Shopper, cycle: str, **extra: Any) -> Candidate:
+        """A candidate whose address and language come from the shopper (and their cart)."""
+        cart = getattr(shopper, "cart", None)  # the reverse one-to-one raises an AttributeError when absent
+        return cls(
+            flow=flow,
+            step=step,
+            shopper=shopper,
+            cycle=cycle,
+            email=(shopper.get_email() or "").strip(),
+            language=shopper_language(shopper, cart),
+            **extra,
+        )
+
 
 # --- small rules -----------------------------------------------------------------------------
 
@@ -310,15 +324,8 @@ class Runner:
             shopper = cart.shopper
             shopper.cart = cart
             candidates.append(
-                Candidate(
-                    flow=flow,
-                    step=step,
-                    shopper=shopper,
-                    cycle=f"cart:{cart.revision}",
-                    email=(shopper.get_email() or "").strip(),
-                    language=shopper_language(shopper, cart),
-                    cart_revision=cart.revision,
-                    lines=list(cart.lines),
+                Candidate.for_shopper(
+                    flow, step, shopper, f"cart:{cart.revision}", cart_revision=cart.revision, lines=list(cart.lines)
                 )
             )
         self.process(candidates)
@@ -383,15 +390,7 @@ class Runner:
                 continue
             self.stats.due += 1
             candidates.append(
-                Candidate(
-                    flow=flow,
-                    step=step,
-                    shopper=shopper,
-                    cycle=cycle,
-                    email=(shopper.get_email() or "").strip(),
-                    language=shopper_language(shopper, cart),
-                    lines=[{"product": key, "quantity": 1, "price": None}],
-                )
+                Candidate.for_shopper(flow, step, shopper, cycle, lines=[{"product": key, "quantity": 1, "price": None}])
             )
         self.process(candidates)
 
@@ -440,17 +439,7 @@ class Runner:
             if not shopper.user_id and not shopper.email_consent:
                 continue  # an address captured without consent is not for marketing
             self.stats.due += 1
-            cart = getattr(shopper, "cart", None) if hasattr(shopper, "cart") else None
-            candidates.append(
-                Candidate(
-                    flow=flow,
-                    step=step,
-                    shopper=shopper,
-                    cycle=cycle,
-                    email=(shopper.get_email() or "").strip(),
-                    language=shopper_language(shopper, cart),
-                )
-            )
+            candidates.append(Candidate.for_shopper(flow, step, shopper, cycle))
         self.process(candidates)
 
     # --- deciding and sending ----------------------------------------------------------
