@@ -558,15 +558,10 @@ class RFMRule(Rule):
 
     @staticmethod
     def thresholds() -> dict[str, Any]:
-        defaults = {
-            "recent_days": 30,
-            "frequent_orders": 3,
-            "big_spender_value": 500,
-            "at_risk_days": 60,
-            "at_risk_min_orders": 2,
-            "lapsed_days": 180,
-        }
-        return {**defaults, **(ps.SEGMENT_RFM or {})}
+        """The store's ``SEGMENT_RFM`` over the defaults (a store may set only some keys)."""
+        from personalize.conf import DEFAULTS
+
+        return {**DEFAULTS["SEGMENT_RFM"], **(ps.SEGMENT_RFM or {})}
 
     def matches(self, ctx: SegmentContext) -> bool:
         t, orders = self.thresholds(), ctx.orders
