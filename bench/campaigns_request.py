@@ -68,9 +68,9 @@ def percentile(values: list[float], q: float) -> float:
 def build(args: argparse.Namespace, rng: random.Random) -> list:
     from django.utils import timezone
 
-    from personalize.campaigns.models import Campaign, CampaignAssignment, CampaignContent, Offer
+    from personalize.models import Campaign, CampaignAssignment, CampaignContent, Offer
     from personalize.models import Cart, Shopper
-    from personalize.segments.models import Segment, SegmentRule
+    from personalize.models import Segment, SegmentRule
     from personalize.segments.rules import get_rule_class
 
     segments = []

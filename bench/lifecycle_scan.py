@@ -62,7 +62,7 @@ def populate(carts: int, due: int, now) -> None:
     """Delete the previous carts and build ``carts`` of them, ``due`` of which are due."""
     from django.db import connection
 
-    from personalize.emails.models import EmailSend, Flow
+    from personalize.models import EmailSend, Flow
     from personalize.models import Cart, Contact, Shopper
     from tests.testshop.models import Category, Product
 
@@ -113,7 +113,7 @@ def populate(carts: int, due: int, now) -> None:
 
 def reset_sends(now) -> None:
     """Undo a run: remove the sends and contacts it made (the pre-existing sends stay)."""
-    from personalize.emails.models import EmailSend
+    from personalize.models import EmailSend
     from personalize.models import Contact
 
     EmailSend.objects.filter(created_at__gte=now - timedelta(minutes=1)).delete()

@@ -123,7 +123,7 @@ def generate(shoppers: int, products: int, categories: int) -> dict[str, int]:
 def define_segments() -> list[str]:
     from django.db import connection
 
-    from personalize.segments.models import Segment, SegmentRule
+    from personalize.models import Segment, SegmentRule
 
     with connection.cursor() as cur:  # the category of the most viewed products
         cur.execute("SELECT category_id::text FROM bench_products WHERE n = 1")
@@ -173,7 +173,7 @@ def main() -> None:
     from django.db import connection
 
     from personalize.conf import personalize_settings as ps
-    from personalize.segments.models import SegmentMembership
+    from personalize.models import SegmentMembership
 
     batch = args.batch or ps.SEGMENT_REFRESH_BATCH
     start = time.perf_counter()

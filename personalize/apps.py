@@ -11,6 +11,7 @@ CAPABILITY_MODULES = (
     "personalize.segments.checks",
     "personalize.campaigns.receivers",
     "personalize.campaigns.checks",
+    "personalize.placements.receivers",
     "personalize.placements.checks",
     "personalize.emails.receivers",
     "personalize.emails.checks",

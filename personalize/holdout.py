@@ -7,6 +7,7 @@ Holdout shoppers get neutral lists (the same for everyone), no campaigns, no lif
 from __future__ import annotations
 
 from personalize.conf import personalize_settings as ps
+from personalize.experiments import in_share
 from personalize.models import Shopper
 
 SALT = "personalize.holdout"
@@ -14,7 +15,4 @@ SALT = "personalize.holdout"
 
 def in_holdout(shopper: Shopper | None) -> bool:
     """Whether this shopper is in the store-wide control group (sticky per shopper key)."""
-    percent = float(ps.HOLDOUT_PERCENT or 0)
-    if shopper is None or percent <= 0:
-        return False
-    return shopper.bucket(SALT) * 100 < percent
+    return shopper is not None and in_share(shopper.key, SALT, float(ps.HOLDOUT_PERCENT or 0))

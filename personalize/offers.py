@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from personalize.campaigns.models import (
+from personalize.models import (
     CONTROL,
     Campaign,
     CampaignAssignment,
@@ -188,7 +188,7 @@ def _shown(campaign: Campaign, shopper: Shopper) -> bool:
     counted only when they open; until then their code must not apply by itself at checkout.
     Typing the code still works.
     """
-    from personalize.campaigns.models import Placement
+    from personalize.models import Placement
 
     if campaign.placement != Placement.EXIT_INTENT:
         return True

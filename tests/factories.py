@@ -57,7 +57,7 @@ def request(path: str = "/", user_obj: Any = None, **meta: Any):
 
 # --- campaigns and offers -------------------------------------------------------------------
 def offer(**fields: Any):
-    from personalize.campaigns.models import Offer
+    from personalize.models import Offer
 
     fields.setdefault("name", f"Offer {next(_seq)}")
     fields.setdefault("value", Decimal("10"))
@@ -68,7 +68,7 @@ def offer(**fields: Any):
 
 def campaign(placement: str = "home_banner", *, headline: str = "Hello", segments: Any = (), **fields: Any):
     """An active campaign, live now, with content "A" in English (more via ``contents``)."""
-    from personalize.campaigns.models import Campaign, CampaignContent
+    from personalize.models import Campaign, CampaignContent
 
     contents = fields.pop("contents", None) or [{"variant": "A", "language": "en", "headline": headline}]
     fields.setdefault("name", f"Campaign {next(_seq)}")
@@ -85,7 +85,7 @@ def campaign(placement: str = "home_banner", *, headline: str = "Hello", segment
 
 def segment(slug: str, rules: Any = (), match: str = "all"):
     """A live segment with ``rules`` given as ``(kind, params)`` pairs."""
-    from personalize.segments.models import Segment, SegmentRule
+    from personalize.models import Segment, SegmentRule
 
     seg = Segment.objects.create(name=slug, slug=slug, match=match)
     for position, (kind, params) in enumerate(rules):

@@ -9,7 +9,7 @@ import pytest
 from django.http import HttpResponse
 from django.template import Context, Template
 
-from personalize.campaigns.models import OfferCode
+from personalize.models import OfferCode
 from personalize.identity import set_cookie
 from personalize.models import Shopper
 from personalize.offers import best_offer
@@ -56,7 +56,7 @@ def test_lifecycle_email_goes_out_in_the_carts_language_subject_included(setting
     from django.utils import timezone
 
     from personalize.emails.defaults import WINBACK_SLUG
-    from personalize.emails.models import Flow
+    from personalize.models import Flow
     from personalize.services import lifecycle
 
     settings.PERSONALIZE = {**settings.PERSONALIZE, "EMAIL_QUIET_HOURS": None, "EMAIL_RECOMMENDATIONS": 0}
@@ -80,7 +80,7 @@ def test_prices_in_widgets_and_emails_follow_price_format(settings):
     from django.utils import timezone, translation
 
     from personalize.emails.defaults import WINBACK_SLUG
-    from personalize.emails.models import Flow
+    from personalize.models import Flow
     from personalize.pricing import format_price
     from personalize.services import lifecycle
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from personalize import tracking
 from personalize.campaigns import selection
-from personalize.campaigns.models import CampaignAssignment, CampaignConversion, CampaignVariant, OfferCode
+from personalize.models import CampaignAssignment, CampaignConversion, CampaignVariant, OfferCode
 from personalize.models import Contact, Shopper
 from tests import factories
 

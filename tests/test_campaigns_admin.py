@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from personalize.campaigns.forms import CampaignForm, OfferForm
-from personalize.campaigns.models import Campaign, CampaignAssignment, CampaignConversion, Offer
+from personalize.models import Campaign, CampaignAssignment, CampaignConversion, Offer
 from personalize.models import Event, Shopper
 from tests import factories
 

@@ -13,7 +13,7 @@ from django.test import Client
 from demo_shop.catalog.models import Brand, Category, Product
 from demo_shop.orders.models import Order
 from personalize.campaigns import selection
-from personalize.campaigns.models import Campaign, CampaignConversion, OfferCode, Redemption
+from personalize.models import Campaign, CampaignConversion, OfferCode, Redemption
 from tests import factories
 from tests.factories import BROWSER_UA
 

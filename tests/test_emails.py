@@ -16,7 +16,7 @@ from personalize.emails import links
 
 RESTORE_LINK = re.compile(r"https://shop\.example/personalize/emails/restore/[^/\s\"]+/")
 from personalize.emails.defaults import ABANDONED_SLUG, WINBACK_SLUG
-from personalize.emails.models import EmailSend, Flow, Step, Unsubscribe
+from personalize.models import EmailSend, Flow, Step, Unsubscribe
 from personalize.models import Cart, Shopper
 from personalize.services import lifecycle
 from tests import factories

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from personalize.emails import reporting
 from personalize.emails.defaults import ABANDONED_SLUG
-from personalize.emails.models import EmailSend, Flow, Step
+from personalize.models import EmailSend, Flow, Step
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,7 @@ from django.core import mail
 from django.db import connection
 
 from personalize.emails.defaults import WINBACK_SLUG
-from personalize.emails.models import EmailSend, Flow
+from personalize.models import EmailSend, Flow
 from personalize.services import lifecycle
 from tests import factories
 

@@ -10,7 +10,7 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 
 from personalize.emails.defaults import ABANDONED_SLUG, WINBACK_SLUG
-from personalize.emails.models import EmailSend, Flow, Step, Unsubscribe
+from personalize.models import EmailSend, Flow, Step, Unsubscribe
 from personalize.models import Cart, Contact, Event, EventKind
 from personalize.services import lifecycle
 from tests import factories

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.template import Context, Template
 from django.utils import timezone
 
-from personalize.campaigns.models import CampaignAssignment, Offer, OfferCode, Redemption
+from personalize.models import CampaignAssignment, Offer, OfferCode, Redemption
 from personalize.campaigns.offers import issue_code
 from personalize.models import Shopper
 from personalize.offers import OfferError, best_offer, offer_discount, redeem

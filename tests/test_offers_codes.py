@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from personalize.campaigns.models import Offer, OfferCode
+from personalize.models import Offer, OfferCode
 from personalize.campaigns.offers import ALPHABET, issue_code, new_code
 from personalize.models import Shopper
 

@@ -10,7 +10,7 @@ from django.db.models import Q
 from personalize.models import Shopper
 from personalize.placements import recommend_for
 from personalize.placements.forms import PlacementRuleForm
-from personalize.placements.models import PlacementRule
+from personalize.models import PlacementRule
 from tests import factories
 from tests.placements_helpers import bought, configure, keys, products
 

@@ -5,7 +5,7 @@ import pytest
 import personalize
 from personalize.models import Shopper
 from personalize.placements.pipeline import profile_of
-from personalize.segments.models import Segment, SegmentMembership
+from personalize.models import Segment, SegmentMembership
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from personalize.profiles import ShopperProfile
 from personalize.recommenders import Artefact, Recommendation, get_recommender, reset_recommenders
 from personalize.recommenders.cooccurrence import CoOccurrenceRecommender
 from personalize.recommenders.lightfm import LightFMRecommender
-from personalize.recommenders.models import ModelVersion
+from personalize.models import ModelVersion
 from personalize.recommenders.testing import DeterministicRecommender
 from personalize.services.training import load_training_data, train
 from tests import factories

@@ -316,7 +316,7 @@ def test_weekday_and_hour_in_store_time_zone():
 # --- other segments -------------------------------------------------------------------------
 def test_member_of_live_and_materialised_segment():
     from personalize.segments.evaluation import active_segments, bump_version, context_for
-    from personalize.segments.models import Segment, SegmentMembership, SegmentRule
+    from personalize.models import Segment, SegmentMembership, SegmentRule
 
     vip = Segment.objects.create(name="VIP", slug="vip", mode="materialised")
     SegmentRule.objects.create(segment=vip, kind="orders", params={"min": 1})
@@ -398,7 +398,7 @@ def test_store_adds_a_rule_type_through_the_setting():
 
 
 def test_describe_every_builtin_rule_from_stored_params():
-    from personalize.segments.models import Segment, SegmentRule
+    from personalize.models import Segment, SegmentRule
     from personalize.segments.rules import describe_rule
 
     Segment.objects.create(name="Other", slug="other")

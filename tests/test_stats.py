@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 from scipy import stats as sps
 
-from personalize.campaigns.models import CampaignAssignment, CampaignConversion
+from personalize.models import CampaignAssignment, CampaignConversion
 from personalize.campaigns.stats import ArmResult, campaign_results, compare, proportion_interval, welch_interval
 from personalize.models import Event, Shopper
 from tests import factories

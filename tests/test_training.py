@@ -13,7 +13,7 @@ from django.utils import timezone
 from personalize.recommenders import get_recommender
 from personalize.recommenders.evaluation import evaluate, temporal_split, tune
 from personalize.recommenders.lightfm import LightFMRecommender
-from personalize.recommenders.models import ModelVersion
+from personalize.models import ModelVersion
 from personalize.recommenders.popular import PopularRecommender
 from personalize.services import training
 from tests.recommender_data import taste_shop

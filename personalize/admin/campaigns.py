@@ -22,14 +22,7 @@ from personalize.campaigns.forms import (
     CampaignForm,
     OfferForm,
 )
-from personalize.campaigns.models import (
-    Campaign,
-    CampaignContent,
-    CampaignVariant,
-    Offer,
-    OfferCode,
-    Redemption,
-)
+from personalize.models import Campaign, CampaignContent, CampaignVariant, Offer, OfferCode, Redemption
 
 
 @admin.register(Offer)

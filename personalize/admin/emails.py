@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 from personalize.admin.periods import REPORT_PERIODS, report_days
 from personalize.conf import personalize_settings as ps
 from personalize.emails import reporting
-from personalize.emails.models import EmailSend, Flow, Step, Unsubscribe
+from personalize.models import EmailSend, Flow, Step, Unsubscribe
 
 
 class StepInline(admin.StackedInline):

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from personalize.admin.periods import REPORT_PERIODS, report_days
 from personalize.placements.config import get_placement
 from personalize.placements.forms import PlacementRuleForm, PreviewForm
-from personalize.placements.models import PlacementRule, RecommendationReport
+from personalize.models import PlacementRule, RecommendationReport
 
 
 @admin.register(PlacementRule)

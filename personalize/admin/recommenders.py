@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from personalize.recommenders.models import ModelVersion
+from personalize.models import ModelVersion
 
 
 def _fmt(value: float | None) -> str:

@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from personalize.segments.forms import SegmentForm, SegmentRuleForm, SegmentRuleFormSet
-from personalize.segments.models import Segment, SegmentRule
+from personalize.models import Segment, SegmentRule
 from personalize.segments.rules import rule_registry
 
 # A spreadsheet runs a cell starting with these as a formula (CSV injection).

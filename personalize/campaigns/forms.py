@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
-from personalize.campaigns.models import CONTROL, Campaign, CampaignContent, Offer
+from personalize.models import CONTROL, Campaign, CampaignContent, Offer
 
 
 class KeyListField(forms.CharField):

@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from personalize.campaigns.models import Offer, OfferCode, normalize_code
+from personalize.models import Offer, OfferCode, normalize_code
 from personalize.models import Shopper
 
 # No 0/O, 1/I/L: codes are read from emails and typed on phones.

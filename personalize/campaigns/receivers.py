@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from personalize.campaigns.models import (
+from personalize.models import (
     Campaign,
     CampaignAssignment,
     CampaignContent,
@@ -36,7 +36,7 @@ def _segment_changed(sender: Any, **kwargs: Any) -> None:
 
 
 try:  # segments' slugs and active flags are part of the cached campaigns
-    from personalize.segments.models import Segment
+    from personalize.models import Segment
 
     post_save.connect(_segment_changed, sender=Segment, dispatch_uid="personalize.campaigns.invalidate.segment")
     post_delete.connect(_segment_changed, sender=Segment, dispatch_uid="personalize.campaigns.invalidate.segment_del")

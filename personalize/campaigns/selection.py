@@ -31,8 +31,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from personalize.campaigns.models import CONTROL, Campaign, CampaignAssignment, Offer
+from personalize.models import CONTROL, Campaign, CampaignAssignment, Offer
 from personalize.conf import personalize_settings as ps
+from personalize.experiments import assign
 from personalize.holdout import in_holdout
 from personalize.models import Shopper
 
@@ -88,18 +89,7 @@ class CampaignSpec:
 
     def arm_for(self, shopper: Shopper) -> str:
         """The shopper's arm from a stable hash: control first, then variants by weight."""
-        point = shopper.bucket(f"{ARM_SALT}:{self.id}")
-        control = self.control_percent / 100
-        if point < control:
-            return CONTROL
-        point = (point - control) / (1 - control)
-        total = sum(weight for _key, weight in self.variants)
-        running = 0.0
-        for key, weight in self.variants:
-            running += weight / total
-            if point < running:
-                return key
-        return self.variants[-1][0]
+        return assign(shopper.key, f"{ARM_SALT}:{self.id}", self.variants, self.control_percent / 100)
 
     def content(self, variant: str, language: str) -> ContentSpec | None:
         """The variant's content in ``language``, else its base language, else the default."""
@@ -172,7 +162,7 @@ def _query_campaigns() -> list[CampaignSpec]:
     from django.core.files.storage import default_storage
     from django.db.models import Q
 
-    from personalize.campaigns.models import CampaignContent, CampaignVariant
+    from personalize.models import CampaignContent, CampaignVariant
 
     now = timezone.now()
     campaigns = list(

@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from scipy import stats as sps
 
-from personalize.campaigns.models import CONTROL, Campaign, CampaignAssignment, CampaignConversion
+from personalize.models import CONTROL, Campaign, CampaignAssignment, CampaignConversion
 from personalize.conf import personalize_settings as ps
 
 

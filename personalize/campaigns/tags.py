@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.safestring import SafeString
 
-from personalize.campaigns.models import Placement
+from personalize.models import Placement
 from personalize.widgets import current_product_key, render_widget
 
 register = template.Library()

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from personalize.campaigns.models import CampaignAssignment, validate_link
+from personalize.models import CampaignAssignment, validate_link
 from personalize.campaigns.tags import CLICK_SALT, SEEN_SALT
 from personalize.conf import personalize_settings as ps
 from personalize.identity import get_shopper

@@ -34,7 +34,7 @@ ABANDONED_STEPS = [
 def _offer(name: str, value: Decimal, prefix: str) -> Any:
     """The default offer when the campaigns' Offer model is installed, else ``None``."""
     try:
-        from personalize.campaigns.models import Offer
+        from personalize.models import Offer
     except ImportError:
         return None
     offer = Offer.objects.filter(name=name).first()
@@ -52,7 +52,7 @@ def _offer(name: str, value: Decimal, prefix: str) -> Any:
 
 def ensure_default_flows(**kwargs: Any) -> None:
     """Create the default flows that do not exist yet (post_migrate receiver); never overwrites."""
-    from personalize.emails.models import Flow, Step
+    from personalize.models import Flow, Step
 
     if not Flow.objects.filter(slug=ABANDONED_SLUG).exists():
         flow = Flow.objects.create(name="Abandoned cart", slug=ABANDONED_SLUG, kind=Flow.Kind.ABANDONED_CART)

@@ -10,7 +10,7 @@ from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from personalize.emails.models import EmailSend
+from personalize.models import EmailSend
 
 S = EmailSend.Status
 MAX_AHEAD_DAYS = 14

@@ -18,7 +18,7 @@ from personalize import identity
 from personalize.adapters import get_adapter
 from personalize.conf import personalize_settings as ps
 from personalize.emails import links
-from personalize.emails.models import EmailSend
+from personalize.models import EmailSend
 from personalize.emails.receivers import SESSION_SEND_KEY
 from personalize.models import Shopper
 from personalize.services import lifecycle

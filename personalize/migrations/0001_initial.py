@@ -4,7 +4,7 @@ import datetime
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import personalize.campaigns.models
+import personalize.models.campaigns
 import uuid
 from decimal import Decimal
 from django.conf import settings
@@ -182,7 +182,7 @@ class Migration(migrations.Migration):
                 ('frequency_cap', models.PositiveIntegerField(default=0, help_text='Most times one shopper sees it per period (0: no cap).', verbose_name='frequency cap')),
                 ('frequency_hours', models.PositiveIntegerField(default=24, help_text='0: the cap counts for the whole campaign.', verbose_name='cap period (hours)')),
                 ('control_percent', models.PositiveSmallIntegerField(default=0, help_text='Share of matching shoppers who see nothing, to measure the lift.', validators=[django.core.validators.MaxValueValidator(90)], verbose_name='control group (%)')),
-                ('default_language', models.CharField(default=personalize.campaigns.models.default_language, max_length=16, verbose_name='default language')),
+                ('default_language', models.CharField(default=personalize.models.campaigns.default_language, max_length=16, verbose_name='default language')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='created')),
                 ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
                 ('offer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='campaigns', to='personalize.offer', verbose_name='offer')),
@@ -375,13 +375,13 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('variant', models.SlugField(default='A', max_length=20, verbose_name='variant')),
-                ('language', models.CharField(default=personalize.campaigns.models.default_language, max_length=16, verbose_name='language')),
+                ('language', models.CharField(default=personalize.models.campaigns.default_language, max_length=16, verbose_name='language')),
                 ('headline', models.CharField(max_length=200, verbose_name='headline')),
                 ('text', models.TextField(blank=True, help_text='Placeholders: {first_name}, {code}, {offer}, {free_shipping_gap}; {first_name|there} gives a fallback.', verbose_name='text')),
                 ('image', models.FileField(blank=True, upload_to='personalize/campaigns/', validators=[django.core.validators.FileExtensionValidator(['jpg', 'jpeg', 'png', 'gif', 'webp'])], verbose_name='image')),
                 ('image_alt', models.CharField(blank=True, max_length=200, verbose_name='image description')),
                 ('cta_label', models.CharField(blank=True, max_length=80, verbose_name='call to action')),
-                ('link', models.CharField(blank=True, max_length=500, validators=[personalize.campaigns.models.validate_link], verbose_name='link')),
+                ('link', models.CharField(blank=True, max_length=500, validators=[personalize.models.campaigns.validate_link], verbose_name='link')),
                 ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contents', to='personalize.campaign', verbose_name='campaign')),
             ],
             options={

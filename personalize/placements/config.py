@@ -9,6 +9,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from personalize.conf import personalize_settings as ps
+from personalize.experiments import assign
 from personalize.models import Shopper
 
 METHODS = ("recommend", "similar")
@@ -66,15 +67,10 @@ class Placement:
         """The shopper's variant of an A/B test: sticky, by the shopper's key."""
         if not self.variants:
             return None
-        total = sum(v.weight for v in self.variants)
-        if shopper is None or total <= 0:
+        if shopper is None:
             return self.variants[0]
-        point = shopper.bucket(f"personalize.placement.{self.name}.{self.salt}") * total
-        for variant in self.variants:
-            point -= variant.weight
-            if point < 0:
-                return variant
-        return self.variants[-1]
+        arms = [(str(i), v.weight) for i, v in enumerate(self.variants)]
+        return self.variants[int(assign(shopper.key, f"personalize.placement.{self.name}.{self.salt}", arms))]
 
     def rules_hook(self) -> Any:
         return import_string(self.rules) if self.rules else None

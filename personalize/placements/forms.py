@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from personalize.models import Shopper
 from personalize.placements.config import placement_choices
-from personalize.placements.models import PlacementRule
+from personalize.models import PlacementRule
 from personalize.placements.rules import validate_lookups
 
 

@@ -1,6 +1,6 @@
 """Business rules: Django ``Q`` filters on the store's product model, per placement.
 
-Two sources, combined with AND: :class:`~personalize.placements.models.PlacementRule` rows
+Two sources, combined with AND: :class:`~personalize.models.PlacementRule` rows
 (admin-editable, cached until one changes) and a placement's ``"rules"`` hook in settings
 (a callable ``(placement, profile) -> Q``).
 """
@@ -54,7 +54,7 @@ def validate_lookups(lookups: Any, *, field: str) -> None:
 def _load_rules() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     rules = cache.get(CACHE_KEY)
     if rules is None:
-        from personalize.placements.models import PlacementRule
+        from personalize.models import PlacementRule
 
         rules = list(PlacementRule.objects.filter(active=True).values_list("placement", "include", "exclude"))
         cache.set(CACHE_KEY, rules, CACHE_SECONDS)

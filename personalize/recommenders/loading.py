@@ -40,7 +40,7 @@ def active_version_id(alias: str) -> int:
     """The serving version id (``NO_VERSION`` when none); the DB is read on a cache miss only."""
     version_id = cache.get(active_cache_key(alias))
     if version_id is None:
-        from personalize.recommenders.models import ModelVersion
+        from personalize.models import ModelVersion
 
         version_id = (
             ModelVersion.objects.filter(alias=alias, is_active=True).values_list("pk", flat=True).first() or NO_VERSION
@@ -126,7 +126,7 @@ class VersionedBackend(BaseRecommender):
             return bool(self._version)
 
     def _load_version(self, version_id: int) -> None:
-        from personalize.recommenders.models import ModelVersion
+        from personalize.models import ModelVersion
 
         version = ModelVersion.objects.filter(pk=version_id).first()
         if version is None:

@@ -169,7 +169,7 @@ class SegmentContext:
     @cached_property
     def memberships(self) -> frozenset[str]:
         """Materialised segment slugs (one query, only when a rule asks)."""
-        from personalize.segments.models import SegmentMembership
+        from personalize.models import SegmentMembership
 
         if not self.is_saved:
             return frozenset()

@@ -85,7 +85,7 @@ def compile_segment(segment: Any, rules: list[Any]) -> CompiledSegment:
 
 def active_segments() -> dict[str, CompiledSegment]:
     """Slug -> compiled definition of every active segment (two queries when reloaded)."""
-    from personalize.segments.models import Segment, SegmentRule
+    from personalize.models import Segment, SegmentRule
 
     version = segments_version()
     now = time.monotonic()
@@ -265,7 +265,7 @@ def invalidate_request(request: Any) -> None:
 
 def shopper_segments(shopper: Any) -> frozenset[str]:
     """See :func:`personalize.segments.shopper_segments`."""
-    from personalize.segments.models import SegmentMembership
+    from personalize.models import SegmentMembership
 
     if shopper is None or getattr(shopper, "pk", None) is None:
         return frozenset()

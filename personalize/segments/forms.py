@@ -16,7 +16,7 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from personalize.segments.models import Segment, SegmentRule
+from personalize.models import Segment, SegmentRule
 from personalize.segments.rules import build_rule, get_rule_class, kind_choices, segment_dependencies
 
 

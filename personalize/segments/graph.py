@@ -13,7 +13,7 @@ from personalize.segments.rules import get_rule_class, segment_dependencies
 
 def dependency_graph(exclude_pk: int | None = None) -> dict[str, set[str]]:
     """slug -> slugs its rules refer to, for every stored segment but ``exclude_pk``."""
-    from personalize.segments.models import SegmentRule
+    from personalize.models import SegmentRule
 
     graph: dict[str, set[str]] = {}
     rows = SegmentRule.objects.select_related("segment")
@@ -45,7 +45,7 @@ def find_cycle(slug: str, referenced: Iterable[str], graph: dict[str, set[str]],
 def live_only_dependencies(referenced: Iterable[str], exclude_pk: int | None = None) -> set[str]:
     """Referenced live segments (transitively) that hold per-request rules: a materialised
     segment cannot use them, there is no request in a background refresh."""
-    from personalize.segments.models import Segment, SegmentRule
+    from personalize.models import Segment, SegmentRule
 
     rules: dict[str, list[str]] = {}
     modes = dict(Segment.objects.values_list("slug", "mode"))

@@ -51,7 +51,7 @@ class Plan:
 
 def load_segments() -> dict[str, CompiledSegment]:
     """Every segment (active or not) compiled: the admin previews inactive ones too."""
-    from personalize.segments.models import Segment, SegmentRule
+    from personalize.models import Segment, SegmentRule
 
     segments = list(Segment.objects.all())
     rules: dict[int, list[Any]] = {s.pk: [] for s in segments}
@@ -71,7 +71,7 @@ class Planner:
         self.env = QueryEnv(self.now, self.segment_q)
 
     def segment_q(self, slug: str) -> Q | None:
-        from personalize.segments.models import SegmentMembership
+        from personalize.models import SegmentMembership
 
         target = self.segments.get(slug)
         if target is None or not target.active or slug in self._stack:
@@ -274,7 +274,7 @@ class RefreshResult:
 
 
 def _claim(segment_pk: int) -> bool:
-    from personalize.segments.models import Segment
+    from personalize.models import Segment
 
     now = timezone.now()
     with transaction.atomic():
@@ -293,7 +293,7 @@ def _claim(segment_pk: int) -> bool:
 
 def insert_members(segment_pk: int, shopper_pks: list[int], since: datetime) -> None:
     """Insert memberships, skipping existing ones (a concurrent refresh or a retry)."""
-    from personalize.segments.models import SegmentMembership
+    from personalize.models import SegmentMembership
 
     if connection.vendor == "postgresql":
         # One statement per range, the ids as an array: about twice as fast as bulk_create.
@@ -320,7 +320,7 @@ def refresh_segment(
     Idempotent: a second run with unchanged data changes nothing; members keep their
     ``since``. Claimed first, so two workers never refresh the same segment at once.
     """
-    from personalize.segments.models import Segment, SegmentMembership
+    from personalize.models import Segment, SegmentMembership
 
     if not _claim(segment.pk):
         return RefreshResult(segment.slug, refreshed=False)
@@ -380,7 +380,7 @@ def _refresh_order(segments: dict[str, CompiledSegment], slugs: list[str]) -> li
 
 def refresh_segments(slugs: list[str] | None = None, *, batch_size: int | None = None) -> list[RefreshResult]:
     """Refresh the active materialised segments (or the given slugs); returns what changed."""
-    from personalize.segments.models import Segment
+    from personalize.models import Segment
 
     segments = load_segments()
     targets = [

@@ -19,7 +19,7 @@ def _bump(**kwargs: Any) -> None:
 
 def follow_slug_change(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A renamed segment keeps the segments built on it: their member-of rules follow."""
-    from personalize.segments.models import Segment, SegmentRule
+    from personalize.models import Segment, SegmentRule
 
     if instance.pk is None:
         return
@@ -33,7 +33,7 @@ def follow_slug_change(sender: Any, instance: Any, **kwargs: Any) -> None:
 def drop_stale_memberships(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A segment switched to live keeps no memberships (they would go stale: emails and the
     recommender read them)."""
-    from personalize.segments.models import SegmentMembership
+    from personalize.models import SegmentMembership
 
     if instance.mode != "materialised":
         SegmentMembership.objects.filter(segment_id=instance.pk).delete()
@@ -42,7 +42,7 @@ def drop_stale_memberships(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 
 def connect() -> None:
-    from personalize.segments.models import Segment, SegmentRule
+    from personalize.models import Segment, SegmentRule
 
     pre_save.connect(follow_slug_change, sender=Segment, dispatch_uid="personalize.segments.slug_change")
     post_save.connect(drop_stale_memberships, sender=Segment, dispatch_uid="personalize.segments.live_memberships")

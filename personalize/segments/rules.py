@@ -785,7 +785,7 @@ class SegmentMemberRule(Rule):
         segment = forms.SlugField(label=_("segment slug"))
 
         def clean_segment(self) -> str:
-            from personalize.segments.models import Segment
+            from personalize.models import Segment
 
             slug = self.cleaned_data["segment"]
             if not Segment.objects.filter(slug=slug).exists():

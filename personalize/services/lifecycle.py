@@ -39,7 +39,7 @@ from django.utils import timezone, translation
 from personalize.adapters import get_adapter
 from personalize.conf import personalize_settings as ps
 from personalize.emails import links, rendering
-from personalize.emails.models import EmailSend, Flow, Step, Unsubscribe
+from personalize.models import EmailSend, Flow, Step, Unsubscribe
 from personalize.holdout import in_holdout
 from personalize.models import Cart, Contact, Event, EventKind, Shopper
 

@@ -30,7 +30,7 @@ from personalize.recommenders import Artefact, BaseRecommender, TrainingData, ge
 from personalize.recommenders.catalogue import iter_products
 from personalize.recommenders.evaluation import evaluate, temporal_split
 from personalize.recommenders.loading import publish_active
-from personalize.recommenders.models import ModelVersion
+from personalize.models import ModelVersion
 from personalize.recommenders.popular import PopularRecommender
 
 logger = logging.getLogger("personalize")
@@ -161,7 +161,7 @@ def _user_features(shopper_index: dict[int, int], chunk_size: int) -> dict[int, 
 def _segment_slugs(ids: list[int]) -> dict[int, set[str]]:
     """Materialised segment memberships, when the segments capability is installed."""
     try:
-        from personalize.segments.models import SegmentMembership
+        from personalize.models import SegmentMembership
     except ImportError:
         return {}
     found: dict[int, set[str]] = {}

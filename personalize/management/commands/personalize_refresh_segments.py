@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, slugs: list[str], batch_size: int | None, **options: Any) -> None:
         from personalize.segments.materialise import refresh_segments
-        from personalize.segments.models import Segment
+        from personalize.models import Segment
 
         if batch_size is not None and batch_size < 1:
             raise CommandError("--batch-size must be a positive number.")

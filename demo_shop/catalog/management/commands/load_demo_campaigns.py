@@ -21,8 +21,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from personalize.campaigns.models import Campaign, CampaignContent, CampaignVariant, Offer
-from personalize.segments.models import Segment, SegmentRule
+from personalize.models import Campaign, CampaignContent, CampaignVariant, Offer
+from personalize.models import Segment, SegmentRule
 
 
 def free_shipping_over() -> Decimal:
