@@ -1,1 +1,0 @@
-"""Plain functions behind Celery tasks and management commands (one module per job)."""
