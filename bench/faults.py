@@ -312,7 +312,7 @@ def setup_database(workdir: Path) -> list[dict]:
     django.setup()
     from demo_shop.catalog.models import Product
 
-    return list(Product.objects.active().filter(stock__gte=50).order_by("pk").values("id", "slug")[:40])
+    return list(Product.objects.active().filter(stock__gte=5).order_by("pk").values("id", "slug")[:60])
 
 
 def flush_redis() -> None:

@@ -123,7 +123,7 @@ def reset_sends(now) -> None:
 def run_once(now, *, trace: bool) -> tuple[float, float | None, object]:
     from django.core import mail
 
-    from personalize.services.lifecycle import send_due
+    from personalize.emails.sending import send_due
 
     mail.outbox = []
     if trace:

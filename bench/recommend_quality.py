@@ -324,7 +324,7 @@ def main() -> None:
     from personalize.recommenders.evaluation import temporal_split
     from personalize.recommenders.lightfm import LightFMRecommender
     from personalize.recommenders.popular import PopularRecommender
-    from personalize.services import training
+    from personalize.recommenders import training
 
     report["import"] = load_store(films, train, shift, workdir)
     print(f"imported through personalize_import_events in {report['import']['import_seconds']}s")

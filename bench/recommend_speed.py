@@ -6,7 +6,7 @@ categories, product popularity is Zipf-like) in a PostgreSQL database of its own
 COPY. Then:
 
 * training: loading the newest 100k events (a ``since`` window) and all 1M from PostgreSQL,
-  then ``personalize.services.training.train`` for every trainable alias (evaluation, fit,
+  then ``personalize.recommenders.training.train`` for every trainable alias (evaluation, fit,
   refit when the data is under ``REFIT_MAX_EVENTS``, artefact saved, switch) and the popular
   lists, each size in a child process: seconds (wall and CPU), Python peak memory
   (tracemalloc, which also slows Python code down a little) and peak RSS (ru_maxrss);
@@ -131,7 +131,7 @@ def train_size(size: int, refit: bool | None, trace: bool = True) -> dict:
     would set it), including loading them from PostgreSQL: time and memory."""
     from personalize.models import Event
     from personalize.recommenders import get_recommender, recommender_aliases
-    from personalize.services import training
+    from personalize.recommenders import training
 
     kinds = [str(k) for k in training.TRAINING_KINDS]
     since = (

@@ -13,14 +13,14 @@ __all__ = ["track", "update_cart", "get_shopper", "segments_for"]
 
 def track(request: Any, kind: str, product: Any = None, **fields: Any) -> Any:
     """Record an event (``view``, ``search``, ``add_to_cart``, ``purchase``...); never raises."""
-    from personalize.tracking import track as _track
+    from personalize.events import track as _track
 
     return _track(request, kind, product, **fields)
 
 
 def update_cart(request: Any, lines: Any) -> Any:
     """Set the shopper's cart snapshot from the store's cart lines; never raises."""
-    from personalize.tracking import update_cart as _update_cart
+    from personalize.events import update_cart as _update_cart
 
     return _update_cart(request, lines)
 

@@ -307,7 +307,7 @@ class DefaultAdapter:
         """
         from django.utils.module_loading import import_string
 
-        from personalize import tracking
+        from personalize import events as tracking
 
         tracking.update_cart(request, [{"product": line["key"], "quantity": line["quantity"], "price": line.get("price")} for line in lines])
         hook = personalize_settings.EMAIL_RESTORE_CART_HOOK

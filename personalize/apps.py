@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 # Each capability connects its own signal receivers and registers its own system checks.
 CAPABILITY_MODULES = (
-    "personalize.receivers",
+    "personalize.identity.merge",
     "personalize.checks",
     "personalize.segments.receivers",
     "personalize.segments.checks",

@@ -11,7 +11,7 @@ from django.template import Context, Template
 
 from personalize.conf import personalize_settings as ps
 from personalize.models import Event, Shopper
-from personalize.tracking import build_event, save_events, set_cart_lines
+from personalize.events import build_event, save_events, set_cart_lines
 from tests import factories
 
 DETERMINISTIC = "personalize.recommenders.testing.DeterministicRecommender"

@@ -57,7 +57,7 @@ def test_lifecycle_email_goes_out_in_the_carts_language_subject_included(setting
 
     from personalize.emails.defaults import WINBACK_SLUG
     from personalize.models import Flow
-    from personalize.services import lifecycle
+    from personalize.emails import sending as lifecycle
 
     settings.PERSONALIZE = {**settings.PERSONALIZE, "EMAIL_QUIET_HOURS": None, "EMAIL_RECOMMENDATIONS": 0}
     settings.LANGUAGES = [("en", "English"), ("pl", "Polish")]
@@ -82,7 +82,7 @@ def test_prices_in_widgets_and_emails_follow_price_format(settings):
     from personalize.emails.defaults import WINBACK_SLUG
     from personalize.models import Flow
     from personalize.pricing import format_price
-    from personalize.services import lifecycle
+    from personalize.emails import sending as lifecycle
 
     settings.PERSONALIZE = {
         **settings.PERSONALIZE, "PRICE_FORMAT": "€{amount}", "EMAIL_QUIET_HOURS": None, "EMAIL_RECOMMENDATIONS": 0,

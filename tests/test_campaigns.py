@@ -11,7 +11,7 @@ from django.template import Context, Template
 from django.test import override_settings
 from django.utils import timezone
 
-from personalize import tracking
+from personalize import events as tracking
 from personalize.campaigns import selection
 from personalize.models import CampaignAssignment, CampaignConversion, CampaignVariant, OfferCode
 from personalize.models import Contact, Shopper

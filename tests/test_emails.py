@@ -18,7 +18,9 @@ RESTORE_LINK = re.compile(r"https://shop\.example/personalize/emails/restore/[^/
 from personalize.emails.defaults import ABANDONED_SLUG, WINBACK_SLUG
 from personalize.models import EmailSend, Flow, Step, Unsubscribe
 from personalize.models import Cart, Shopper
-from personalize.services import lifecycle
+from personalize.emails import attribution as email_attribution
+from personalize.emails import sending as lifecycle
+from personalize.emails import subscriptions
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -276,7 +278,7 @@ def test_tampered_unsubscribe_link(client):
 def test_unsubscribe_cancels_a_pending_retry():
     shopper, send, _message = sent_email()
     EmailSend.objects.filter(pk=send.pk).update(status="retry", next_attempt_at=NOON)
-    lifecycle.unsubscribe(shopper, send.email)
+    subscriptions.unsubscribe(shopper, send.email)
     send.refresh_from_db()
     assert send.status == "skipped"
 
@@ -298,10 +300,10 @@ def test_click_then_purchase_on_another_device_is_attributed(client_ua):
 
 
 def test_purchase_by_the_same_shopper_after_a_click_is_attributed_once():
-    from personalize import tracking
+    from personalize import events as tracking
 
     shopper, send, _message = sent_email()
-    lifecycle.record_click(send)
+    email_attribution.record_click(send)
     tracking.save_events([tracking.build_event(shopper, "purchase", value="12.00", order_ref="B-1")])
     tracking.save_events([tracking.build_event(shopper, "purchase", value="99.00", order_ref="B-2")])
     send.refresh_from_db()
@@ -309,7 +311,7 @@ def test_purchase_by_the_same_shopper_after_a_click_is_attributed_once():
 
 
 def test_purchase_without_a_click_or_after_the_window_is_not_attributed(settings):
-    from personalize import tracking
+    from personalize import events as tracking
 
     shopper, send, _message = sent_email()
     tracking.save_events([tracking.build_event(shopper, "purchase", value="12.00", order_ref="C-1")])

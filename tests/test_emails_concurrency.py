@@ -20,7 +20,7 @@ from django.db import connection
 
 from personalize.emails.defaults import WINBACK_SLUG
 from personalize.models import EmailSend, Flow
-from personalize.services import lifecycle
+from personalize.emails import sending as lifecycle
 from tests import factories
 
 NOON = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)

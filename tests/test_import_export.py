@@ -116,7 +116,7 @@ def test_export_streams_valid_json_for_every_shopper(tmp_path, fast):
 
 
 def test_export_service_writes_incrementally(fast):
-    from personalize.services.exporting import export_recommendations
+    from personalize.placements.exporting import export_recommendations
 
     factories.product()
     Shopper.objects.create()
@@ -135,7 +135,7 @@ def test_export_service_writes_incrementally(fast):
 
 
 def test_export_with_no_shoppers_is_an_empty_object(fast):
-    from personalize.services.exporting import export_recommendations
+    from personalize.placements.exporting import export_recommendations
 
     out = StringIO()
     assert export_recommendations(out, placement="for_you", limit=2) == 0

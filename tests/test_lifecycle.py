@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from personalize.emails.defaults import ABANDONED_SLUG, WINBACK_SLUG
 from personalize.models import EmailSend, Flow, Step, Unsubscribe
 from personalize.models import Cart, Contact, Event, EventKind
-from personalize.services import lifecycle
+from personalize.emails import sending as lifecycle
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from django.template import Context, Template
 from django.utils import timezone
 
 from personalize.models import CampaignAssignment, Offer, OfferCode, Redemption
-from personalize.campaigns.offers import issue_code
+from personalize.offers.codes import issue_code
 from personalize.models import Shopper
 from personalize.offers import OfferError, best_offer, offer_discount, redeem
 from tests import factories

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from personalize.models import Offer, OfferCode
-from personalize.campaigns.offers import ALPHABET, issue_code, new_code
+from personalize.offers.codes import ALPHABET, issue_code, new_code
 from personalize.models import Shopper
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from personalize.services.training import train_all
+from personalize.recommenders.training import train_all
 from tests.recommender_data import taste_shop
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.placements_urls")]

@@ -16,7 +16,7 @@ from personalize.recommenders.cooccurrence import CoOccurrenceRecommender
 from personalize.recommenders.lightfm import LightFMRecommender
 from personalize.models import ModelVersion
 from personalize.recommenders.testing import DeterministicRecommender
-from personalize.services.training import load_training_data, train
+from personalize.recommenders.training import load_training_data, train
 from tests import factories
 from tests.recommender_data import taste_shop
 

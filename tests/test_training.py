@@ -15,7 +15,7 @@ from personalize.recommenders.evaluation import evaluate, temporal_split, tune
 from personalize.recommenders.lightfm import LightFMRecommender
 from personalize.models import ModelVersion
 from personalize.recommenders.popular import PopularRecommender
-from personalize.services import training
+from personalize.recommenders import training
 from tests.recommender_data import taste_shop
 from tests.recommender_data import FAST_LIGHTFM
 

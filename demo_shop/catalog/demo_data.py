@@ -32,7 +32,7 @@ from demo_shop.catalog.models import Brand, Category, Product
 from demo_shop.catalog.placeholders import product_tile
 from demo_shop.orders.models import Order, OrderLine
 from personalize.models import Cart, Event, Shopper
-from personalize.tracking import build_event, clean_lines, set_cart_lines
+from personalize.events import build_event, clean_lines, set_cart_lines
 
 DEMO_PASSWORD = "demo"
 EVENT_BATCH = 5000

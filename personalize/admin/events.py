@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from personalize.adapters import get_adapter
 from personalize.models import Cart, Event, EventKind, Shopper
-from personalize.tracking import event_kinds
+from personalize.events import event_kinds
 
 RECENT_EVENTS = 50
 

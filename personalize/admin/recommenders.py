@@ -111,7 +111,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Serve the selected version (even if it scored lower)"), permissions=["train"])
     def activate_selected(self, request: HttpRequest, queryset: Any) -> None:
-        from personalize.services.training import activate
+        from personalize.recommenders.training import activate
 
         versions = list(queryset)
         if len(versions) != 1 or not versions[0].artefact or versions[0].status == ModelVersion.Status.FAILED:

@@ -18,7 +18,7 @@ from personalize.api.events import BatchError, validate_batch
 from personalize.api.permissions import OriginCheckedSessionAuthentication, SameOriginPermission
 from personalize.api.throttling import BeaconRateThrottle
 from personalize.conf import personalize_settings as ps
-from personalize.tracking import save_events
+from personalize.events import save_events
 
 
 def _reject_constant(name: str) -> Any:

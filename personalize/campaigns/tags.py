@@ -55,7 +55,7 @@ def personalized_content(context: Any, placement: str) -> SafeString:
     """
 
     def build() -> dict[str, Any]:
-        from personalize.campaigns.offers import issue_code
+        from personalize.offers.codes import issue_code
         from personalize.campaigns.selection import (
             choose,
             fill_placeholders,

@@ -22,7 +22,7 @@ def attribute_purchase(sender: Any, event: Event, request: Any = None, **kwargs:
     if event.kind != EventKind.PURCHASE:
         return
     try:
-        from personalize.services.lifecycle import attribute_purchase as attribute
+        from personalize.emails.attribution import attribute_purchase as attribute
 
         session = getattr(request, "session", None) if request is not None else None
         send_id = session.get(SESSION_SEND_KEY) if session is not None else None

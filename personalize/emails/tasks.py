@@ -1,4 +1,4 @@
-"""Celery task of lifecycle emails: a thin wrapper over :mod:`personalize.services.lifecycle`."""
+"""Celery task of lifecycle emails: a thin wrapper over :mod:`personalize.emails.sending`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def send_due(now: str | None = None, limit: int | None = None) -> dict[str, Any]
     every send is claimed in the database first, so overlapping runs never duplicate an email."""
     from django.utils.dateparse import parse_datetime
 
-    from personalize.services.lifecycle import send_due as run
+    from personalize.emails.sending import send_due as run
 
     when = parse_datetime(now) if now else None
     return run(when, limit=limit).as_dict()

@@ -21,7 +21,8 @@ from personalize.emails import links
 from personalize.models import EmailSend
 from personalize.emails.receivers import SESSION_SEND_KEY
 from personalize.models import Shopper
-from personalize.services import lifecycle
+from personalize.emails import attribution as email_attribution
+from personalize.emails import subscriptions
 
 logger = logging.getLogger("personalize")
 
@@ -61,7 +62,7 @@ def restore(request: HttpRequest, token: str) -> HttpResponse:
     if send is None:
         return _problem(request, _("This link is not valid"), _("The cart this link pointed to no longer exists."))
     if not identity.is_bot(request):  # link scanners of mail providers are not clicks
-        lifecycle.record_click(send)
+        email_attribution.record_click(send)
     adapter = get_adapter()
     keys = [str(line.get("product")) for line in send.lines]
     products = {adapter.product_key(p): p for p in adapter.get_products(keys)} if keys else {}
@@ -122,6 +123,6 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     email = str(payload["e"])
     if request.method == "POST":
         shopper = Shopper.objects.filter(key=payload["k"]).first()
-        lifecycle.unsubscribe(shopper, email, source="one-click" if "List-Unsubscribe" in request.POST else "link")
+        subscriptions.unsubscribe(shopper, email, source="one-click" if "List-Unsubscribe" in request.POST else "link")
         return render(request, "personalize/emails/unsubscribed.html", {"email": email, "shop_url": ps.EMAIL_SHOP_URL})
     return render(request, "personalize/emails/unsubscribe_confirm.html", {"email": email, "action": request.path})

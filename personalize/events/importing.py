@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from personalize.models import Event, EventKind, Shopper
 from personalize.recommenders.catalogue import canonical_product_keys
-from personalize.tracking import TrackingError, build_event
+from personalize.events import TrackingError, build_event
 
 REQUIRED = ("shopper", "product", "kind", "timestamp")
 OPTIONAL = ("value", "quantity")

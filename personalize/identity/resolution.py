@@ -17,16 +17,10 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from personalize.conf import personalize_settings as ps
-from personalize.models import Cart, Event, Shopper
+from personalize.identity.agent import detect_country, detect_device, is_bot
+from personalize.models import Shopper
 
 logger = logging.getLogger("personalize")
-
-BOT_MARKERS = ("bot", "crawl", "spider", "slurp", "headless", "python-requests", "curl/", "wget/", "monitor")
-
-
-def is_bot(request: HttpRequest) -> bool:
-    agent = request.META.get("HTTP_USER_AGENT", "").lower()
-    return ps.IGNORE_BOTS and (not agent or any(marker in agent for marker in BOT_MARKERS))
 
 
 def read_cookie_key(request: HttpRequest) -> uuid.UUID | None:
@@ -110,42 +104,6 @@ def ensure_shopper(request: HttpRequest) -> Shopper | None:
     return shopper
 
 
-def detect_country(request: HttpRequest) -> str:
-    """Country code from the configured CDN header, else GeoIP2 when configured."""
-    header = ps.COUNTRY_HEADER
-    value = request.META.get(header, "") if header else ""
-    if value and len(value) == 2 and value.isalpha() and value.upper() not in ("XX", "T1"):
-        return value.upper()
-    if ps.GEOIP_PATH:
-        try:
-            from django.contrib.gis.geoip2 import GeoIP2
-
-            ip = request.META.get("REMOTE_ADDR", "")
-            return (GeoIP2(ps.GEOIP_PATH).country_code(ip) or "")[:2]
-        except Exception:  # noqa: BLE001 - GeoIP is best effort
-            logger.debug("GeoIP lookup failed", exc_info=True)
-    return ""
-
-
-def detect_device(request: HttpRequest) -> str:
-    """``mobile``, ``tablet``, ``desktop`` or ``bot`` from the User-Agent (user-agents library)."""
-    agent = request.META.get("HTTP_USER_AGENT", "")
-    if not agent:
-        return ""
-    try:
-        from user_agents import parse
-    except ImportError:  # pragma: no cover - a declared dependency
-        return ""
-    ua = parse(agent)
-    if ua.is_bot:
-        return "bot"
-    if ua.is_tablet:
-        return "tablet"
-    if ua.is_mobile:
-        return "mobile"
-    return "desktop"
-
-
 def touch(shopper: Shopper) -> None:
     """Count a new visit after ``VISIT_TIMEOUT_MINUTES`` of inactivity; update ``last_seen``."""
     now = timezone.now()
@@ -160,49 +118,3 @@ def touch(shopper: Shopper) -> None:
         setattr(shopper, name, value)
 
 
-@transaction.atomic
-def merge_shoppers(source: Shopper, target: Shopper) -> Shopper:
-    """Move ``source``'s history and cart into ``target`` and mark ``source`` merged."""
-    from personalize import signals
-
-    if source.pk == target.pk:
-        return target
-    Event.objects.filter(shopper=source).update(shopper=target)
-    source_cart = Cart.objects.filter(shopper=source).first()
-    if source_cart is not None and source_cart.lines:
-        target_cart = Cart.objects.filter(shopper=target).first()
-        if target_cart is None or target_cart.is_empty or source_cart.updated_at >= target_cart.updated_at:
-            Cart.objects.filter(shopper=target).delete()
-            source_cart.shopper = target
-            source_cart.save(update_fields=["shopper"])
-    target.visits = max(target.visits, source.visits)
-    target.first_seen = min(target.first_seen, source.first_seen)
-    for field in ("language", "country", "device", "email"):
-        if not getattr(target, field) and getattr(source, field):
-            setattr(target, field, getattr(source, field))
-    target.save()
-    source.merged_into = target
-    source.save(update_fields=["merged_into"])
-    signals.shopper_merged.send(sender=Shopper, source=source, target=target)
-    return target
-
-
-def attach_user(request: HttpRequest, user: Any) -> Shopper | None:
-    """On login: the browser's history follows the shopper into the account's profile."""
-    key = read_cookie_key(request)
-    browser = Shopper.objects.filter(key=key).first() if key else None
-    if browser is not None and browser.merged_into_id:
-        browser = Shopper.objects.filter(pk=browser.merged_into_id).first()
-    account = Shopper.objects.filter(user=user).first()
-    if account is None and browser is not None and browser.user_id is None:
-        browser.user = user
-        browser.save(update_fields=["user"])
-        account = browser
-    elif account is not None and browser is not None and browser.user_id is None:
-        account = merge_shoppers(browser, account)
-    if hasattr(request, "_personalize_shopper"):
-        del request._personalize_shopper
-    if account is not None:
-        request._personalize_shopper = account
-        request._personalize_set_cookie = True
-    return account

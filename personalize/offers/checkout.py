@@ -21,17 +21,20 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from personalize.conf import personalize_settings as ps
+from personalize.holdout import in_holdout
+from personalize.identity import ensure_shopper
 from personalize.models import (
     CONTROL,
     Campaign,
     CampaignAssignment,
     Offer,
     OfferCode,
+    Placement,
     Redemption,
+    Shopper,
     normalize_code,
 )
-from personalize.conf import personalize_settings as ps
-from personalize.models import Shopper
 
 __all__ = ["OfferDecision", "OfferError", "best_offer", "redeem", "offer_discount"]
 
@@ -188,8 +191,6 @@ def _shown(campaign: Campaign, shopper: Shopper) -> bool:
     counted only when they open; until then their code must not apply by itself at checkout.
     Typing the code still works.
     """
-    from personalize.models import Placement
-
     if campaign.placement != Placement.EXIT_INTENT:
         return True
     return CampaignAssignment.objects.filter(
@@ -199,8 +200,6 @@ def _shown(campaign: Campaign, shopper: Shopper) -> bool:
 
 def _automatic_candidates(shopper: Shopper, now) -> list[_Candidate]:
     """Unique codes issued to the shopper and shared-code offers of campaigns they saw."""
-    from personalize.holdout import in_holdout
-
     candidates = []
     codes = (
         OfferCode.objects.select_related("offer")
@@ -266,7 +265,7 @@ def best_offer(
     off. The decision's ``error`` explains a typed code that cannot be used.
     """
     from personalize.identity import get_shopper
-    from personalize.tracking import TrackingError, clean_lines
+    from personalize.events import TrackingError, clean_lines
 
     try:
         lines = clean_lines(cart_lines)
@@ -313,11 +312,8 @@ def best_offer(
 
 
 def _session_code_key() -> str:
-    """Where an email's restore link leaves its code (a lifecycle-emails setting)."""
-    try:
-        return ps.EMAIL_OFFER_SESSION_KEY
-    except AttributeError:  # emails not installed alongside: the documented default
-        return "personalize_offer_code"
+    """Where an email's restore link leaves its code."""
+    return ps.EMAIL_OFFER_SESSION_KEY
 
 
 def redeem(request: Any, decision: OfferDecision, order_ref: str) -> Redemption | None:
@@ -327,8 +323,6 @@ def redeem(request: Any, decision: OfferDecision, order_ref: str) -> Redemption 
     other gets :class:`OfferError`). Redeeming the same offer again for the same order returns
     the existing redemption.
     """
-    from personalize.identity import ensure_shopper
-
     if not decision.applies:
         return None
     order_ref = str(order_ref)[:64]

@@ -93,7 +93,7 @@ def record_click(request: HttpRequest, click: dict[str, str]) -> bool:
     """A ``rec_click`` event, unless the same click was just recorded (e.g. by the beacon)."""
     from personalize.identity import ensure_shopper, is_bot
     from personalize.models import Event, EventKind
-    from personalize.tracking import TrackingError, build_event, save_events
+    from personalize.events import TrackingError, build_event, save_events
 
     if not ps.TRACKING_ENABLED or is_bot(request):
         return False

@@ -131,7 +131,7 @@ class TrainingData:
     ``users`` and ``items`` index ``shopper_ids`` and ``product_keys``; ``kinds`` index
     ``kind_names``; ``times`` are POSIX seconds; ``sessions`` group a shopper's events into
     visits/orders (used for co-occurrence). Built in bounded memory by
-    :func:`personalize.services.training.load_training_data`.
+    :func:`personalize.recommenders.training.load_training_data`.
     """
 
     users: np.ndarray  # int32

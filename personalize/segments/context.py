@@ -44,7 +44,7 @@ def visit_context(request: Any) -> dict[str, Any]:
     The request that brought the shopper (the latest one carrying a source) is remembered in
     the session, so the pages after the landing page still know where the visit came from.
     """
-    from personalize.tracking import request_context
+    from personalize.events import request_context
 
     if request is None:
         return {}

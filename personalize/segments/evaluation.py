@@ -186,7 +186,7 @@ def evaluate_all(shopper: Any, request: Any = None) -> frozenset[str]:
 # --- the public answers ---------------------------------------------------------------------
 def _fingerprint(request: Any, shopper: Any) -> list[Any]:
     from personalize.models import Cart
-    from personalize.tracking import request_context
+    from personalize.events import request_context
 
     revision = None
     if shopper is not None and shopper.pk is not None:

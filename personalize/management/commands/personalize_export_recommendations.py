@@ -24,7 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from personalize.conf import personalize_settings as ps
-        from personalize.services.exporting import export_recommendations
+        from personalize.placements.exporting import export_recommendations
 
         limit = options["limit"]
         if not 1 <= limit <= ps.WIDGET_MAX_LIMIT:

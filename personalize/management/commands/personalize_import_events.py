@@ -23,7 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         import sys
 
-        from personalize.services.importing import BadHeader, ImportFailed, import_events
+        from personalize.events.importing import BadHeader, ImportFailed, import_events
 
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from personalize.services.lifecycle import send_due
+from personalize.emails.sending import send_due
 
 RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)([mhd])$")
 UNITS = {"m": "minutes", "h": "hours", "d": "days"}

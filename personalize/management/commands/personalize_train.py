@@ -42,7 +42,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from personalize.recommenders import get_recommender, recommender_aliases
-        from personalize.services import training
+        from personalize.recommenders import training
 
         since, until = _moment(options["since"], "since"), _moment(options["until"], "until")
         if since and until and since >= until:

@@ -1,0 +1,19 @@
+"""Identity: who is shopping (a signed cookie until login, the account after it), and what their
+browser is. ``request.shopper`` is set by :class:`personalize.middleware.PersonalizeMiddleware`."""
+
+from personalize.identity.agent import detect_country, detect_device, is_bot
+from personalize.identity.merge import attach_user, merge_shoppers
+from personalize.identity.resolution import ensure_shopper, get_shopper, read_cookie_key, set_cookie, touch
+
+__all__ = [
+    "attach_user",
+    "detect_country",
+    "detect_device",
+    "ensure_shopper",
+    "get_shopper",
+    "is_bot",
+    "merge_shoppers",
+    "read_cookie_key",
+    "set_cookie",
+    "touch",
+]
