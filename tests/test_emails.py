@@ -9,9 +9,11 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
-from django.core import mail, signing
+from django.core import mail
+from django.core import signing as django_signing
 from django.urls import reverse
 
+from personalize import signing
 from personalize.emails import links
 
 RESTORE_LINK = re.compile(r"https://shop\.example/personalize/emails/restore/[^/\s\"]+/")
@@ -238,10 +240,18 @@ def test_bot_opening_the_link_is_not_a_click(client):
     assert send.clicked_at is None
 
 
-def test_read_restore_token_rejects_malformed_payloads():
-    token = signing.dumps(["not", "a", "dict"], salt=links.RESTORE_SALT)
+@pytest.mark.parametrize("payload", [["not", "a", "dict"], {"s": "1", "k": "x"}, {"s": 1}, "text", None])
+def test_read_restore_token_rejects_malformed_payloads(payload):
+    token = django_signing.dumps(payload, salt=signing.salt("email_restore"), compress=True)
     with pytest.raises(signing.BadSignature):
         links.read_restore_token(token)
+
+
+def test_a_token_of_one_kind_never_reads_as_another():
+    token = signing.sign("email_unsubscribe", {"k": "key", "e": "a@example.com"})
+    with pytest.raises(signing.BadSignature):
+        signing.unsign("email_restore", token)
+    assert signing.unsign("email_unsubscribe", token) == {"k": "key", "e": "a@example.com"}
 
 
 # --- unsubscribe -----------------------------------------------------------------------------

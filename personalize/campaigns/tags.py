@@ -5,24 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.core import signing
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.safestring import SafeString
 
+from personalize import signing
 from personalize.models import Placement
 from personalize.widgets import current_product_key, render_widget
 
 register = template.Library()
 
-CLICK_SALT = "personalize.campaign.click"
-SEEN_SALT = "personalize.campaign.seen"
-
-
 def click_url(campaign_id: int, arm: str, link: str) -> str:
     """A signed redirect that counts the click, then goes to ``link`` (no open redirect)."""
-    token = signing.dumps([campaign_id, arm, link], salt=CLICK_SALT, compress=True)
+    token = signing.sign("campaign_click", [campaign_id, arm, link])
     try:
         return reverse("personalize:campaign_click", args=[token])
     except NoReverseMatch:  # personalize.urls not included (check W030): link without counting
@@ -31,7 +27,7 @@ def click_url(campaign_id: int, arm: str, link: str) -> str:
 
 def seen_url(campaign_id: int, arm: str) -> str:
     """A signed link the browser posts when a deferred campaign (exit intent) is shown."""
-    token = signing.dumps([campaign_id, arm], salt=SEEN_SALT, compress=True)
+    token = signing.sign("campaign_seen", [campaign_id, arm])
     try:
         return reverse("personalize:campaign_seen", args=[token])
     except NoReverseMatch:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
@@ -13,9 +12,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from personalize import signing
 from personalize.models import CampaignAssignment, validate_link
-from personalize.campaigns.tags import CLICK_SALT, SEEN_SALT
-from personalize.conf import personalize_settings as ps
 from personalize.identity import get_shopper
 
 logger = logging.getLogger("personalize")
@@ -25,9 +23,7 @@ logger = logging.getLogger("personalize")
 def campaign_click(request: HttpRequest, token: str) -> HttpResponse:
     """Count the click for the shopper's assignment, then go to the campaign's link."""
     try:
-        campaign_id, arm, link = signing.loads(
-            token, salt=CLICK_SALT, max_age=ps.CAMPAIGN_CLICK_MAX_AGE_DAYS * 86400
-        )
+        campaign_id, arm, link = signing.unsign("campaign_click", token)
         validate_link(link)
     except (signing.BadSignature, ValidationError, ValueError, TypeError):
         return HttpResponseBadRequest(_("This link is not valid or has expired."))
@@ -39,10 +35,6 @@ def campaign_click(request: HttpRequest, token: str) -> HttpResponse:
     return HttpResponseRedirect(link)
 
 
-# A day is plenty between rendering a page and its pop-up opening.
-SEEN_MAX_AGE = 24 * 3600
-
-
 @csrf_exempt  # navigator.sendBeacon cannot send a CSRF token; the signed token names the campaign
 @never_cache
 @require_POST
@@ -52,7 +44,7 @@ def campaign_seen(request: HttpRequest, token: str) -> HttpResponse:
     from personalize.identity import ensure_shopper
 
     try:
-        campaign_id, arm = signing.loads(token, salt=SEEN_SALT, max_age=SEEN_MAX_AGE)
+        campaign_id, arm = signing.unsign("campaign_seen", token)
     except (signing.BadSignature, ValueError, TypeError):
         return HttpResponseBadRequest(_("This link is not valid or has expired."))
     shopper = ensure_shopper(request)

@@ -7,17 +7,14 @@ rebuilds what that send showed, never anything else, so a tampered token gets no
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from django.core import signing
 from django.core.signals import setting_changed
 from django.urls import get_script_prefix, get_urlconf, reverse
 
+from personalize import signing
 from personalize.conf import personalize_settings as ps
 
-RESTORE_SALT = "personalize.emails.restore"
-UNSUBSCRIBE_SALT = "personalize.emails.unsubscribe"
 
 
 def site_url() -> str:
@@ -43,25 +40,24 @@ def absolute(url: str, base: str | None = None) -> str:
 
 
 def restore_token(send_id: int, shopper_key: Any) -> str:
-    return signing.dumps({"s": send_id, "k": str(shopper_key)}, salt=RESTORE_SALT, compress=True)
+    return signing.sign("email_restore", {"s": send_id, "k": str(shopper_key)})
 
 
 def read_restore_token(token: str) -> dict[str, Any]:
     """The payload; raises ``signing.SignatureExpired`` / ``signing.BadSignature``."""
-    max_age = timedelta(days=ps.EMAIL_LINK_MAX_AGE_DAYS)
-    payload = signing.loads(token, salt=RESTORE_SALT, max_age=max_age)
-    if not isinstance(payload, dict) or "s" not in payload or "k" not in payload:
+    payload = signing.unsign("email_restore", token)
+    if not isinstance(payload.get("s"), int) or not isinstance(payload.get("k"), str):
         raise signing.BadSignature("malformed payload")
     return payload
 
 
 def unsubscribe_token(shopper_key: Any, email: str) -> str:
-    return signing.dumps({"k": str(shopper_key), "e": email}, salt=UNSUBSCRIBE_SALT, compress=True)
+    return signing.sign("email_unsubscribe", {"k": str(shopper_key), "e": email})
 
 
 def read_unsubscribe_token(token: str) -> dict[str, Any]:
-    payload = signing.loads(token, salt=UNSUBSCRIBE_SALT)
-    if not isinstance(payload, dict) or "k" not in payload or "e" not in payload:
+    payload = signing.unsign("email_unsubscribe", token)
+    if not isinstance(payload.get("k"), str) or not isinstance(payload.get("e"), str):
         raise signing.BadSignature("malformed payload")
     return payload
 

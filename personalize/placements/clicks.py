@@ -14,11 +14,11 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.http import escape_leading_slashes
 
+from personalize import signing
 from personalize.conf import personalize_settings as ps
 
 logger = logging.getLogger("personalize")
@@ -28,16 +28,16 @@ DEDUPE_SECONDS = 60
 
 def sign_click(*, placement: str, model_version: str, variant: str, product_key: str) -> str:
     payload = {"p": placement, "m": model_version, "v": variant, "k": product_key}
-    return signing.dumps(payload, salt=ps.REC_CLICK_SALT, compress=True)
+    return signing.sign("rec_click", payload)
 
 
 def read_click(token: str) -> dict[str, str] | None:
     """``{"placement", "model_version", "variant", "product"}``, or ``None`` if not genuine."""
     try:
-        data = signing.loads(token, salt=ps.REC_CLICK_SALT, max_age=ps.REC_CLICK_MAX_AGE)
-    except (signing.BadSignature, ValueError, TypeError):
+        data = signing.unsign("rec_click", token)
+    except signing.BadSignature:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("k"), str) or not data["k"]:
+    if not isinstance(data.get("k"), str) or not data["k"]:
         return None
     return {
         "placement": str(data.get("p", ""))[:64],

@@ -1,0 +1,80 @@
+"""Every signed token personalize hands out, in one place: each kind has its own salt and max age.
+
+A token of one kind never verifies as another (the salts differ), expired tokens raise
+``django.core.signing.SignatureExpired`` and anything else not genuine raises
+``django.core.signing.BadSignature``; :func:`unsign` also rejects payloads of the wrong shape
+(a validly signed string where a dict was expected), so views answer 400, never 500.
+A new token kind is one entry in :data:`KINDS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core import signing
+
+from personalize.conf import personalize_settings as ps
+
+BadSignature = signing.BadSignature
+SignatureExpired = signing.SignatureExpired
+
+
+@dataclass(frozen=True)
+class TokenKind:
+    salt: Callable[[], str]
+    max_age_seconds: Callable[[], float | None]
+    shape: type = object
+
+
+DAY = 86400
+
+KINDS: dict[str, TokenKind] = {
+    # The shopper cookie (set with HttpResponse.set_signed_cookie, same salt and age).
+    "shopper": TokenKind(lambda: ps.COOKIE_SALT, lambda: ps.COOKIE_AGE, str),
+    # A click on a recommended product: placement, model version, variant, product.
+    "rec_click": TokenKind(lambda: ps.REC_CLICK_SALT, lambda: ps.REC_CLICK_MAX_AGE, dict),
+    # A click on campaign content: [campaign id, arm, link].
+    "campaign_click": TokenKind(
+        lambda: "personalize.campaign.click", lambda: ps.CAMPAIGN_CLICK_MAX_AGE_DAYS * DAY, list
+    ),
+    # A deferred campaign (exit intent) shown by the browser: [campaign id, arm]; a day is plenty.
+    "campaign_seen": TokenKind(lambda: "personalize.campaign.seen", lambda: DAY, list),
+    # An email's cart-restore link: {"s": send id, "k": shopper key}.
+    "email_restore": TokenKind(
+        lambda: "personalize.emails.restore", lambda: ps.EMAIL_LINK_MAX_AGE_DAYS * DAY, dict
+    ),
+    # An email's unsubscribe link: lasting (RFC 8058 asks for links that keep working).
+    "email_unsubscribe": TokenKind(lambda: "personalize.emails.unsubscribe", lambda: None, dict),
+}
+
+
+def salt(kind: str) -> str:
+    return KINDS[kind].salt()
+
+
+def max_age(kind: str) -> float | None:
+    return KINDS[kind].max_age_seconds()
+
+
+def sign(kind: str, value: Any) -> str:
+    """A URL-safe signed token of ``kind`` carrying ``value`` (JSON-serialisable)."""
+    return signing.dumps(value, salt=salt(kind), compress=True)
+
+
+def unsign(kind: str, token: str) -> Any:
+    """The value of a genuine, unexpired token of ``kind`` with the kind's shape.
+
+    Raises :class:`SignatureExpired` or :class:`BadSignature` (malformed, tampered, another
+    kind's token, or a payload of the wrong type).
+    """
+    try:
+        value = signing.loads(str(token), salt=salt(kind), max_age=max_age(kind))
+    except SignatureExpired:
+        raise
+    except (BadSignature, ValueError, TypeError, UnicodeError) as exc:
+        raise BadSignature(str(exc)) from exc
+    if not isinstance(value, KINDS[kind].shape):
+        raise BadSignature(f"malformed {kind} payload")
+    return value
