@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> None:
         def one_request(shopper: Shopper, mode: str) -> tuple[float, float, int, int]:
             if mode == "cold":
                 cache.clear()  # segment definitions, campaign generation
-                selection._memo.clear()
+                selection.definitions.clear()
             if mode in ("cold", "new session"):
                 sessions[shopper.pk] = SessionStore()
             request = factory.get("/?utm_source=newsletter", HTTP_USER_AGENT=ua, HTTP_CF_IPCOUNTRY=shopper.country)

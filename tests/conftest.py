@@ -240,16 +240,9 @@ def _isolated_personalize_state():
 
 
 def _reset_personalize_state() -> None:
-    from django.core.cache import cache
+    from personalize.testing import reset_state
 
-    from personalize.campaigns import selection
-    from personalize.recommenders import reset_recommenders
-    from personalize.segments.evaluation import clear_compiled
-
-    cache.clear()
-    selection._memo.clear()
-    clear_compiled()  # keyed by a version kept in the cache: a cleared cache can reuse a number
-    reset_recommenders()
+    reset_state()
 
 
 @pytest.fixture

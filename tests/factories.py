@@ -135,9 +135,6 @@ def cart_shopper(
 
 def reset_campaign_caches() -> None:
     """Forget loaded campaigns: a test's rollback sends no signal, so the next test could see them."""
-    from django.core.cache import cache
-
     from personalize.campaigns import selection
 
-    selection._memo.clear()
-    cache.delete(selection.GENERATION_KEY)
+    selection.definitions.bump()

@@ -29,7 +29,7 @@ def demo_settings(settings, tmp_path):
     settings.SHOP_FREE_SHIPPING_OVER = "50.00"
     settings.SHOP_SHIPPING_FEE = "4.95"
     cache.clear()
-    selection._memo.clear()
+    selection.definitions.clear()
     call_command("load_demo_campaigns", stdout=open("/dev/null", "w"))
     # No control groups here: every browser must see the campaigns (arms are tested elsewhere).
     Campaign.objects.update(control_percent=0)

@@ -25,12 +25,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from personalize.caching import VersionedMemo
 from personalize.models import CONTROL, Campaign, CampaignAssignment, Offer
 from personalize.conf import personalize_settings as ps
 from personalize.experiments import assign
@@ -39,7 +39,6 @@ from personalize.models import Shopper
 
 logger = logging.getLogger("personalize")
 
-GENERATION_KEY = "personalize:campaigns:generation"
 ARM_SALT = "personalize.campaign"
 PRODUCT_VIEWS_DAYS = 30
 
@@ -117,26 +116,19 @@ class CampaignSpec:
 
 # --- loading and caching ---------------------------------------------------------------
 
-# (generation, expiry on the monotonic clock, placement -> specs best first)
-_memo: dict[str, tuple[Any, float, dict[str, list[CampaignSpec]]]] = {}
-MEMO_KEY = "campaigns"
+def _load_by_placement() -> dict[str, list[CampaignSpec]]:
+    by_placement: dict[str, list[CampaignSpec]] = {}
+    for spec in _query_campaigns():
+        by_placement.setdefault(spec.placement, []).append(spec)
+    return by_placement
+
+
+definitions = VersionedMemo("campaigns", _load_by_placement, lambda: ps.CAMPAIGN_CACHE_SECONDS)
 
 
 def invalidate(**kwargs: Any) -> None:
     """Forget the cached campaigns in every process (signal receiver)."""
-    try:
-        cache.set(GENERATION_KEY, time.time_ns(), None)
-    except Exception:  # a cache outage must not block saving a campaign
-        logger.warning("personalize: could not bump the campaigns cache generation", exc_info=True)
-    _memo.clear()
-
-
-def _generation() -> Any:
-    try:
-        return cache.get(GENERATION_KEY)
-    except Exception:
-        logger.warning("personalize: campaigns cache unavailable", exc_info=True)
-        return None
+    definitions.bump()
 
 
 def load_campaigns(placement: str) -> list[CampaignSpec]:
@@ -146,15 +138,7 @@ def load_campaigns(placement: str) -> list[CampaignSpec]:
 
 def load_all_campaigns() -> dict[str, list[CampaignSpec]]:
     """Every placement's campaigns: one load (four queries) for all placements."""
-    generation = _generation()
-    cached = _memo.get(MEMO_KEY)
-    if cached is not None and cached[0] == generation and cached[1] > time.monotonic():
-        return cached[2]
-    by_placement: dict[str, list[CampaignSpec]] = {}
-    for spec in _query_campaigns():
-        by_placement.setdefault(spec.placement, []).append(spec)
-    _memo[MEMO_KEY] = (generation, time.monotonic() + ps.CAMPAIGN_CACHE_SECONDS, by_placement)
-    return by_placement
+    return definitions.get()
 
 
 def _query_campaigns() -> list[CampaignSpec]:

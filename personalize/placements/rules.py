@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.cache import cache
 from django.core.exceptions import FieldError, ValidationError
 from django.db import models
 from django.utils.translation import gettext as _
 
 from personalize.adapters import get_adapter
+from personalize.caching import VersionedMemo
+from personalize.models import PlacementRule
 
-CACHE_KEY = "personalize:placement_rules"
 CACHE_SECONDS = 60 * 60
 
 
@@ -51,20 +51,17 @@ def validate_lookups(lookups: Any, *, field: str) -> None:
             ) from None
 
 
-def _load_rules() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    rules = cache.get(CACHE_KEY)
-    if rules is None:
-        from personalize.models import PlacementRule
+def _query_rules() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    return list(PlacementRule.objects.filter(active=True).values_list("placement", "include", "exclude"))
 
-        rules = list(PlacementRule.objects.filter(active=True).values_list("placement", "include", "exclude"))
-        cache.set(CACHE_KEY, rules, CACHE_SECONDS)
-    return rules
+
+stored_rules = VersionedMemo("placement_rules", _query_rules, lambda: CACHE_SECONDS)
 
 
 def stored_rules_q(placement: str) -> models.Q:
     """The admin's rules for ``placement`` (and for every placement) as one ``Q``."""
     q = models.Q()
-    for name, include, exclude in _load_rules():
+    for name, include, exclude in stored_rules.get():
         if name in ("", placement):
             q &= rule_q(include, exclude)
     return q
@@ -82,4 +79,4 @@ def placement_q(placement: Any, profile: Any) -> models.Q:
 
 
 def clear_cache(**kwargs: Any) -> None:
-    cache.delete(CACHE_KEY)
+    stored_rules.bump()

@@ -9,20 +9,20 @@ cart revision, store-local hour), so a cached request costs one cache read and n
 from __future__ import annotations
 
 import logging
-import threading
+
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.cache import cache
+from personalize.caching import VersionedMemo
 
 from personalize.conf import personalize_settings as ps
 from personalize.segments.context import SegmentContext, store_now
 from personalize.segments.rules import Rule, build_rule
+from personalize.models import Segment, SegmentRule
 
 logger = logging.getLogger("personalize")
 
-VERSION_CACHE_KEY = "personalize:segments:version"
 SESSION_KEY = "personalize_segments"
 REQUEST_ATTR = "_personalize_segments"
 
@@ -48,28 +48,7 @@ class CompiledSegment:
         return deps
 
 
-# --- versioning and compiled definitions ---------------------------------------------------
-def segments_version() -> int:
-    version = cache.get(VERSION_CACHE_KEY)
-    if version is None:
-        version = int(time.time() * 1000)
-        cache.add(VERSION_CACHE_KEY, version, None)
-        version = cache.get(VERSION_CACHE_KEY, version)
-    return int(version)
-
-
-def bump_version() -> None:
-    """Invalidate every process's compiled definitions and every session's cached answer."""
-    try:
-        cache.incr(VERSION_CACHE_KEY)
-    except ValueError:
-        cache.set(VERSION_CACHE_KEY, int(time.time() * 1000), None)
-
-
-_lock = threading.Lock()
-_compiled: dict[str, Any] = {"version": None, "loaded_at": 0.0, "segments": {}, "event_kinds": frozenset()}
-
-
+# --- compiled definitions (one memo per process, see personalize.caching) ------------------
 def compile_segment(segment: Any, rules: list[Any]) -> CompiledSegment:
     compiled = CompiledSegment(
         pk=segment.pk, slug=segment.slug, match=segment.match, mode=segment.mode, active=segment.is_active
@@ -83,23 +62,31 @@ def compile_segment(segment: Any, rules: list[Any]) -> CompiledSegment:
     return compiled
 
 
+def _load_segments() -> tuple[dict[str, CompiledSegment], frozenset[str] | None]:
+    segments = list(Segment.objects.filter(is_active=True))
+    rules: dict[int, list[Any]] = {s.pk: [] for s in segments}
+    for row in SegmentRule.objects.filter(segment__is_active=True).order_by("position", "pk"):
+        rules.setdefault(row.segment_id, []).append(row)
+    compiled = {s.slug: compile_segment(s, rules[s.pk]) for s in segments}
+    return compiled, _event_kinds(compiled)
+
+
+definitions = VersionedMemo("segments", _load_segments, lambda: ps.SEGMENT_CACHE_SECONDS)
+
+
+def segments_version() -> str | None:
+    """The generation of the definitions (part of every session's cached answer)."""
+    return definitions.version()
+
+
+def bump_version() -> None:
+    """Invalidate every process's compiled definitions and every session's cached answer."""
+    definitions.bump()
+
+
 def active_segments() -> dict[str, CompiledSegment]:
     """Slug -> compiled definition of every active segment (two queries when reloaded)."""
-    from personalize.models import Segment, SegmentRule
-
-    version = segments_version()
-    now = time.monotonic()
-    state = _compiled
-    if state["version"] == version and now - state["loaded_at"] < ps.SEGMENT_CACHE_SECONDS:
-        return state["segments"]
-    with _lock:
-        segments = list(Segment.objects.filter(is_active=True))
-        rules: dict[int, list[Any]] = {s.pk: [] for s in segments}
-        for row in SegmentRule.objects.filter(segment__is_active=True).order_by("position", "pk"):
-            rules.setdefault(row.segment_id, []).append(row)
-        compiled = {s.slug: compile_segment(s, rules[s.pk]) for s in segments}
-        _compiled.update(version=version, loaded_at=now, segments=compiled, event_kinds=_event_kinds(compiled))
-    return compiled
+    return definitions.get()[0]
 
 
 def _event_kinds(segments: dict[str, CompiledSegment]) -> frozenset[str] | None:
@@ -117,12 +104,7 @@ def _event_kinds(segments: dict[str, CompiledSegment]) -> frozenset[str] | None:
 
 def invalidating_event_kinds() -> frozenset[str] | None:
     """Tracking one of these kinds drops the session's cached segments (``None``: any)."""
-    active_segments()
-    return _compiled.get("event_kinds")
-
-
-def clear_compiled() -> None:
-    _compiled.update(version=None, loaded_at=0.0, segments={}, event_kinds=frozenset())
+    return definitions.get()[1]
 
 
 # --- evaluation ----------------------------------------------------------------------------

@@ -1,0 +1,91 @@
+"""Process memos shared-invalidated through a generation stored in the cache.
+
+A :class:`VersionedMemo` keeps a loaded value in the process for up to ``ttl`` seconds and as
+long as the cache's generation for its name is unchanged. :meth:`VersionedMemo.bump` (called by
+signal receivers when an admin edits a definition) writes a new random generation, so every
+process reloads on its next read. Generations are random tokens, never counters: a counter
+restarted after a cache clear could repeat an old value and serve stale definitions.
+With the cache down the memo still expires after ``ttl`` seconds, so an edit takes effect
+within that bound on any cache, including a per-process one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, ClassVar, Generic, TypeVar
+
+from django.core.cache import cache as default_cache
+
+logger = logging.getLogger("personalize")
+
+T = TypeVar("T")
+
+
+def cache() -> Any:
+    """The cache personalize reads and writes (Django's default cache)."""
+    return default_cache
+
+
+class VersionedMemo(Generic[T]):
+    """A per-process memo of ``loader()``, valid for ``ttl()`` seconds and one cache generation."""
+
+    registry: ClassVar[list[VersionedMemo[Any]]] = []
+
+    def __init__(self, name: str, loader: Callable[[], T], ttl: Callable[[], float]) -> None:
+        self.name = name
+        self.key = f"personalize:generation:{name}"
+        self.loader = loader
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._state: tuple[str | None, float, T] | None = None
+        VersionedMemo.registry.append(self)
+
+    def version(self) -> str | None:
+        """The current generation (created when missing); ``None`` when the cache is unavailable."""
+        try:
+            generation = cache().get(self.key)
+            if generation is None:
+                cache().add(self.key, uuid.uuid4().hex, None)
+                generation = cache().get(self.key)
+        except Exception:  # a cache outage falls back to the ttl alone
+            logger.warning("personalize: cache unavailable for the %s generation", self.name, exc_info=True)
+            return None
+        return generation
+
+    def get(self) -> T:
+        """The memoised value, reloaded when the generation changed or ``ttl`` passed."""
+        generation = self.version()
+        state = self._state
+        if state is not None and state[0] == generation and state[1] > time.monotonic():
+            return state[2]
+        with self._lock:
+            value = self.loader()
+            self._state = (generation, time.monotonic() + float(self.ttl()), value)
+        return value
+
+    def peek(self) -> T | None:
+        """The value loaded last, without reloading (``None`` before the first load)."""
+        state = self._state
+        return state[2] if state is not None else None
+
+    def bump(self) -> None:
+        """Invalidate the value in every process (the next read reloads)."""
+        self._state = None
+        try:
+            cache().set(self.key, uuid.uuid4().hex, None)
+        except Exception:  # a cache outage must not block saving a definition
+            logger.warning("personalize: could not bump the %s generation", self.name, exc_info=True)
+
+    def clear(self) -> None:
+        """Forget the value in this process only."""
+        self._state = None
+
+
+def reset_memos() -> None:
+    """Forget every memo's value in this process (tests; see :func:`personalize.testing.reset_state`)."""
+    for memo in VersionedMemo.registry:
+        memo.clear()
