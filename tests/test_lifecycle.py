@@ -420,7 +420,7 @@ def test_win_back_includes_recommendations_when_the_recommender_answers(monkeypa
     Flow.objects.filter(slug=ABANDONED_SLUG).update(active=False)
     Flow.objects.filter(slug=WINBACK_SLUG).update(active=True)
     picks = [factories.product(name="Pick one"), factories.product(name="Pick two"), factories.product(name="Pick three")]
-    import personalize.placements as placements
+    from personalize.emails import rendering
 
     calls = []
 
@@ -428,7 +428,7 @@ def test_win_back_includes_recommendations_when_the_recommender_answers(monkeypa
         calls.append((placement, limit))
         return picks
 
-    monkeypatch.setattr(placements, "recommend_for", fake_recommend_for)
+    monkeypatch.setattr(rendering, "recommend_for", fake_recommend_for)
     shopper = factories.cart_shopper([], updated_at=NOON)
     Event.objects.create(shopper=shopper, kind=EventKind.PURCHASE, created_at=NOON - timedelta(days=91))
     run(NOON)

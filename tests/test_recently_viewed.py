@@ -130,7 +130,7 @@ def test_failure_renders_nothing_and_logs(monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr("personalize.history.recently_viewed", broken)
+    monkeypatch.setattr("personalize.templatetags.personalize.viewed", broken)
     shopper = Shopper.objects.create()
     viewed(shopper, [factories.product()])
     with caplog.at_level("ERROR", logger="personalize"):

@@ -21,6 +21,16 @@ from rest_framework.views import APIView
 from personalize.adapters import get_adapter
 from personalize.api.throttling import BeaconRateThrottle
 from personalize.conf import personalize_settings as ps
+from personalize.widgets.items import item_for
+
+# What the API shows of an item: the adapter's fields, the reason and the click-recording link.
+API_FIELDS = ("id", "title", "url", "price", "image", "category", "brand", "in_stock", "reason", "tracked_url")
+
+
+def api_item(product: Any, result: Any) -> dict[str, Any]:
+    item = item_for(product, result=result)
+    item["url"] = item["plain_url"]
+    return {name: item[name] for name in API_FIELDS}
 
 MAX_PREFIX = 100
 
@@ -78,7 +88,6 @@ class RecommendationsView(ReadView):
     "tracked_url"}]}``. ``tracked_url`` carries the signed click parameter."""
 
     def respond(self, request: Request) -> Response:
-        from personalize.placements.clicks import sign_click, tracked_url
         from personalize.placements.config import UnknownPlacement, get_placement
         from personalize.placements.pipeline import recommend_for
 
@@ -94,17 +103,7 @@ class RecommendationsView(ReadView):
         product = self.product(params.get("product", "").strip(), required=placement.needs_product)
         category = params.get("category", "").strip()[:64] or None
         result = recommend_for(request, placement.name, limit=limit, product=product, category=category)
-        adapter = get_adapter()
-        items = []
-        for obj in result.items:
-            item = adapter.serialize(obj)
-            key = item["id"]
-            item["reason"] = result.reasons.get(key, "")
-            token = sign_click(
-                placement=result.placement, model_version=result.model_version, variant=result.variant, product_key=key
-            )
-            item["tracked_url"] = tracked_url(item.get("url") or "", token)
-            items.append(item)
+        items = [api_item(obj, result) for obj in result.items]
         return Response(
             {"placement": result.placement, "model_version": result.model_version, "variant": result.variant, "items": items}
         )

@@ -13,30 +13,7 @@ from django.core.signals import setting_changed
 from django.urls import get_script_prefix, get_urlconf, reverse
 
 from personalize import signing
-from personalize.conf import personalize_settings as ps
-
-
-
-def site_url() -> str:
-    """The absolute base of links and images: ``SITE_URL``, else the current Site (https)."""
-    base = (ps.SITE_URL or "").rstrip("/")
-    if base:
-        return base
-    from django.apps import apps
-
-    if apps.is_installed("django.contrib.sites"):
-        from django.contrib.sites.models import Site
-
-        return f"https://{Site.objects.get_current().domain}".rstrip("/")
-    return ""
-
-
-def absolute(url: str, base: str | None = None) -> str:
-    """``url`` made absolute against :func:`site_url` (already absolute URLs are kept)."""
-    if not url or url.startswith(("http://", "https://", "//")):
-        return url or ""
-    base = site_url() if base is None else base
-    return f"{base}{url if url.startswith('/') else '/' + url}"
+from personalize.sites import absolute
 
 
 def restore_token(send_id: int, shopper_key: Any) -> str:

@@ -8,7 +8,6 @@ Everything the marketer or the catalogue provides is auto-escaped (no ``mark_saf
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -17,22 +16,14 @@ from django.utils import translation
 
 from personalize.adapters import get_adapter
 from personalize.emails import links
+from personalize.placements import recommend_for
+from personalize.widgets.items import item_for
 
 logger = logging.getLogger("personalize")
 
 
 class StepTemplateError(Exception):
     """The step's template could not be rendered: the step is marked broken."""
-
-
-@dataclass
-class Rendered:
-    subject: str
-    text: str
-    html: str
-    # Lines that made it into the email (deleted products left out).
-    lines: list[dict[str, Any]] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -43,13 +34,10 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 def product_facts(product: Any, base: str) -> dict[str, Any]:
-    adapter = get_adapter()
-    return {
-        "title": adapter.title(product),
-        "url": links.absolute(adapter.url(product), base),
-        "image": links.absolute(adapter.image_url(product), base),
-        "price": adapter.price(product),
-    }
+    """The item of :func:`~personalize.widgets.items.item_for` with absolute links, price a Decimal."""
+    item = item_for(product, base_url=base, placement="email")
+    item["price"] = _decimal(item["price"])
+    return item
 
 
 def product_lines(
@@ -98,31 +86,18 @@ def recommendations(shopper: Any, exclude: set[str], base: str, limit: int) -> l
     if limit <= 0:
         return []
     try:
-        from personalize.placements import recommend_for
-    except ImportError:
-        return []
-    try:
         result = recommend_for(shopper, "for_you", limit=limit + len(exclude))
     except Exception:  # a failing recommender never blocks an email
         logger.warning("personalize: no recommendations for a lifecycle email", exc_info=True)
         return []
-    adapter = get_adapter()
     items = []
     for product in list(result)[: limit + len(exclude)]:
         if not hasattr(product, "_meta"):
             continue
-        key = adapter.product_key(product)
-        if key in exclude:
+        item = product_facts(product, base)
+        if item["key"] in exclude:
             continue
-        items.append(
-            {
-                "key": key,
-                "title": adapter.title(product),
-                "url": links.absolute(adapter.url(product), base),
-                "image": links.absolute(adapter.image_url(product), base),
-                "price": adapter.price(product),
-            }
-        )
+        items.append(item)
         if len(items) >= limit:
             break
     return items

@@ -34,7 +34,7 @@ from django.utils import timezone, translation
 
 from personalize.adapters import get_adapter
 from personalize.conf import personalize_settings as ps
-from personalize.emails import links, rendering
+from personalize.emails import rendering
 from personalize.emails.policy import (
     fatigued,
     in_quiet_hours,
@@ -48,6 +48,7 @@ from personalize.emails.scanners import SCANNERS, Candidate, RunStats
 from personalize.holdout import in_holdout
 from personalize.models import Cart, Contact, EmailSend, Flow, Shopper, Step
 from personalize.offers.codes import issue_code
+from personalize.sites import site_url
 
 logger = logging.getLogger("personalize")
 
@@ -65,7 +66,7 @@ class Runner:
         self.limit = limit if limit is not None else ps.EMAIL_MAX_PER_RUN
         self.stats = RunStats()
         self.connection = connection
-        self.base = links.site_url()
+        self.base = site_url()
         self.broken: set[int] = set()
         self.batch_size = max(1, int(ps.EMAIL_BATCH_SIZE))
         self.offer_checks = bool(ps.FATIGUE_WINDOW_MINUTES)

@@ -11,8 +11,12 @@ from typing import Any
 from django import template
 from django.utils.safestring import SafeString
 
+from personalize import pricing
 from personalize.conf import personalize_settings as ps
-from personalize.widgets import clamp_limit, current_product_key, product_items, render_widget
+from personalize.history import recently_viewed as viewed
+from personalize.widgets import campaigns, recommendations, segments
+from personalize.widgets.items import product_items
+from personalize.widgets.render import clamp_limit, current_product_key, render_widget
 
 register = template.Library()
 
@@ -20,8 +24,6 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def recently_viewed(context: Any, limit: Any = None, title: str | None = None) -> SafeString:
     """The shopper's recently viewed products, without the one on the current page."""
-    from personalize.history import recently_viewed as viewed
-
     def build() -> dict[str, Any]:
         request = context["request"]
         count = clamp_limit(limit, ps.RECENTLY_VIEWED_LIMIT)
@@ -38,20 +40,6 @@ def merge_library(other: template.Library) -> None:
     register.filters.update(other.filters)
 
 
-# Capability tag libraries (each module defines ``register = template.Library()``).
-
-from personalize import pricing  # noqa: E402
-
-merge_library(pricing.register)
-
-from personalize.placements import tags as placement_tags  # noqa: E402
-
-merge_library(placement_tags.register)
-
-from personalize.campaigns import tags as campaign_tags  # noqa: E402
-
-merge_library(campaign_tags.register)
-
-from personalize.segments import tags as segment_tags  # noqa: E402
-
-merge_library(segment_tags.register)
+# Each capability's widgets keep their own library (personalize.widgets.*); one name loads them all.
+for library in (pricing.register, recommendations.register, campaigns.register, segments.register):
+    merge_library(library)

@@ -14,31 +14,12 @@ from typing import Any
 from django import template
 from django.utils.safestring import SafeString
 
-from personalize.widgets import clamp_limit, current_product_key, render_widget
+from personalize.widgets.items import placement_items
+from personalize.widgets.render import clamp_limit, current_product_key, render_widget
 
 register = template.Library()
 
 DEFAULT_LIMITS = {"for_you": 8, "similar": 8, "bought_together": 4, "trending": 8, "also_viewed": 8}
-
-
-def placement_items(result: Any) -> list[dict[str, Any]]:
-    """Template items for a :class:`PlacementResult`: the adapter's fields, the reason, and
-    a link carrying the signed click parameter (placement, model version, variant)."""
-    from personalize.placements.clicks import sign_click, tracked_url
-    from personalize.widgets import product_items
-
-    items = product_items(result.items, placement=result.placement, model_version=result.model_version)
-    for item in items:
-        key = item["id"]
-        item["variant"] = result.variant
-        item["reason"] = result.reasons.get(key, "")
-        item["plain_url"] = item["url"]
-        item["click_signed"] = True  # the beacon leaves these clicks to the server
-        token = sign_click(
-            placement=result.placement, model_version=result.model_version, variant=result.variant, product_key=key
-        )
-        item["url"] = tracked_url(item["url"], token)
-    return items
 
 
 def render_placement(

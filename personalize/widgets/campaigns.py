@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString
 
 from personalize import signing
 from personalize.models import Placement
-from personalize.widgets import current_product_key, render_widget
+from personalize.widgets.render import current_product_key, render_widget
 
 register = template.Library()
 

@@ -57,18 +57,3 @@ def render_widget(
     except Exception:
         logger.exception("personalize: widget %r failed; rendering nothing", name)
         return mark_safe("")
-
-
-def product_items(products: list[Any], *, placement: str = "", model_version: str = "") -> list[dict[str, Any]]:
-    """Template-ready items: the adapter's fields plus the product object itself."""
-    from personalize.adapters import get_adapter
-
-    adapter = get_adapter()
-    items = []
-    for product in products:
-        item = adapter.serialize(product)
-        item["product"] = product
-        item["placement"] = placement
-        item["model_version"] = model_version
-        items.append(item)
-    return items
