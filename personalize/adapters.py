@@ -15,6 +15,7 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models
+from django.utils.module_loading import import_string
 
 from personalize.conf import personalize_settings
 
@@ -301,15 +302,10 @@ class DefaultAdapter:
         """Rebuild the store's cart from an email's restore link.
 
         ``lines`` are ``{"product": <instance>, "key": str, "quantity": int, "price": str}`` for
-        products that still exist. The default stores them as personalize's cart snapshot of the
-        request's shopper and calls ``PERSONALIZE["EMAIL_RESTORE_CART_HOOK"]`` (a dotted path to
-        ``hook(request, lines)``) so the store fills its own cart; override to do it here instead.
+        products that still exist; personalize's own cart snapshot is already set from them (by
+        the restore view). The default calls ``PERSONALIZE["EMAIL_RESTORE_CART_HOOK"]`` (a dotted
+        path to ``hook(request, lines)``) so the store fills its own cart; override to do it here.
         """
-        from django.utils.module_loading import import_string
-
-        from personalize import events as tracking
-
-        tracking.update_cart(request, [{"product": line["key"], "quantity": line["quantity"], "price": line.get("price")} for line in lines])
         hook = personalize_settings.EMAIL_RESTORE_CART_HOOK
         if hook:
             (import_string(hook) if isinstance(hook, str) else hook)(request, lines)

@@ -8,12 +8,13 @@ from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
+from personalize.adapters import DefaultAdapter, get_adapter
+from personalize.conf import personalize_settings as ps
+from personalize.recommenders.base import BaseRecommender
+
 
 @register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
-    from personalize.adapters import DefaultAdapter, get_adapter
-    from personalize.conf import personalize_settings as ps
-
     errors: list = []
     adapter_ok = False
     try:
@@ -66,9 +67,6 @@ def _check_cache() -> list:
 def check_recommenders(app_configs: Any = None, **kwargs: Any) -> list:
     """Recommenders: E010 malformed RECOMMENDERS, E011 backend not importable, E012 not a backend."""
     from django.utils.module_loading import import_string
-
-    from personalize.conf import personalize_settings as ps
-    from personalize.recommenders.base import BaseRecommender
 
     config = ps.RECOMMENDERS
     if not isinstance(config, dict) or "default" not in config:

@@ -22,6 +22,8 @@ from personalize.campaigns.forms import (
     CampaignForm,
     OfferForm,
 )
+from personalize.campaigns.stats import campaign_results, holdout_results
+from personalize.conf import personalize_settings as ps
 from personalize.models import Campaign, CampaignContent, CampaignVariant, Offer, OfferCode, Redemption
 
 
@@ -167,9 +169,6 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def impact_view(self, request: HttpRequest) -> HttpResponse:
         """The store-wide holdout against everyone else: what personalisation earns."""
-        from personalize.campaigns.stats import holdout_results
-        from personalize.conf import personalize_settings as ps
-
         if not self.has_view_permission(request):
             raise PermissionDenied
         days = report_days(request)
@@ -236,8 +235,6 @@ def lift_row(comparison) -> dict[str, Any]:
 
 def results_context(campaign: Campaign) -> dict[str, Any]:
     """Table rows, lifts and chart data for a campaign's change page."""
-    from personalize.campaigns.stats import campaign_results
-
     results = campaign_results(campaign)
     labels = [_("control") if a.is_control else _("Variant %(key)s") % {"key": a.arm} for a in results.arms]
     lifts = [lift_row(c) for c in results.comparisons]

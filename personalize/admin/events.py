@@ -23,8 +23,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from personalize.adapters import get_adapter
-from personalize.models import Cart, Event, EventKind, Shopper
 from personalize.events import event_kinds
+from personalize.models import Cart, Event, EventKind, Shopper
 
 RECENT_EVENTS = 50
 

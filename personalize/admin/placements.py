@@ -14,10 +14,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from personalize.adapters import get_adapter
 from personalize.admin.periods import REPORT_PERIODS, report_days
+from personalize.conf import personalize_settings as ps
+from personalize.models import PlacementRule, RecommendationReport
+from personalize.placements.attribution import performance, variant_summaries
 from personalize.placements.config import get_placement
 from personalize.placements.forms import PlacementRuleForm, PreviewForm
-from personalize.models import PlacementRule, RecommendationReport
+from personalize.placements.pipeline import recommend_for
 
 
 @admin.register(PlacementRule)
@@ -68,9 +72,6 @@ class PlacementRuleAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/personalize/placement_preview.html", context)
 
     def run_preview(self, data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        from personalize.adapters import get_adapter
-        from personalize.placements.pipeline import recommend_for
-
         result = recommend_for(
             data["shopper"],
             data["placement"],
@@ -111,8 +112,6 @@ class RecommendationReportAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        from personalize.placements.attribution import performance, variant_summaries
-
         if not self.has_view_permission(request):
             raise PermissionDenied
         days = report_days(request)
@@ -133,6 +132,4 @@ class RecommendationReportAdmin(admin.ModelAdmin):
 
 
 def _attribution_hours() -> int:
-    from personalize.conf import personalize_settings as ps
-
     return ps.REC_ATTRIBUTION_HOURS

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -15,6 +15,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from personalize.models import ModelVersion
+from personalize.recommenders.tasks import train
+from personalize.recommenders.training import activate
 
 
 def _fmt(value: float | None) -> str:
@@ -102,8 +104,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Train now (in the background)"), permissions=["train"])
     def train_now(self, request: HttpRequest, queryset: Any) -> None:
-        from personalize.recommenders.tasks import train
-
         aliases = sorted(set(queryset.values_list("alias", flat=True)))
         for alias in aliases:
             transaction.on_commit(lambda alias=alias: train.delay(alias=alias))
@@ -111,8 +111,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Serve the selected version (even if it scored lower)"), permissions=["train"])
     def activate_selected(self, request: HttpRequest, queryset: Any) -> None:
-        from personalize.recommenders.training import activate
-
         versions = list(queryset)
         if len(versions) != 1 or not versions[0].artefact or versions[0].status == ModelVersion.Status.FAILED:
             self.message_user(request, gettext("Select exactly one trained version."), messages.ERROR)
@@ -131,8 +129,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return urls + super().get_urls()
 
     def train_view(self, request: HttpRequest) -> HttpResponseRedirect:
-        from personalize.recommenders.tasks import train
-
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:personalize_modelversion_changelist"))
         if not self.has_train_permission(request):

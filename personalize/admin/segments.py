@@ -16,9 +16,10 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from personalize.segments.forms import SegmentForm, SegmentRuleForm, SegmentRuleFormSet
 from personalize.models import Segment, SegmentRule
-from personalize.segments.rules import rule_registry
+from personalize.segments.forms import SegmentForm, SegmentRuleForm, SegmentRuleFormSet
+from personalize.segments.materialise import iter_matching_shoppers, preview, refresh_segments
+from personalize.segments.rules import describe_rule, rule_registry
 
 # A spreadsheet runs a cell starting with these as a formula (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -54,8 +55,6 @@ def shopper_row(shopper: Any) -> list[str]:
 
 
 def csv_rows(segment: Segment) -> Iterator[str]:
-    from personalize.segments.materialise import iter_matching_shoppers
-
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_COLUMNS)
     for shopper in iter_matching_shoppers(segment):
@@ -103,7 +102,7 @@ class SegmentAdmin(admin.ModelAdmin):
     @admin.display(description=_("rules"))
     def rules_summary(self, obj: Segment) -> str:
         joiner = gettext(" and ") if obj.match == Segment.Match.ALL else gettext(" or ")
-        return joiner.join(str(rule) for rule in obj.rules.all()) or "—"
+        return joiner.join(describe_rule(rule.kind, rule.params, rule.negate) for rule in obj.rules.all()) or "—"
 
     # --- extra views -------------------------------------------------------------------
     def get_urls(self) -> list[Any]:
@@ -141,8 +140,6 @@ class SegmentAdmin(admin.ModelAdmin):
         self._refresh(request, list(queryset))
 
     def _refresh(self, request: HttpRequest, segments: list[Segment]) -> None:
-        from personalize.segments.materialise import refresh_segments
-
         materialised = [s.slug for s in segments if s.is_materialised and s.is_active]
         if len(materialised) < len(segments):
             self.message_user(
@@ -169,8 +166,6 @@ class SegmentAdmin(admin.ModelAdmin):
         extra_context["rule_types"] = rule_types()
         segment = self.get_object(request, object_id)
         if segment is not None and request.method == "GET":
-            from personalize.segments.materialise import preview
-
             try:
                 extra_context["preview"] = preview(segment)
             except Exception as exc:  # noqa: BLE001 - the page must open even if a rule is broken

@@ -17,8 +17,8 @@ from rest_framework import serializers
 
 from personalize.adapters import get_adapter
 from personalize.conf import personalize_settings as ps
-from personalize.models import PRODUCT_KINDS, Event, EventKind, Shopper
 from personalize.events import MAX_QUANTITY, MAX_QUERY, TrackingError, build_event, event_kinds
+from personalize.models import PRODUCT_KINDS, Event, EventKind, Shopper
 
 # Kinds only the server may record, whatever ``API_EVENT_KINDS`` says.
 SERVER_ONLY_KINDS = {EventKind.PURCHASE}

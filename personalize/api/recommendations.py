@@ -21,6 +21,9 @@ from rest_framework.views import APIView
 from personalize.adapters import get_adapter
 from personalize.api.throttling import BeaconRateThrottle
 from personalize.conf import personalize_settings as ps
+from personalize.placements.config import UnknownPlacement, get_placement
+from personalize.placements.pipeline import recommend_for
+from personalize.placements.search import suggestions_for
 from personalize.widgets.items import item_for
 
 # What the API shows of an item: the adapter's fields, the reason and the click-recording link.
@@ -88,9 +91,6 @@ class RecommendationsView(ReadView):
     "tracked_url"}]}``. ``tracked_url`` carries the signed click parameter."""
 
     def respond(self, request: Request) -> Response:
-        from personalize.placements.config import UnknownPlacement, get_placement
-        from personalize.placements.pipeline import recommend_for
-
         params = request.query_params
         name = params.get("placement", "").strip()
         if not name:
@@ -128,8 +128,6 @@ class SearchSuggestionsView(ReadView):
     """``{"prefix", "personal", "suggestions": ["query", ...]}``."""
 
     def respond(self, request: Request) -> Response:
-        from personalize.placements.search import suggestions_for
-
         params = request.query_params
         prefix = params.get("prefix", "")
         if len(prefix) > MAX_PREFIX:

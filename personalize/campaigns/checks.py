@@ -7,6 +7,8 @@ from typing import Any
 
 from django.core.checks import Error, Warning, register
 
+from personalize.conf import personalize_settings as ps
+
 WHOLE_NUMBER_KEYS = (
     "CAMPAIGN_ATTRIBUTION_DAYS",
     "CAMPAIGN_CACHE_SECONDS",
@@ -26,8 +28,6 @@ def check_campaigns(app_configs: Any = None, **kwargs: Any) -> list:
     """E030 CAMPAIGN_CONFIDENCE not in (0, 1); E031 a campaign count/duration not a whole number
     >= 0 (CAMPAIGN_MIN_SAMPLE >= 2); E032 FREE_SHIPPING_THRESHOLD not a number >= 0; W030 the
     click redirect is not routed (``personalize.urls`` not included)."""
-    from personalize.conf import personalize_settings as ps
-
     errors: list = []
     confidence = ps.CAMPAIGN_CONFIDENCE
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:

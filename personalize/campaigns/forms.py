@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
+from personalize.adapters import get_adapter
 from personalize.models import CONTROL, Campaign, CampaignContent, Offer
 
 
@@ -45,8 +46,6 @@ class OfferForm(forms.ModelForm):
     def clean_scope_keys(self) -> list[str]:
         keys = self.cleaned_data.get("scope_keys") or []
         if self.cleaned_data.get("scope") == Offer.Scope.PRODUCTS and keys:
-            from personalize.adapters import get_adapter
-
             adapter = get_adapter()
             bad = [k for k in keys if not adapter.is_valid_key(k)]
             if bad:

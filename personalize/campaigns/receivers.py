@@ -10,17 +10,18 @@ from django.db import IntegrityError, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
+from personalize.campaigns.selection import invalidate
+from personalize.conf import personalize_settings as ps
 from personalize.models import (
     Campaign,
     CampaignAssignment,
     CampaignContent,
     CampaignConversion,
     CampaignVariant,
+    Event,
+    EventKind,
     Offer,
 )
-from personalize.campaigns.selection import invalidate
-from personalize.conf import personalize_settings as ps
-from personalize.models import Event, EventKind
 from personalize.signals import event_tracked
 
 logger = logging.getLogger("personalize")

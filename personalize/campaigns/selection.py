@@ -31,11 +31,25 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from personalize.caching import VersionedMemo
-from personalize.models import CONTROL, Campaign, CampaignAssignment, Offer
 from personalize.conf import personalize_settings as ps
 from personalize.experiments import assign
+from personalize.fatigue import may_contact, record_contact
 from personalize.holdout import in_holdout
-from personalize.models import Shopper
+from personalize.identity import get_shopper
+from personalize.models import (
+    CONTROL,
+    Campaign,
+    CampaignAssignment,
+    CampaignContent,
+    CampaignVariant,
+    Cart,
+    Contact,
+    Event,
+    EventKind,
+    Offer,
+    Shopper,
+)
+from personalize.segments import segments_for
 
 logger = logging.getLogger("personalize")
 
@@ -145,8 +159,6 @@ def _query_campaigns() -> list[CampaignSpec]:
     """Four plain queries (no per-instance prefetch: that costs more than the rows)."""
     from django.core.files.storage import default_storage
     from django.db.models import Q
-
-    from personalize.models import CampaignContent, CampaignVariant
 
     now = timezone.now()
     campaigns = list(
@@ -340,8 +352,6 @@ class ShopperState:
         if not product_key or self.shopper is None or self.shopper.pk is None:
             return 0
         if product_key not in self.product_views:
-            from personalize.models import Event, EventKind
-
             since = timezone.now() - timedelta(days=PRODUCT_VIEWS_DAYS)
             self.product_views[product_key] = Event.objects.filter(
                 shopper=self.shopper, kind=EventKind.VIEW, product_key=product_key, created_at__gte=since
@@ -350,8 +360,6 @@ class ShopperState:
 
     def may_contact(self) -> bool:
         if self.contactable is None:
-            from personalize.fatigue import may_contact
-
             stored = self._stored()
             cached = stored.get("fc") if stored else None
             if cached and time.time() < cached[1]:
@@ -366,9 +374,6 @@ def request_state(request: Any) -> ShopperState:
     """The request's :class:`ShopperState` (memoised on the request)."""
     state = getattr(request, "_personalize_campaign_state", None)
     if state is None:
-        from personalize.identity import get_shopper
-        from personalize.segments import segments_for
-
         # The real object, not the middleware's lazy proxy: it is saved in place later.
         shopper = get_shopper(request)
         language = getattr(request, "LANGUAGE_CODE", "") or get_language() or settings.LANGUAGE_CODE
@@ -437,9 +442,6 @@ def record_impression(
     A new offer contact is recorded for the fatigue cap. ``state``: the request's state, kept
     in step (and in the session) so the next request needs no query.
     """
-    from personalize.fatigue import record_contact
-    from personalize.models import Contact
-
     now = now or timezone.now()
     spec = choice.spec
     shown = 0 if choice.is_control else 1
@@ -510,7 +512,6 @@ def free_shipping_gap(shopper: Shopper | None) -> Decimal | None:
     threshold = ps.FREE_SHIPPING_THRESHOLD
     if threshold is None or shopper is None or shopper.pk is None:
         return None
-    from personalize.models import Cart
 
     try:
         value = shopper.cart.value

@@ -29,8 +29,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from scipy import stats as sps
 
-from personalize.models import CONTROL, Campaign, CampaignAssignment, CampaignConversion
 from personalize.conf import personalize_settings as ps
+from personalize.holdout import in_holdout
+from personalize.models import CONTROL, Campaign, CampaignAssignment, CampaignConversion, Event, EventKind, Shopper
 
 
 @dataclass(frozen=True)
@@ -264,9 +265,6 @@ def holdout_results(days: int = 30) -> tuple[Results, dict]:
     Revenue is every purchase of those shoppers in the period (not only attributed ones): the
     holdout saw no personalisation at all, so the whole difference is what it earns.
     """
-    from personalize.holdout import in_holdout
-    from personalize.models import Event, EventKind, Shopper
-
     since = timezone.now() - timedelta(days=days)
     groups = {"holdout": ArmResult(arm="holdout"), "personalised": ArmResult(arm="personalised")}
     membership: dict[int, str] = {}

@@ -13,8 +13,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from personalize import signing
+from personalize.campaigns.selection import Choice, ShopperState, load_all_campaigns, record_impression
+from personalize.identity import ensure_shopper, get_shopper
 from personalize.models import CampaignAssignment, validate_link
-from personalize.identity import get_shopper
 
 logger = logging.getLogger("personalize")
 
@@ -40,9 +41,6 @@ def campaign_click(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def campaign_seen(request: HttpRequest, token: str) -> HttpResponse:
     """The browser showed a deferred campaign (exit intent): count it for the cookie's shopper."""
-    from personalize.campaigns.selection import Choice, ShopperState, load_all_campaigns, record_impression
-    from personalize.identity import ensure_shopper
-
     try:
         campaign_id, arm = signing.unsign("campaign_seen", token)
     except (signing.BadSignature, ValueError, TypeError):

@@ -10,11 +10,11 @@ from django.apps import apps
 from django.core.checks import Error, Warning, register
 from django.utils.module_loading import import_string
 
+from personalize.conf import personalize_settings as ps
+
 
 @register()
 def check_emails(app_configs: Any = None, **kwargs: Any) -> list:
-    from personalize.conf import personalize_settings as ps
-
     errors: list = []
     if not ps.SITE_URL and not apps.is_installed("django.contrib.sites"):
         errors.append(

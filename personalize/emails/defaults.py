@@ -15,6 +15,8 @@ from typing import Any
 
 from django.utils.translation import gettext_noop
 
+from personalize.models import Flow, Offer, Step
+
 logger = logging.getLogger("personalize")
 
 ABANDONED_SLUG = "abandoned-cart"
@@ -32,11 +34,7 @@ ABANDONED_STEPS = [
 
 
 def _offer(name: str, value: Decimal, prefix: str) -> Any:
-    """The default offer when the campaigns' Offer model is installed, else ``None``."""
-    try:
-        from personalize.models import Offer
-    except ImportError:
-        return None
+    """The default offer of a flow step (created once)."""
     offer = Offer.objects.filter(name=name).first()
     if offer is None:
         offer = Offer.objects.create(
@@ -52,8 +50,6 @@ def _offer(name: str, value: Decimal, prefix: str) -> Any:
 
 def ensure_default_flows(**kwargs: Any) -> None:
     """Create the default flows that do not exist yet (post_migrate receiver); never overwrites."""
-    from personalize.models import Flow, Step
-
     if not Flow.objects.filter(slug=ABANDONED_SLUG).exists():
         flow = Flow.objects.create(name="Abandoned cart", slug=ABANDONED_SLUG, kind=Flow.Kind.ABANDONED_CART)
         for position, delay, subject, translations, with_offer in ABANDONED_STEPS:

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
+from personalize.emails.attribution import attribute_purchase as attribute
 from personalize.models import Event, EventKind
 from personalize.signals import event_tracked
 
@@ -22,8 +23,6 @@ def attribute_purchase(sender: Any, event: Event, request: Any = None, **kwargs:
     if event.kind != EventKind.PURCHASE:
         return
     try:
-        from personalize.emails.attribution import attribute_purchase as attribute
-
         session = getattr(request, "session", None) if request is not None else None
         send_id = session.get(SESSION_SEND_KEY) if session is not None else None
         if attribute(event, send_id) is not None and session is not None:

@@ -13,16 +13,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from personalize import signing
-from personalize import identity
+from personalize import identity, signing
 from personalize.adapters import get_adapter
 from personalize.conf import personalize_settings as ps
-from personalize.emails import links
-from personalize.models import EmailSend
-from personalize.emails.receivers import SESSION_SEND_KEY
-from personalize.models import Shopper
 from personalize.emails import attribution as email_attribution
-from personalize.emails import subscriptions
+from personalize.emails import links, subscriptions
+from personalize.emails.receivers import SESSION_SEND_KEY
+from personalize.events import update_cart
+from personalize.models import EmailSend, Shopper
 
 logger = logging.getLogger("personalize")
 
@@ -76,6 +74,7 @@ def restore(request: HttpRequest, token: str) -> HttpResponse:
         return _land(request, send, lines)
     if lines:
         try:
+            update_cart(request, [{"product": line["key"], "quantity": line["quantity"], "price": line.get("price")} for line in lines])
             adapter.restore_cart(request, lines)
         except Exception:
             logger.exception("personalize: could not restore the cart of send %s", send.pk)

@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 from django.http import HttpRequest
 
-
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 

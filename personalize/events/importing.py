@@ -22,9 +22,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from personalize.events import TrackingError, build_event
 from personalize.models import Event, EventKind, Shopper
 from personalize.recommenders.catalogue import canonical_product_keys
-from personalize.events import TrackingError, build_event
 
 REQUIRED = ("shopper", "product", "kind", "timestamp")
 OPTIONAL = ("value", "quantity")

@@ -18,7 +18,6 @@ from personalize.adapters import get_adapter
 from personalize.conf import personalize_settings as ps
 from personalize.models import PRODUCT_KINDS, Event, EventKind, Shopper
 
-
 MAX_QUERY = 255
 
 

@@ -6,10 +6,10 @@ shipped migrations never name a store's product model. Capability code imports f
 adapter, so it can never close an import cycle.
 """
 
-from personalize.models.core import *  # noqa: F401,F403
-from personalize.models.offers import *  # noqa: F401,F403
 from personalize.models.campaigns import *  # noqa: F401,F403
+from personalize.models.core import *  # noqa: F401,F403
+from personalize.models.emails import *  # noqa: F401,F403
+from personalize.models.offers import *  # noqa: F401,F403
+from personalize.models.placements import *  # noqa: F401,F403
 from personalize.models.recommenders import *  # noqa: F401,F403
 from personalize.models.segments import *  # noqa: F401,F403
-from personalize.models.placements import *  # noqa: F401,F403
-from personalize.models.emails import *  # noqa: F401,F403

@@ -64,6 +64,7 @@ class SegmentRule(models.Model):
         ordering = ["position", "pk"]
 
     def __str__(self) -> str:
+        # Lazy: the rule classes live in the segments layer above the models (import contract).
         from personalize.segments.rules import describe_rule
 
         return describe_rule(self.kind, self.params, self.negate)

@@ -21,9 +21,11 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from personalize.adapters import get_adapter
 from personalize.conf import personalize_settings as ps
+from personalize.events import TrackingError, clean_lines
 from personalize.holdout import in_holdout
-from personalize.identity import ensure_shopper
+from personalize.identity import ensure_shopper, get_shopper
 from personalize.models import (
     CONTROL,
     Campaign,
@@ -35,6 +37,7 @@ from personalize.models import (
     Shopper,
     normalize_code,
 )
+from personalize.pricing import format_price
 
 __all__ = ["OfferDecision", "OfferError", "best_offer", "redeem", "offer_discount"]
 
@@ -79,8 +82,6 @@ class _Candidate:
 
 
 def _money(value: Decimal) -> str:
-    from personalize.pricing import format_price
-
     return format_price(value)
 
 
@@ -113,8 +114,6 @@ def _eligible_subtotal(offer: Offer, lines: list[dict[str, Any]]) -> Decimal:
     elif offer.scope == Offer.Scope.PRODUCTS:
         chosen = [line for line in lines if str(line["product"]) in keys]
     else:
-        from personalize.adapters import get_adapter
-
         adapter = get_adapter()
         products = adapter.get_products([line["product"] for line in lines])
         in_scope = {adapter.product_key(p) for p in products if adapter.category_key(p) in keys}
@@ -264,9 +263,6 @@ def best_offer(
     quietly). ``shipping``: the shipping cost, so free shipping can be weighed against money
     off. The decision's ``error`` explains a typed code that cannot be used.
     """
-    from personalize.identity import get_shopper
-    from personalize.events import TrackingError, clean_lines
-
     try:
         lines = clean_lines(cart_lines)
     except TrackingError as exc:

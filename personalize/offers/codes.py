@@ -13,8 +13,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from personalize.models import Offer, OfferCode, normalize_code
-from personalize.models import Shopper
+from personalize.models import Offer, OfferCode, Shopper, normalize_code
 
 # No 0/O, 1/I/L: codes are read from emails and typed on phones.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from personalize.placements.config import UnknownPlacement
+from personalize.placements.config import get_placement as get
+from personalize.placements.pipeline import recommend_for as run
 from personalize.placements.result import FilteredItem, PlacementResult
 
 __all__ = ["FilteredItem", "PlacementResult", "UnknownPlacement", "get_placement", "recommend_for"]
@@ -16,20 +19,14 @@ __all__ = ["FilteredItem", "PlacementResult", "UnknownPlacement", "get_placement
 
 def recommend_for(request_or_shopper: Any, placement: str, *, limit: int, **kwargs: Any) -> PlacementResult:
     """The products ``placement`` shows this shopper (see :func:`pipeline.recommend_for`)."""
-    from personalize.placements.pipeline import recommend_for as run
-
     return run(request_or_shopper, placement, limit=limit, **kwargs)
 
 
 def get_placement(name: str) -> Any:
-    from personalize.placements.config import get_placement as get
-
     return get(name)
 
 
 def __getattr__(name: str) -> Any:
     if name == "UnknownPlacement":
-        from personalize.placements.config import UnknownPlacement
-
         return UnknownPlacement
     raise AttributeError(name)

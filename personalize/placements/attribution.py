@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from personalize.conf import personalize_settings as ps
 from personalize.models import Event, EventKind
+from personalize.placements.config import placement_configs
 
 GROUP = ("placement", "model_version", "variant")
 
@@ -139,8 +140,6 @@ def variant_summaries(rows: list[PerformanceRow]) -> list[VariantSummary]:
     name); a low ``p_value`` means the CTR difference is unlikely to be chance.
     """
     from scipy.stats import fisher_exact
-
-    from personalize.placements.config import placement_configs
 
     totals: dict[tuple[str, str], VariantSummary] = {}
     for row in rows:

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.checks import Error, register
 from django.utils.module_loading import import_string
 
+from personalize.conf import personalize_settings as ps
 from personalize.placements.config import BUILTIN_PLACEMENTS, METHODS
 
 
@@ -41,8 +42,6 @@ def _shape_errors(name: str, conf: Any) -> list[str]:
 
 @register()
 def check_placements(app_configs: Any = None, **kwargs: Any) -> list:
-    from personalize.conf import personalize_settings as ps
-
     errors: list = []
     raw = ps.PLACEMENTS
     if not isinstance(raw, dict):

@@ -20,6 +20,9 @@ from django.utils.http import escape_leading_slashes
 
 from personalize import signing
 from personalize.conf import personalize_settings as ps
+from personalize.events import TrackingError, build_event, save_events
+from personalize.identity import ensure_shopper, is_bot
+from personalize.models import Event, EventKind
 
 logger = logging.getLogger("personalize")
 
@@ -91,10 +94,6 @@ def handle_click(request: HttpRequest) -> HttpResponse | None:
 
 def record_click(request: HttpRequest, click: dict[str, str]) -> bool:
     """A ``rec_click`` event, unless the same click was just recorded (e.g. by the beacon)."""
-    from personalize.identity import ensure_shopper, is_bot
-    from personalize.models import Event, EventKind
-    from personalize.events import TrackingError, build_event, save_events
-
     if not ps.TRACKING_ENABLED or is_bot(request):
         return False
     shopper = ensure_shopper(request)

@@ -13,37 +13,20 @@ from datetime import datetime
 from typing import TextIO
 
 from personalize.models import Shopper
+from personalize.placements.config import get_placement
+from personalize.placements.pipeline import recommend_for
 
 logger = logging.getLogger("personalize")
 
 
 def _placement_lister(placement: str) -> Callable[[Shopper, int], list[str]]:
-    """The placement pipeline (filters, rules, diversity) when installed, else the recommender."""
-    try:
-        from personalize.placements import get_placement, recommend_for
-    except ImportError:
-        recommend_for = None
-    if recommend_for is not None:
-        get_placement(placement)  # raises UnknownPlacement before anything is written
+    """The placement pipeline (filters, rules, diversity), as the widgets serve it."""
+    get_placement(placement)  # raises UnknownPlacement before anything is written
 
-        def listed(shopper: Shopper, limit: int) -> list[str]:
-            return list(recommend_for(shopper, placement, limit=limit).keys)
+    def listed(shopper: Shopper, limit: int) -> list[str]:
+        return list(recommend_for(shopper, placement, limit=limit).keys)
 
-        return listed
-
-    # Without the placements capability: the recommender named like the placement (or the
-    # default one), leaving out what is in the cart or bought.
-    from personalize.profiles import load_profile
-    from personalize.recommenders import get_recommender, recommender_aliases
-
-    recommender = get_recommender(placement if placement in recommender_aliases() else "default")
-
-    def direct(shopper: Shopper, limit: int) -> list[str]:
-        profile = load_profile(shopper)
-        exclude = profile.cart_keys | profile.purchased_keys
-        return [rec.key for rec in recommender.recommend(profile, limit=limit, exclude=exclude)]
-
-    return direct
+    return listed
 
 
 def export_recommendations(

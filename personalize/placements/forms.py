@@ -12,9 +12,9 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from personalize.models import Shopper
-from personalize.placements.config import placement_choices
-from personalize.models import PlacementRule
+from personalize.adapters import get_adapter
+from personalize.models import PlacementRule, Shopper
+from personalize.placements.config import get_placement, placement_choices
 from personalize.placements.rules import validate_lookups
 
 
@@ -83,16 +83,12 @@ class PreviewForm(forms.Form):
         return shopper
 
     def clean_product(self) -> str:
-        from personalize.adapters import get_adapter
-
         key = self.cleaned_data["product"].strip()
         if key and not get_adapter().is_valid_key(key):
             raise ValidationError(_("“%(id)s” is not a valid product id.") % {"id": key})
         return key
 
     def clean(self) -> dict[str, Any]:
-        from personalize.placements.config import get_placement
-
         data = super().clean()
         name = data.get("placement")
         if name and get_placement(name).needs_product and not data.get("product"):

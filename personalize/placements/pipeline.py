@@ -22,9 +22,11 @@ from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from personalize import recommenders, segments
 from personalize.adapters import get_adapter
 from personalize.conf import personalize_settings as ps
 from personalize.holdout import in_holdout
+from personalize.identity import get_shopper
 from personalize.models import Shopper
 from personalize.placements.config import Placement, get_placement
 from personalize.placements.diversity import diversify
@@ -71,8 +73,6 @@ def recommend_for(
     if config.needs_product and not product_key:
         return result
 
-    from personalize.recommenders import get_recommender
-
     if in_holdout(shopper):
         # The store-wide control group: the same neutral list as everyone in it.
         profile = ShopperProfile(shopper=None)
@@ -84,7 +84,7 @@ def recommend_for(
         alias = chosen.recommender if chosen else config.recommender
         method = chosen.method if chosen else config.method
         variant = chosen.name if chosen else ""
-    recommender = get_recommender(alias)
+    recommender = recommenders.get_recommender(alias)
     result.model_version = str(recommender.model_version or "")
     result.variant = variant
 
@@ -193,10 +193,6 @@ def _segment_features(shopper: Shopper, request: Any) -> dict[str, str]:
     no query); without one, from the materialised memberships.
     """
     try:
-        from personalize import segments
-    except ImportError:  # pragma: no cover - the segments capability ships with the app
-        return {}
-    try:
         slugs = segments.segments_for(request) if request is not None else segments.shopper_segments(shopper)
     except Exception:  # a segment failure must not cost the shopper their recommendations
         logger.exception("personalize: segment features unavailable")
@@ -208,7 +204,6 @@ def _shopper_of(request_or_shopper: Any) -> Shopper | None:
     if request_or_shopper is None or isinstance(request_or_shopper, Shopper):
         return request_or_shopper
     request = getattr(request_or_shopper, "_request", request_or_shopper)  # a DRF request
-    from personalize.identity import get_shopper
 
     # The real instance (request.shopper is lazy), cached on the request by the middleware.
     return get_shopper(request)
@@ -278,10 +273,8 @@ def candidate_list(
 
 def _neutral(category_key: str | None, wanted: int) -> list[Candidate]:
     """The neutral list (popular items) used to top a short list up."""
-    from personalize.recommenders import get_recommender
-
     alias = ps.NEUTRAL_RECOMMENDER
-    recommender = get_recommender(alias)
+    recommender = recommenders.get_recommender(alias)
     return candidate_list(recommender, alias, "recommend", ShopperProfile(shopper=None), "", category_key, wanted)
 
 

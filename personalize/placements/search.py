@@ -25,6 +25,8 @@ from django.utils import timezone
 
 from personalize.conf import personalize_settings as ps
 from personalize.models import Event, EventKind
+from personalize.placements.pipeline import candidate_list, profile_of
+from personalize.recommenders import get_recommender
 
 CACHE_KEY = "personalize:search_suggestions:v1"
 # Trending decays with a half-life of this many days.
@@ -159,9 +161,6 @@ def _matches(query: str, prefix: str) -> bool:
 def _affinity(profile: Any) -> dict[str, float]:
     """How much this shopper cares about each product: what they touched, then what the
     default recommender (trained on shoppers like them) would show them."""
-    from personalize.placements.pipeline import candidate_list
-    from personalize.recommenders import get_recommender
-
     affinity = dict(profile.weighted_items())
     try:
         recommender = get_recommender("default")
@@ -175,8 +174,6 @@ def _affinity(profile: Any) -> dict[str, float]:
 
 def suggestions_for(request_or_shopper: Any, *, limit: int, prefix: str = "") -> SuggestionResult:
     """Up to ``limit`` suggested queries for this shopper, best first, matching ``prefix``."""
-    from personalize.placements.pipeline import profile_of
-
     prefix = normalize_query(prefix)[:MAX_PREFIX]
     stats = search_stats()
     candidates = [q for q in stats.queries if _matches(q, prefix)]

@@ -20,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
+from personalize.conf import personalize_settings as ps
 from personalize.recommenders.base import Artefact, BaseRecommender, Recommendation, TrainingData
 
 __all__ = [
@@ -37,8 +38,6 @@ _lock = threading.Lock()
 
 
 def _config() -> dict[str, dict[str, Any]]:
-    from personalize.conf import personalize_settings as ps
-
     return ps.RECOMMENDERS or {}
 
 

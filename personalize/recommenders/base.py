@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from personalize.profiles import KIND_WEIGHTS
+
 if TYPE_CHECKING:  # profiles imports the core models; keep this module import-light
     from personalize.profiles import ShopperProfile
 
@@ -167,8 +169,6 @@ class TrainingData:
 
     def kind_weights(self) -> np.ndarray:
         """Interaction weight per event from the profile's kind weights."""
-        from personalize.profiles import KIND_WEIGHTS
-
         table = np.array([KIND_WEIGHTS.get(name, 0.5) for name in self.kind_names], dtype=np.float32)
         return table[self.kinds] if len(self.kinds) else np.zeros(0, dtype=np.float32)
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from personalize.models import EventKind
+from personalize.profiles import ShopperProfile
 from personalize.recommenders.base import BaseRecommender, TrainingData
 
 
@@ -37,9 +39,6 @@ def temporal_split(data: TrainingData, test_fraction: float = 0.2, min_events: i
 
 def profiles_from(data: TrainingData, users: np.ndarray, max_events: int = 200) -> dict[int, Any]:
     """A :class:`ShopperProfile` per shopper index, built from ``data``'s events."""
-    from personalize.models import EventKind
-    from personalize.profiles import ShopperProfile
-
     # Only the wanted shoppers' newest ``max_events`` events are visited (numpy does the
     # selection: at a million events a Python loop over all of them dominates evaluation).
     candidates = np.flatnonzero(np.isin(data.users, np.asarray(users, dtype=data.users.dtype)))
@@ -85,7 +84,6 @@ def evaluate(
     if max_users and len(users) > max_users:
         users = np.sort(np.random.default_rng(seed).choice(users, size=max_users, replace=False))
     profiles = profiles_from(train, users)
-    from personalize.profiles import ShopperProfile
 
     keys = train.product_keys
     index = {str(key): i for i, key in enumerate(keys)}

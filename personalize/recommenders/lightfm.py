@@ -22,9 +22,11 @@ import numpy as np
 import scipy.sparse as sp
 from django.utils.translation import gettext as _
 
+from personalize.recommenders import get_recommender, recommender_aliases
 from personalize.recommenders.base import Artefact, BaseRecommender, Recommendation, TrainingData
-from personalize.recommenders.cooccurrence import profile_item_weights
+from personalize.recommenders.cooccurrence import CoOccurrenceRecommender, profile_item_weights
 from personalize.recommenders.loading import VersionedBackend
+from personalize.recommenders.popular import PopularRecommender
 from personalize.recommenders.ranking import indices_of, top_k
 
 if TYPE_CHECKING:
@@ -158,8 +160,6 @@ class LightFMRecommender(VersionedBackend):
     def fit(self, data: TrainingData, progress: Any = None) -> Artefact:
         from lightfm import LightFM
 
-        from personalize.recommenders.popular import PopularRecommender
-
         ctx_vocab: dict[str, int] = {}
         item_features = self._item_feature_matrix(data)
         user_features = self._user_feature_matrix(data, ctx_vocab)
@@ -221,7 +221,6 @@ class LightFMRecommender(VersionedBackend):
         """Item-kNN neighbours (shopper scope, every training kind) for the serving blend."""
         if float(self.option("KNN_WEIGHT")) <= 0:
             return {}
-        from personalize.recommenders.cooccurrence import CoOccurrenceRecommender
 
         knn = CoOccurrenceRecommender(
             f"{self.alias}:knn",
@@ -266,7 +265,6 @@ class LightFMRecommender(VersionedBackend):
     def fallbacks(self) -> list[BaseRecommender]:
         if self._fitted_fallbacks is not None:
             return self._fitted_fallbacks
-        from personalize.recommenders import get_recommender, recommender_aliases
 
         configured = set(recommender_aliases())
         return [get_recommender(alias) for alias in self.option("FALLBACKS") or [] if alias in configured and alias != self.alias]

@@ -15,6 +15,8 @@ from typing import Any
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 
+from personalize.models import ModelVersion
+from personalize.recommenders import _instances
 from personalize.recommenders.base import Artefact, BaseRecommender
 
 logger = logging.getLogger("personalize")
@@ -29,7 +31,6 @@ def active_cache_key(alias: str) -> str:
 def publish_active(alias: str, version_id: int | None) -> None:
     """Tell every process which version now serves ``alias`` (after the switch committed)."""
     cache.set(active_cache_key(alias), version_id or NO_VERSION, None)
-    from personalize.recommenders import _instances
 
     instance = _instances.get(alias)
     if instance is not None:
@@ -40,8 +41,6 @@ def active_version_id(alias: str) -> int:
     """The serving version id (``NO_VERSION`` when none); the DB is read on a cache miss only."""
     version_id = cache.get(active_cache_key(alias))
     if version_id is None:
-        from personalize.models import ModelVersion
-
         version_id = (
             ModelVersion.objects.filter(alias=alias, is_active=True).values_list("pk", flat=True).first() or NO_VERSION
         )
@@ -126,8 +125,6 @@ class VersionedBackend(BaseRecommender):
             return bool(self._version)
 
     def _load_version(self, version_id: int) -> None:
-        from personalize.models import ModelVersion
-
         version = ModelVersion.objects.filter(pk=version_id).first()
         if version is None:
             return

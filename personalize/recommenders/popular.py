@@ -18,7 +18,10 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from personalize.models import Event, EventKind
+from personalize.profiles import KIND_WEIGHTS
 from personalize.recommenders.base import Artefact, BaseRecommender, Recommendation, TrainingData
+from personalize.recommenders.catalogue import iter_products
 from personalize.recommenders.ranking import decay, top_k
 
 if TYPE_CHECKING:
@@ -44,8 +47,6 @@ class PopularRecommender(BaseRecommender):
         return float(self.option("HALF_LIFE_DAYS", 7))
 
     def kind_weights(self) -> dict[str, float]:
-        from personalize.profiles import KIND_WEIGHTS
-
         return {str(k): float(v) for k, v in (self.option("KIND_WEIGHTS") or KIND_WEIGHTS).items()}
 
     def _key(self, part: str) -> str:
@@ -84,9 +85,6 @@ class PopularRecommender(BaseRecommender):
         """Two aggregate queries (events per product, kind and day; purchase lines) + products."""
         from django.db.models import Count
         from django.db.models.functions import TruncDay
-
-        from personalize.models import Event, EventKind
-        from personalize.recommenders.catalogue import iter_products
 
         weights = self.kind_weights()
         now = timezone.now()

@@ -6,12 +6,12 @@ from typing import Any
 
 from celery import shared_task
 
+from personalize.recommenders import training
+
 
 @shared_task(name="personalize.train", ignore_result=False)
 def train(alias: str | None = None, force: bool = False) -> list[dict[str, Any]]:
     """Retrain ``alias`` (or every trainable recommender and the cached lists when ``None``)."""
-    from personalize.recommenders import training
-
     versions = [training.train(alias=alias, force=force)] if alias else training.train_all(force=force)
     return [{"alias": v.alias, "id": v.pk, "status": v.status, "metrics": v.metrics} for v in versions]
 
@@ -19,6 +19,4 @@ def train(alias: str | None = None, force: bool = False) -> list[dict[str, Any]]
 @shared_task(name="personalize.refresh_popular")
 def refresh_popular() -> list[str]:
     """Recompute the cached trending lists (cheap; runs more often than training)."""
-    from personalize.recommenders import training
-
     return training.refresh_lists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
+from personalize.adapters import get_adapter
 from personalize.recommenders.base import BaseRecommender, Recommendation
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ class DeterministicRecommender(BaseRecommender):
         items = self.option("ITEMS")
         if items is not None:
             return [str(key) for key in items]
-        from personalize.adapters import get_adapter
 
         adapter = get_adapter()
         return [adapter.product_key(p) for p in adapter.get_queryset().order_by("pk")]
@@ -39,8 +39,6 @@ class DeterministicRecommender(BaseRecommender):
     def _in_category(self, keys: list[str], category: str) -> list[str]:
         mapping = self.option("CATEGORIES")
         if mapping is None:
-            from personalize.adapters import get_adapter
-
             adapter = get_adapter()
             mapping = {adapter.product_key(p): adapter.category_key(p) for p in adapter.get_products(keys)}
         return [key for key in keys if str(mapping.get(key, "")) == str(category)]

@@ -25,12 +25,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from personalize.conf import personalize_settings as ps
-from personalize.models import Event, EventKind, Shopper
+from personalize.models import Event, EventKind, ModelVersion, SegmentMembership, Shopper
 from personalize.recommenders import Artefact, BaseRecommender, TrainingData, get_recommender, recommender_aliases
 from personalize.recommenders.catalogue import iter_products
 from personalize.recommenders.evaluation import evaluate, temporal_split
 from personalize.recommenders.loading import publish_active
-from personalize.models import ModelVersion
 from personalize.recommenders.popular import PopularRecommender
 
 logger = logging.getLogger("personalize")
@@ -159,11 +158,7 @@ def _user_features(shopper_index: dict[int, int], chunk_size: int) -> dict[int, 
 
 
 def _segment_slugs(ids: list[int]) -> dict[int, set[str]]:
-    """Materialised segment memberships, when the segments capability is installed."""
-    try:
-        from personalize.models import SegmentMembership
-    except ImportError:
-        return {}
+    """Materialised segment memberships per shopper."""
     found: dict[int, set[str]] = {}
     for start in range(0, len(ids), 900):
         rows = SegmentMembership.objects.filter(shopper_id__in=ids[start : start + 900]).values_list(

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from personalize.segments.evaluation import segments_for as _segments_for
+from personalize.segments.evaluation import shopper_segments as _shopper_segments
+
 __all__ = ["segments_for", "shopper_segments", "segment_features", "in_segment"]
 
 
@@ -16,15 +19,11 @@ def segments_for(request: Any) -> frozenset[str]:
     Cached in the session for ``SEGMENT_CACHE_SECONDS``; never raises (logs, returns the
     materialised memberships or an empty set).
     """
-    from personalize.segments.evaluation import segments_for as _segments_for
-
     return _segments_for(request)
 
 
 def shopper_segments(shopper: Any) -> frozenset[str]:
     """Slugs of the active materialised segments the shopper is a member of (no request needed)."""
-    from personalize.segments.evaluation import shopper_segments as _shopper_segments
-
     return _shopper_segments(shopper)
 
 

@@ -7,6 +7,9 @@ from typing import Any
 
 from django.core.checks import Error, register
 
+from personalize.conf import personalize_settings as ps
+from personalize.segments.rules import BUILTIN_RULES, Rule
+
 RFM_KEYS = {"recent_days", "frequent_orders", "big_spender_value", "at_risk_days", "at_risk_min_orders", "lapsed_days"}
 
 
@@ -15,9 +18,6 @@ def check_segments(app_configs: Any = None, **kwargs: Any) -> list:
     """E020 SEGMENT_RULES entry unusable, E021 unknown STORE_TIME_ZONE, E022 bad SEGMENT_RFM,
     E023 SEGMENT_CACHE_SECONDS / SEGMENT_REFRESH_BATCH not a positive number."""
     from django.utils.module_loading import import_string
-
-    from personalize.conf import personalize_settings as ps
-    from personalize.segments.rules import BUILTIN_RULES, Rule
 
     errors: list = []
     builtin = {cls.kind for cls in BUILTIN_RULES}

@@ -17,6 +17,10 @@ from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
 from personalize.conf import personalize_settings as ps
+from personalize.events import request_context
+from personalize.identity import detect_country, detect_device
+from personalize.models import Cart, Event, EventKind, SegmentMembership
+from personalize.profiles import load_profile
 
 FIRST_TOUCH_SESSION_KEY = "personalize_first_touch"
 _LANG_REGION = re.compile(r"^[a-zA-Z]{2,3}[-_]([a-zA-Z]{2})\b")
@@ -44,8 +48,6 @@ def visit_context(request: Any) -> dict[str, Any]:
     The request that brought the shopper (the latest one carrying a source) is remembered in
     the session, so the pages after the landing page still know where the visit came from.
     """
-    from personalize.events import request_context
-
     if request is None:
         return {}
     current = request_context(request)
@@ -95,14 +97,10 @@ class SegmentContext:
 
     @cached_property
     def profile(self) -> Any:
-        from personalize.profiles import load_profile
-
         return load_profile(self.shopper)
 
     @cached_property
     def cart(self) -> Any:
-        from personalize.models import Cart
-
         if not self.is_saved:
             return None
         try:
@@ -121,8 +119,6 @@ class SegmentContext:
     @cached_property
     def orders(self) -> OrderStats:
         """Purchase count, lifetime value and last purchase time: one aggregate query."""
-        from personalize.models import Event, EventKind
-
         if not self.is_saved:
             return OrderStats()
         prefetched = getattr(self.shopper, "_personalize_order_stats", None)
@@ -146,8 +142,6 @@ class SegmentContext:
 
     @cached_property
     def country(self) -> str:
-        from personalize.identity import detect_country
-
         if self.shopper is not None and self.shopper.country:
             return self.shopper.country.upper()
         if self.request is None:
@@ -156,8 +150,6 @@ class SegmentContext:
 
     @cached_property
     def device(self) -> str:
-        from personalize.identity import detect_device
-
         if self.shopper is not None and self.shopper.device:
             return self.shopper.device
         return detect_device(self.request) if self.request is not None else ""
@@ -169,8 +161,6 @@ class SegmentContext:
     @cached_property
     def memberships(self) -> frozenset[str]:
         """Materialised segment slugs (one query, only when a rule asks)."""
-        from personalize.models import SegmentMembership
-
         if not self.is_saved:
             return frozenset()
         return frozenset(

@@ -9,17 +9,17 @@ cart revision, store-local hour), so a cached request costs one cache read and n
 from __future__ import annotations
 
 import logging
-
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from personalize.caching import VersionedMemo
-
 from personalize.conf import personalize_settings as ps
+from personalize.events import request_context
+from personalize.identity import get_shopper
+from personalize.models import Cart, Segment, SegmentMembership, SegmentRule
 from personalize.segments.context import SegmentContext, store_now
 from personalize.segments.rules import Rule, build_rule
-from personalize.models import Segment, SegmentRule
 
 logger = logging.getLogger("personalize")
 
@@ -167,9 +167,6 @@ def evaluate_all(shopper: Any, request: Any = None) -> frozenset[str]:
 
 # --- the public answers ---------------------------------------------------------------------
 def _fingerprint(request: Any, shopper: Any) -> list[Any]:
-    from personalize.models import Cart
-    from personalize.events import request_context
-
     revision = None
     if shopper is not None and shopper.pk is not None:
         try:
@@ -212,8 +209,6 @@ def segments_for(request: Any) -> frozenset[str]:
 def _segments_for(request: Any) -> frozenset[str]:
     shopper = getattr(request, "shopper", None)
     if shopper is None:
-        from personalize.identity import get_shopper
-
         shopper = get_shopper(request)
     session = getattr(request, "session", None)
     fingerprint = _fingerprint(request, shopper)
@@ -247,8 +242,6 @@ def invalidate_request(request: Any) -> None:
 
 def shopper_segments(shopper: Any) -> frozenset[str]:
     """See :func:`personalize.segments.shopper_segments`."""
-    from personalize.models import SegmentMembership
-
     if shopper is None or getattr(shopper, "pk", None) is None:
         return frozenset()
     return frozenset(

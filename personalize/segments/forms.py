@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from personalize.models import Segment, SegmentRule
+from personalize.segments.graph import dependency_graph, find_cycle, live_only_dependencies
 from personalize.segments.rules import build_rule, get_rule_class, kind_choices, segment_dependencies
 
 
@@ -95,7 +96,6 @@ class SegmentRuleFormSet(BaseInlineFormSet):
         super().clean()
         if any(self.errors):
             return
-        from personalize.segments.graph import dependency_graph, find_cycle, live_only_dependencies
 
         segment = self.instance
         forms_ = self.live_forms()

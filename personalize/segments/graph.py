@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from personalize.models import Segment, SegmentRule
 from personalize.segments.rules import get_rule_class, segment_dependencies
 
 
 def dependency_graph(exclude_pk: int | None = None) -> dict[str, set[str]]:
     """slug -> slugs its rules refer to, for every stored segment but ``exclude_pk``."""
-    from personalize.models import SegmentRule
-
     graph: dict[str, set[str]] = {}
     rows = SegmentRule.objects.select_related("segment")
     if exclude_pk is not None:
@@ -45,8 +44,6 @@ def find_cycle(slug: str, referenced: Iterable[str], graph: dict[str, set[str]],
 def live_only_dependencies(referenced: Iterable[str], exclude_pk: int | None = None) -> set[str]:
     """Referenced live segments (transitively) that hold per-request rules: a materialised
     segment cannot use them, there is no request in a background refresh."""
-    from personalize.models import Segment, SegmentRule
-
     rules: dict[str, list[str]] = {}
     modes = dict(Segment.objects.values_list("slug", "mode"))
     rows = SegmentRule.objects.select_related("segment")

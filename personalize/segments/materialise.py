@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from personalize.conf import personalize_settings as ps
+from personalize.models import Segment, SegmentMembership, SegmentRule, Shopper
 from personalize.segments.context import SegmentContext, store_now
 from personalize.segments.evaluation import (
     CompiledSegment,
@@ -24,6 +25,7 @@ from personalize.segments.evaluation import (
     compile_segment,
     evaluate,
     evaluate_rules,
+    resolver,
 )
 from personalize.segments.rules import QueryEnv, Rule
 
@@ -51,8 +53,6 @@ class Plan:
 
 def load_segments() -> dict[str, CompiledSegment]:
     """Every segment (active or not) compiled: the admin previews inactive ones too."""
-    from personalize.models import Segment, SegmentRule
-
     segments = list(Segment.objects.all())
     rules: dict[int, list[Any]] = {s.pk: [] for s in segments}
     for row in SegmentRule.objects.order_by("position", "pk"):
@@ -71,8 +71,6 @@ class Planner:
         self.env = QueryEnv(self.now, self.segment_q)
 
     def segment_q(self, slug: str) -> Q | None:
-        from personalize.models import SegmentMembership
-
         target = self.segments.get(slug)
         if target is None or not target.active or slug in self._stack:
             return NOTHING
@@ -112,15 +110,11 @@ class Planner:
 
 
 def base_queryset() -> Any:
-    from personalize.models import Shopper
-
     return Shopper.objects.filter(merged_into__isnull=True)
 
 
 def _python_matches(segment: CompiledSegment, plan: Plan, shopper: Any, segments: dict[str, CompiledSegment], now: datetime) -> bool:
     """Evaluate the plan's Python rules for one stored shopper (no request)."""
-    from personalize.segments.evaluation import resolver
-
     ctx = SegmentContext(shopper, now=now, segment_resolver=resolver(segments))
     ctx.evaluating.add(segment.slug)
     partial = CompiledSegment(segment.pk, segment.slug, segment.match, "live", plan.python)
@@ -203,8 +197,6 @@ def whole_result_plans() -> Iterator[None]:
 
 def pk_ranges(batch: int) -> Iterator[tuple[int, int]]:
     """Consecutive ``(low, high)`` shopper pk ranges of at most ``batch`` shoppers each."""
-    from personalize.models import Shopper
-
     last = None
     while True:
         ids = Shopper.objects.order_by("pk")
@@ -274,8 +266,6 @@ class RefreshResult:
 
 
 def _claim(segment_pk: int) -> bool:
-    from personalize.models import Segment
-
     now = timezone.now()
     with transaction.atomic():
         row = (
@@ -293,8 +283,6 @@ def _claim(segment_pk: int) -> bool:
 
 def insert_members(segment_pk: int, shopper_pks: list[int], since: datetime) -> None:
     """Insert memberships, skipping existing ones (a concurrent refresh or a retry)."""
-    from personalize.models import SegmentMembership
-
     if connection.vendor == "postgresql":
         # One statement per range, the ids as an array: about twice as fast as bulk_create.
         table = connection.ops.quote_name(SegmentMembership._meta.db_table)
@@ -320,8 +308,6 @@ def refresh_segment(
     Idempotent: a second run with unchanged data changes nothing; members keep their
     ``since``. Claimed first, so two workers never refresh the same segment at once.
     """
-    from personalize.models import Segment, SegmentMembership
-
     if not _claim(segment.pk):
         return RefreshResult(segment.slug, refreshed=False)
     result = RefreshResult(segment.slug, refreshed=True)
@@ -380,8 +366,6 @@ def _refresh_order(segments: dict[str, CompiledSegment], slugs: list[str]) -> li
 
 def refresh_segments(slugs: list[str] | None = None, *, batch_size: int | None = None) -> list[RefreshResult]:
     """Refresh the active materialised segments (or the given slugs); returns what changed."""
-    from personalize.models import Segment
-
     segments = load_segments()
     targets = [
         slug

@@ -8,19 +8,17 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
+from personalize.models import Segment, SegmentMembership, SegmentRule
+from personalize.segments.evaluation import bump_version, invalidate_request, invalidating_event_kinds
 from personalize.signals import cart_updated, event_tracked
 
 
 def _bump(**kwargs: Any) -> None:
-    from personalize.segments.evaluation import bump_version
-
     bump_version()
 
 
 def follow_slug_change(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A renamed segment keeps the segments built on it: their member-of rules follow."""
-    from personalize.models import Segment, SegmentRule
-
     if instance.pk is None:
         return
     old = Segment.objects.filter(pk=instance.pk).values_list("slug", flat=True).first()
@@ -33,8 +31,6 @@ def follow_slug_change(sender: Any, instance: Any, **kwargs: Any) -> None:
 def drop_stale_memberships(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A segment switched to live keeps no memberships (they would go stale: emails and the
     recommender read them)."""
-    from personalize.models import SegmentMembership
-
     if instance.mode != "materialised":
         SegmentMembership.objects.filter(segment_id=instance.pk).delete()
         if instance.member_count is not None or instance.last_refreshed_at is not None:
@@ -42,8 +38,6 @@ def drop_stale_memberships(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 
 def connect() -> None:
-    from personalize.models import Segment, SegmentRule
-
     pre_save.connect(follow_slug_change, sender=Segment, dispatch_uid="personalize.segments.slug_change")
     post_save.connect(drop_stale_memberships, sender=Segment, dispatch_uid="personalize.segments.live_memberships")
     for model in (Segment, SegmentRule):
@@ -53,8 +47,6 @@ def connect() -> None:
 
 @receiver(cart_updated, dispatch_uid="personalize.segments.cart")
 def forget_cached_segments(sender: Any, request: Any = None, **kwargs: Any) -> None:
-    from personalize.segments.evaluation import invalidate_request
-
     invalidate_request(request)
 
 
@@ -62,8 +54,6 @@ def forget_cached_segments(sender: Any, request: Any = None, **kwargs: Any) -> N
 def forget_after_event(sender: Any, event: Any = None, request: Any = None, **kwargs: Any) -> None:
     """Only events a live rule looks at drop the cache: a page view must not, or browsing
     would re-evaluate every page."""
-    from personalize.segments.evaluation import invalidate_request, invalidating_event_kinds
-
     if request is None:
         return
     kinds = invalidating_event_kinds()

@@ -33,7 +33,10 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from personalize.adapters import get_adapter
+from personalize.conf import DEFAULTS
 from personalize.conf import personalize_settings as ps
+from personalize.models import Event, EventKind, Segment
 
 if TYPE_CHECKING:
     from personalize.segments.context import SegmentContext
@@ -147,15 +150,11 @@ def _aggregate_range_q(events: Any, aggregate: Any, params: dict[str, Any]) -> Q
 
 
 def _purchases() -> Any:
-    from personalize.models import Event, EventKind
-
     return Event.objects.filter(kind=EventKind.PURCHASE)
 
 
 def _category_product_keys(category: str) -> list[str]:
     """Keys of the store's products in a category (the adapter's category lookup)."""
-    from personalize.adapters import get_adapter
-
     adapter = get_adapter()
     lookup = adapter.category_lookup()
     if not lookup:
@@ -173,8 +172,6 @@ def _category_product_keys(category: str) -> list[str]:
 
 def _category_key(value: str, field: str) -> str:
     """The category key for an id, slug or name typed in a rule; a form error if unknown."""
-    from personalize.adapters import get_adapter
-
     key = get_adapter().resolve_category(value)
     if key is None:
         raise ValidationError(_("No category “%(value)s” (use its id, slug or name).") % {"value": value})
@@ -345,8 +342,6 @@ class ViewedRule(Rule):
             data["min_count"] = data.get("min_count") or 1
             data["days"] = data.get("days") or 30
             if data.get("target") == "product" and data.get("key"):
-                from personalize.adapters import get_adapter
-
                 if not get_adapter().is_valid_key(data["key"]):
                     raise ValidationError({"key": _("“%(key)s” is not a valid product id.") % {"key": data["key"]}})
             elif data.get("target") == "category" and data.get("key"):
@@ -364,8 +359,6 @@ class ViewedRule(Rule):
         return self._keys
 
     def matches(self, ctx: SegmentContext) -> bool:
-        from personalize.models import EventKind
-
         keys = set(self.product_keys())
         since = ctx.now - timedelta(days=self.params["days"])
         count = sum(
@@ -374,8 +367,6 @@ class ViewedRule(Rule):
         return count >= self.params["min_count"]
 
     def q(self, env: QueryEnv) -> Q:
-        from personalize.models import Event, EventKind
-
         views = Event.objects.filter(
             kind=EventKind.VIEW,
             product_key__in=self.product_keys(),
@@ -409,8 +400,6 @@ class SearchedRule(Rule):
         return any(term in query.lower() for query in ctx.profile.searches)
 
     def q(self, env: QueryEnv) -> Q:
-        from personalize.models import Event, EventKind
-
         searches = Event.objects.filter(kind=EventKind.SEARCH, query__icontains=self.params["term"])
         return Q(pk__in=searches.values("shopper"))
 
@@ -559,8 +548,6 @@ class RFMRule(Rule):
     @staticmethod
     def thresholds() -> dict[str, Any]:
         """The store's ``SEGMENT_RFM`` over the defaults (a store may set only some keys)."""
-        from personalize.conf import DEFAULTS
-
         return {**DEFAULTS["SEGMENT_RFM"], **(ps.SEGMENT_RFM or {})}
 
     def matches(self, ctx: SegmentContext) -> bool:
@@ -785,8 +772,6 @@ class SegmentMemberRule(Rule):
         segment = forms.SlugField(label=_("segment slug"))
 
         def clean_segment(self) -> str:
-            from personalize.models import Segment
-
             slug = self.cleaned_data["segment"]
             if not Segment.objects.filter(slug=slug).exists():
                 raise ValidationError(_("There is no segment “%(slug)s”.") % {"slug": slug})

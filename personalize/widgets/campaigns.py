@@ -11,7 +11,18 @@ from django.utils.formats import number_format
 from django.utils.safestring import SafeString
 
 from personalize import signing
+from personalize.adapters import get_adapter
+from personalize.campaigns.selection import (
+    choose,
+    fill_placeholders,
+    free_shipping_gap,
+    record_impression,
+    request_state,
+)
+from personalize.holdout import in_holdout
+from personalize.identity import ensure_shopper, get_shopper
 from personalize.models import Placement
+from personalize.offers.codes import issue_code
 from personalize.widgets.render import current_product_key, render_widget
 
 register = template.Library()
@@ -35,8 +46,6 @@ def seen_url(campaign_id: int, arm: str) -> str:
 
 
 def first_name(request: Any) -> str:
-    from personalize.adapters import get_adapter
-
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return ""
@@ -51,15 +60,6 @@ def personalized_content(context: Any, placement: str) -> SafeString:
     """
 
     def build() -> dict[str, Any]:
-        from personalize.offers.codes import issue_code
-        from personalize.campaigns.selection import (
-            choose,
-            fill_placeholders,
-            free_shipping_gap,
-            record_impression,
-            request_state,
-        )
-        from personalize.identity import ensure_shopper
 
         request = context["request"]
         choice = choose(request, placement, product_key=current_product_key(context))
@@ -122,9 +122,6 @@ def greeting(context: Any) -> SafeString:
     """By first name for a known shopper, "welcome back" for a returning one, else neutral."""
 
     def build() -> dict[str, Any]:
-        from personalize.holdout import in_holdout
-        from personalize.identity import get_shopper
-
         request = context["request"]
         shopper = get_shopper(request)
         kind, name = "new", ""

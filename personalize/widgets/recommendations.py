@@ -14,6 +14,9 @@ from typing import Any
 from django import template
 from django.utils.safestring import SafeString
 
+from personalize.conf import personalize_settings as ps
+from personalize.placements.pipeline import recommend_for
+from personalize.placements.search import suggestions_for
 from personalize.widgets.items import placement_items
 from personalize.widgets.render import clamp_limit, current_product_key, render_widget
 
@@ -33,8 +36,6 @@ def render_placement(
     title: str | None = None,
     template_name: str | None = None,
 ) -> SafeString:
-    from personalize.placements.pipeline import recommend_for
-
     def build() -> dict[str, Any]:
         request = context["request"]
         current = product if product is not None else current_product_key(context)
@@ -103,9 +104,6 @@ def search_suggestions(
     context: Any, limit: Any = None, prefix: str = "", title: str | None = None, template: str | None = None
 ) -> SafeString:
     """Searches that led shoppers like this one to a purchase (trending ones on a first visit)."""
-    from personalize.conf import personalize_settings as ps
-    from personalize.placements.search import suggestions_for
-
     def build() -> dict[str, Any]:
         request = context["request"]
         result = suggestions_for(request, limit=clamp_limit(limit, 6), prefix=prefix)

@@ -14,6 +14,7 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
+from personalize.adapters import get_adapter
 from personalize.conf import personalize_settings as ps
 
 logger = logging.getLogger("personalize")
@@ -29,8 +30,6 @@ def clamp_limit(limit: Any, default: int) -> int:
 
 def current_product_key(context: Any) -> str:
     """The key of the product the page shows (``product`` or ``object`` in the context)."""
-    from personalize.adapters import get_adapter
-
     adapter = get_adapter()
     model = adapter.get_product_model()
     for name in ("product", "object"):

@@ -12,6 +12,8 @@ from typing import Any
 from django import template
 from django.template.base import FilterExpression, NodeList, Parser, Token
 
+from personalize.segments.evaluation import segments_for
+
 logger = logging.getLogger("personalize")
 
 register = template.Library()
@@ -27,8 +29,6 @@ class IfSegmentNode(template.Node):
         return f"<IfSegmentNode {self.slugs!r}>"
 
     def matches(self, context: Any) -> bool:
-        from personalize.segments.evaluation import segments_for
-
         request = context.get("request")
         if request is None:
             return False

@@ -11,6 +11,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
+from personalize.conf import personalize_settings as ps
+from personalize.placements import UnknownPlacement, get_placement
+from personalize.placements.exporting import export_recommendations
+
 
 class Command(BaseCommand):
     help = "Write every shopper's current recommendations as JSON {shopper_key: [product keys, best first]}."
@@ -23,9 +27,6 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from personalize.conf import personalize_settings as ps
-        from personalize.placements.exporting import export_recommendations
-
         limit = options["limit"]
         if not 1 <= limit <= ps.WIDGET_MAX_LIMIT:
             raise CommandError(f"--limit must be between 1 and {ps.WIDGET_MAX_LIMIT}.")
@@ -35,12 +36,8 @@ class Command(BaseCommand):
         seen_since = timezone.now() - timedelta(days=days) if days else None
         path = options["output"]
         try:
-            from personalize.placements import get_placement
-
             get_placement(options["placement"])
-        except ImportError:
-            pass
-        except Exception as exc:  # UnknownPlacement
+        except UnknownPlacement as exc:
             raise CommandError(f"--placement: {exc}") from exc
         partial = f"{path}.partial" if path else None
         try:

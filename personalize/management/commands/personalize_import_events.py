@@ -7,6 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from personalize.events.importing import BadHeader, ImportFailed, import_events
+
 
 class Command(BaseCommand):
     help = (
@@ -22,8 +24,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         import sys
-
-        from personalize.events.importing import BadHeader, ImportFailed, import_events
 
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")

@@ -6,6 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from personalize.models import Segment
+from personalize.segments.materialise import refresh_segments
+
 
 class Command(BaseCommand):
     help = "Refresh the memberships of materialised segments (all active ones, or the given slugs)."
@@ -15,9 +18,6 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=None, help="Shoppers per batch.")
 
     def handle(self, *args: Any, slugs: list[str], batch_size: int | None, **options: Any) -> None:
-        from personalize.segments.materialise import refresh_segments
-        from personalize.models import Segment
-
         if batch_size is not None and batch_size < 1:
             raise CommandError("--batch-size must be a positive number.")
         if slugs:

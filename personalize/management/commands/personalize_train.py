@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
+from personalize.recommenders import get_recommender, recommender_aliases, training
+
 
 def _moment(value: str | None, option: str) -> datetime | None:
     if not value:
@@ -41,9 +43,6 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="No progress bar (cron, logs).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from personalize.recommenders import get_recommender, recommender_aliases
-        from personalize.recommenders import training
-
         since, until = _moment(options["since"], "since"), _moment(options["until"], "until")
         if since and until and since >= until:
             raise CommandError("--since must be before --until.")
