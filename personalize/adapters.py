@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models
 from django.utils.module_loading import import_string
 
+from personalize.batching import chunked
 from personalize.conf import personalize_settings
 
 
@@ -119,7 +120,9 @@ class DefaultAdapter:
         if not parsed:
             return {}
         manager = self.get_product_model()._default_manager
-        found = {str(pk) for pk in manager.filter(pk__in=set(parsed.values())).values_list("pk", flat=True)}
+        found: set[str] = set()
+        for pks in chunked(list(set(parsed.values()))):
+            found.update(str(pk) for pk in manager.filter(pk__in=pks).values_list("pk", flat=True))
         return {key: str(value) for key, value in parsed.items() if str(value) in found}
 
     # --- product facts ------------------------------------------------------------------

@@ -8,13 +8,13 @@ flow kind is a new :class:`Scanner` subclass in :data:`SCANNERS`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Max, Q
 
+from personalize.batching import keyset_batches
 from personalize.conf import personalize_settings as ps
 from personalize.emails.policy import shopper_language
 from personalize.models import Cart, EmailSend, Event, EventKind, Flow, Shopper, Step
@@ -81,20 +81,6 @@ class Candidate:
         )
 
 
-def _batches(queryset: Any, size: int) -> Iterator[list[Any]]:
-    """Keyset pagination by pk: each batch is one bounded query, nothing is held between them."""
-    last = None
-    while True:
-        qs = queryset.order_by("pk")
-        if last is not None:
-            qs = qs.filter(pk__gt=last)
-        batch = list(qs[:size])
-        if not batch:
-            return
-        last = batch[-1].pk
-        yield batch
-
-
 def next_step(steps: list[Step], done: set[int]) -> Step | None:
     """The first step (by position) not yet claimed for this cycle."""
     for step in steps:
@@ -152,7 +138,7 @@ class CartScanner(Scanner):
             .filter(Q(shopper__user__isnull=False) | Q(shopper__email__gt="", shopper__email_consent=True))
             .select_related("shopper", "shopper__user")
         )
-        for batch in _batches(carts, self.batch_size):
+        for batch in keyset_batches(carts, self.batch_size):
             self.stats.scanned += len(batch)
             self.cart_batch(flow, steps, batch)
             if self.exhausted:

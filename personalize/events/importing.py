@@ -22,9 +22,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from personalize.adapters import get_adapter
 from personalize.events import TrackingError, build_event
 from personalize.models import Event, EventKind, Shopper
-from personalize.recommenders.catalogue import canonical_product_keys
 
 REQUIRED = ("shopper", "product", "kind", "timestamp")
 OPTIONAL = ("value", "quantity")
@@ -123,7 +123,7 @@ def _shoppers(keys: set[str], report: ImportReport) -> dict[str, Shopper]:
 
 def _write(rows: list[_Row], report: ImportReport, *, dry: bool) -> None:
     """Validate one batch against the catalogue and write it (one query per 900 products)."""
-    products = canonical_product_keys({row.product for row in rows})
+    products = get_adapter().resolve_keys({row.product for row in rows})
     placeholder = Shopper()
     events: list[tuple[_Row, Event]] = []
     for row in rows:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.db import models
 
 from personalize.adapters import DefaultAdapter, get_adapter
+from personalize.batching import chunked
 
 
 @dataclass
@@ -50,7 +51,7 @@ def iter_products(keys: Iterable[str] | None = None, *, chunk_size: int = 2000) 
         for key in keys:
             if adapter.is_valid_key(key):
                 parsed.append(adapter.to_python_key(key))
-        batches = [parsed[i : i + 900] for i in range(0, len(parsed), 900)]
+        batches = list(chunked(parsed))
         querysets = [qs.filter(pk__in=batch) for batch in batches]
     else:
         querysets = [qs.order_by("pk")]
@@ -63,22 +64,3 @@ def iter_products(keys: Iterable[str] | None = None, *, chunk_size: int = 2000) 
                 category_label=adapter.category(product),
                 features=adapter.features(product),
             )
-
-
-def canonical_product_keys(keys: Iterable[str]) -> dict[str, str]:
-    """``{given key: the product's key}`` for the keys that name a product (unknown ones are
-    absent); one query per 900 keys. Includes products the adapter's queryset hides (an
-    order history may name products no longer on sale)."""
-    adapter = get_adapter()
-    wanted: dict[object, list[str]] = {}
-    for key in keys:
-        if adapter.is_valid_key(key):
-            wanted.setdefault(adapter.to_python_key(key), []).append(key)
-    model = adapter.get_product_model()
-    pks = list(wanted)
-    found: dict[str, str] = {}
-    for i in range(0, len(pks), 900):
-        for product in model._default_manager.filter(pk__in=pks[i : i + 900]).only("pk"):
-            for given in wanted.get(product.pk, []):
-                found[given] = adapter.product_key(product)
-    return found

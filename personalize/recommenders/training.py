@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from personalize.batching import chunked
 from personalize.conf import personalize_settings as ps
 from personalize.models import Event, EventKind, ModelVersion, SegmentMembership, Shopper
 from personalize.recommenders import Artefact, BaseRecommender, TrainingData, get_recommender, recommender_aliases
@@ -141,8 +142,7 @@ def _user_features(shopper_index: dict[int, int], chunk_size: int) -> dict[int, 
     """Country, device, known/anonymous and segment slugs per shopper index."""
     features: dict[int, dict[str, str]] = {}
     ids = list(shopper_index)
-    for start in range(0, len(ids), 900):
-        batch = ids[start : start + 900]
+    for batch in chunked(ids):
         for pk, country, device, user_id in Shopper.objects.filter(pk__in=batch).values_list(
             "pk", "country", "device", "user_id"
         ):
@@ -160,8 +160,8 @@ def _user_features(shopper_index: dict[int, int], chunk_size: int) -> dict[int, 
 def _segment_slugs(ids: list[int]) -> dict[int, set[str]]:
     """Materialised segment memberships per shopper."""
     found: dict[int, set[str]] = {}
-    for start in range(0, len(ids), 900):
-        rows = SegmentMembership.objects.filter(shopper_id__in=ids[start : start + 900]).values_list(
+    for batch in chunked(ids):
+        rows = SegmentMembership.objects.filter(shopper_id__in=batch).values_list(
             "shopper_id", "segment__slug"
         )
         for pk, slug in rows:
