@@ -7,11 +7,12 @@ in the cart or already bought.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from personalize.conf import personalize_settings as ps
-from personalize.models import Cart, Event, EventKind, Shopper
+from personalize.models import Cart, Event, EventKind, Shopper, purchase_lines
 
 # How much each kind of interaction says about taste (used as weights by recommenders).
 KIND_WEIGHTS = {
@@ -71,9 +72,9 @@ def load_profile(shopper: Shopper | None, *, extra_features: dict[str, str] | No
             profile.searches.append(query)
             continue
         if kind == EventKind.PURCHASE:
-            for line in (context or {}).get("lines", []):
-                profile.purchased_keys.add(str(line["product"]))
-                profile.interactions.append((str(line["product"]), kind, when))
+            for line in purchase_lines(context):
+                profile.purchased_keys.add(line["product"])
+                profile.interactions.append((line["product"], kind, when))
             continue
         if key:
             profile.interactions.append((key, kind, when))
@@ -91,13 +92,33 @@ def _cart(shopper: Shopper) -> Cart | None:
         return None
 
 
-def _features(shopper: Shopper | None, extra: dict[str, str] | None) -> dict[str, str]:
+def shopper_features(
+    *, country: str = "", device: str = "", known: bool | None = None, segments: Iterable[str] = ()
+) -> dict[str, str]:
+    """The shopper features the hybrid model sees: the ONE encoding used by training and serving
+    (a difference between the two would be a training/serving skew)."""
     feats: dict[str, str] = {}
-    if shopper is not None:
-        if shopper.country:
-            feats["country"] = shopper.country
-        if shopper.device:
-            feats["device"] = shopper.device
-        feats["known"] = "1" if shopper.user_id else "0"
+    if country:
+        feats["country"] = country
+    if device:
+        feats["device"] = device
+    if known is not None:
+        feats["known"] = "1" if known else "0"
+    feats.update(segment_features(segments))
+    return feats
+
+
+def segment_features(slugs: Iterable[str]) -> dict[str, str]:
+    """Segment memberships as a shopper feature (``{}`` for none)."""
+    slugs = sorted(slugs)
+    return {"segments": ",".join(slugs)} if slugs else {}
+
+
+def _features(shopper: Shopper | None, extra: dict[str, str] | None) -> dict[str, str]:
+    feats = (
+        shopper_features(country=shopper.country, device=shopper.device, known=bool(shopper.user_id))
+        if shopper is not None
+        else {}
+    )
     feats.update(extra or {})
     return feats

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -13,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from personalize.adapters import get_adapter
 from personalize.experiments import bucket
 
-__all__ = ["Shopper", "EventKind", "PRODUCT_KINDS", "Event", "Cart", "Contact"]
+__all__ = ["Shopper", "EventKind", "PRODUCT_KINDS", "Event", "Cart", "Contact", "purchase_lines"]
 
 
 class Shopper(models.Model):
@@ -106,6 +107,30 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.product_key or self.query}".strip()
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        """The purchase's order lines (see :func:`purchase_lines`)."""
+        return purchase_lines(self.context)
+
+
+def purchase_lines(context: Any) -> list[dict[str, Any]]:
+    """The order lines in an event's ``context`` as ``{"product": str, "quantity": int, "price"}``.
+
+    The one reader of ``context["lines"]`` (training, popularity, profiles, search statistics
+    and the admin all expand purchases through it); malformed lines are left out.
+    """
+    raw = context.get("lines") if isinstance(context, dict) else None
+    lines = []
+    for line in raw if isinstance(raw, list) else ():
+        if not isinstance(line, dict) or not line.get("product"):
+            continue
+        try:
+            quantity = max(int(line.get("quantity") or 1), 1)
+        except (TypeError, ValueError):
+            quantity = 1
+        lines.append({"product": str(line["product"]), "quantity": quantity, "price": line.get("price")})
+    return lines
 
 
 class Cart(models.Model):

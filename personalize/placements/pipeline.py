@@ -32,7 +32,7 @@ from personalize.placements.config import Placement, get_placement
 from personalize.placements.diversity import diversify
 from personalize.placements.result import FilteredItem, PlacementResult
 from personalize.placements.rules import placement_q
-from personalize.profiles import ShopperProfile, load_profile
+from personalize.profiles import ShopperProfile, load_profile, segment_features
 
 logger = logging.getLogger("personalize")
 
@@ -197,7 +197,7 @@ def _segment_features(shopper: Shopper, request: Any) -> dict[str, str]:
     except Exception:  # a segment failure must not cost the shopper their recommendations
         logger.exception("personalize: segment features unavailable")
         return {}
-    return {"segments": ",".join(sorted(slugs))} if slugs else {}
+    return segment_features(slugs)
 
 
 def _shopper_of(request_or_shopper: Any) -> Shopper | None:

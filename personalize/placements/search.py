@@ -24,7 +24,7 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from personalize.conf import personalize_settings as ps
-from personalize.models import Event, EventKind
+from personalize.models import Event, EventKind, purchase_lines
 from personalize.placements.pipeline import candidate_list, profile_of
 from personalize.recommenders import get_recommender
 
@@ -109,7 +109,7 @@ def compute_search_stats(now: datetime | None = None) -> SearchStats:
         .values_list("shopper_id", "context", "created_at")
     )
     for shopper_id, context, when in purchases.iterator(chunk_size=5000) if by_shopper else ():
-        keys = {str(line.get("product")) for line in (context or {}).get("lines", []) if isinstance(line, dict)}
+        keys = {line["product"] for line in purchase_lines(context)}
         for searched_at, query in by_shopper.get(shopper_id, ()):
             if searched_at <= when <= searched_at + window:
                 for key in keys:

@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from personalize.models import Event, EventKind
+from personalize.models import Event, EventKind, purchase_lines
 from personalize.profiles import KIND_WEIGHTS
 from personalize.recommenders.base import Artefact, BaseRecommender, Recommendation, TrainingData
 from personalize.recommenders.catalogue import iter_products
@@ -109,8 +109,8 @@ class PopularRecommender(BaseRecommender):
         if weights.get(EventKind.PURCHASE):
             purchases = Event.objects.filter(kind=EventKind.PURCHASE, product_key="", created_at__gte=since)
             for context, when in purchases.values_list("context", "created_at").iterator(chunk_size=2000):
-                for line in (context or {}).get("lines", []):
-                    add(str(line.get("product")), EventKind.PURCHASE, when, float(line.get("quantity") or 1))
+                for line in purchase_lines(context):
+                    add(line["product"], EventKind.PURCHASE, when, float(line["quantity"]))
         facts = {f.key: f for f in iter_products(list(totals))}
         keys = np.array(list(facts), dtype=str)
         scores = np.array([totals[k] for k in facts], dtype=np.float64)

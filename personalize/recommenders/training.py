@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from personalize.batching import chunked
 from personalize.conf import personalize_settings as ps
-from personalize.models import Event, EventKind, ModelVersion, SegmentMembership, Shopper
+from personalize.models import Event, EventKind, ModelVersion, SegmentMembership, Shopper, purchase_lines
+from personalize.profiles import shopper_features
 from personalize.recommenders import Artefact, BaseRecommender, TrainingData, get_recommender, recommender_aliases
 from personalize.recommenders.catalogue import iter_products
 from personalize.recommenders.evaluation import evaluate, temporal_split
@@ -95,8 +96,8 @@ def load_training_data(
     # orders tracked with lines (one event, several products)
     purchases = events.filter(kind=EventKind.PURCHASE, product_key="").values_list("shopper_id", "context", "created_at")
     for shopper_id, context, when in purchases.order_by().iterator(chunk_size=chunk_size):
-        for line in (context or {}).get("lines", []) if isinstance(context, dict) else []:
-            add(shopper_id, str(line.get("product", "")), EventKind.PURCHASE, when)
+        for line in purchase_lines(context):
+            add(shopper_id, line["product"], EventKind.PURCHASE, when)
         done += 1
     if progress is not None:
         progress("events", total, total)
@@ -142,18 +143,14 @@ def _user_features(shopper_index: dict[int, int], chunk_size: int) -> dict[int, 
     """Country, device, known/anonymous and segment slugs per shopper index."""
     features: dict[int, dict[str, str]] = {}
     ids = list(shopper_index)
+    slugs = _segment_slugs(ids)
     for batch in chunked(ids):
         for pk, country, device, user_id in Shopper.objects.filter(pk__in=batch).values_list(
             "pk", "country", "device", "user_id"
         ):
-            feats = {"known": "1" if user_id else "0"}
-            if country:
-                feats["country"] = country
-            if device:
-                feats["device"] = device
-            features[shopper_index[pk]] = feats
-    for pk, slugs in _segment_slugs(ids).items():
-        features.setdefault(shopper_index[pk], {})["segments"] = ",".join(sorted(slugs))
+            features[shopper_index[pk]] = shopper_features(
+                country=country, device=device, known=bool(user_id), segments=slugs.get(pk, ())
+            )
     return features
 
 

@@ -1,12 +1,13 @@
 """Segments: which groups a shopper belongs to, live per request or materialised in bulk.
 
-Importable before apps are ready: each function imports its module lazily.
+The public functions of the capability; the work is in :mod:`~personalize.segments.evaluation`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from personalize.profiles import segment_features as profile_segment_features
 from personalize.segments.evaluation import segments_for as _segments_for
 from personalize.segments.evaluation import shopper_segments as _shopper_segments
 
@@ -30,8 +31,7 @@ def shopper_segments(shopper: Any) -> frozenset[str]:
 def segment_features(shopper: Any) -> dict[str, str]:
     """``{"segments": "slug-a,slug-b"}`` for ``load_profile(shopper, extra_features=...)``: the
     materialised memberships as shopper features, the way recommender training encodes them."""
-    slugs = shopper_segments(shopper)
-    return {"segments": ",".join(sorted(slugs))} if slugs else {}
+    return profile_segment_features(shopper_segments(shopper))
 
 
 def in_segment(request: Any, slug: str) -> bool:
