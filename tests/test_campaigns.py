@@ -441,6 +441,6 @@ def test_exit_intent_control_group_renders_only_a_marker():
     ],
 )
 def test_placeholders_fill_and_tidy_up_when_unknown(text, values, expected):
-    from personalize.campaigns.selection import fill_placeholders
+    from personalize.campaigns.content import fill_placeholders
 
     assert fill_placeholders(text, values) == expected

@@ -16,24 +16,20 @@ control shopper sees nothing at this placement (that is what the control measure
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import get_language
 
 from personalize.caching import VersionedMemo
 from personalize.conf import personalize_settings as ps
 from personalize.experiments import assign
-from personalize.fatigue import may_contact, record_contact
+from personalize.fatigue import may_contact
 from personalize.holdout import in_holdout
 from personalize.identity import get_shopper
 from personalize.models import (
@@ -42,8 +38,6 @@ from personalize.models import (
     CampaignAssignment,
     CampaignContent,
     CampaignVariant,
-    Cart,
-    Contact,
     Event,
     EventKind,
     Offer,
@@ -414,7 +408,7 @@ def choose_for(
         if deadline is not None and deadline <= now:
             continue
         arm = assignment.arm if assignment is not None else spec.arm_for(state.shopper)
-        if spec.offer is not None and arm != CONTROL and not _already_contacted(spec, assignment, now):
+        if spec.offer is not None and arm != CONTROL and not already_contacted(spec, assignment, now):
             if not state.may_contact():
                 continue
         content = None if arm == CONTROL else spec.content(arm, state.language)
@@ -424,98 +418,8 @@ def choose_for(
     return None
 
 
-def _already_contacted(spec: CampaignSpec, assignment: CampaignAssignment | None, now: datetime) -> bool:
+def already_contacted(spec: CampaignSpec, assignment: CampaignAssignment | None, now: datetime) -> bool:
     """Showing the same offer again within the fatigue window is not a new contact."""
     if assignment is None or assignment.is_control or not assignment.impressions:
         return False
     return assignment.last_seen >= now - timedelta(minutes=ps.FATIGUE_WINDOW_MINUTES)
-
-
-# --- recording -------------------------------------------------------------------------
-
-
-def record_impression(
-    shopper: Shopper, choice: Choice, now: datetime | None = None, *, state: ShopperState | None = None
-) -> CampaignAssignment:
-    """Count an impression (or, for the control, the exposure) and keep the arm sticky.
-
-    A new offer contact is recorded for the fatigue cap. ``state``: the request's state, kept
-    in step (and in the session) so the next request needs no query.
-    """
-    now = now or timezone.now()
-    spec = choice.spec
-    shown = 0 if choice.is_control else 1
-    new_contact = spec.offer is not None and not choice.is_control and not _already_contacted(spec, choice.assignment, now)
-    assignment = choice.assignment
-    if assignment is None:
-        try:
-            with transaction.atomic():
-                assignment = CampaignAssignment.objects.create(
-                    campaign_id=spec.id,
-                    shopper=shopper,
-                    arm=choice.arm,
-                    first_seen=now,
-                    last_seen=now,
-                    impressions=shown,
-                    window_start=now,
-                    window_impressions=shown,
-                )
-        except IntegrityError:  # a concurrent request of the same shopper created it
-            assignment = CampaignAssignment.objects.get(campaign_id=spec.id, shopper=shopper)
-            choice.assignment = assignment
-            return record_impression(shopper, choice, now, state=state)
-    else:
-        # F() keeps concurrent requests' counts right in the database; the object in memory
-        # gets the expected values without reading the row back.
-        fields: dict[str, Any] = {"last_seen": now, "impressions": F("impressions") + shown}
-        if spec.frequency_hours and assignment.window_start <= now - timedelta(hours=spec.frequency_hours):
-            fields.update(window_start=now, window_impressions=shown)
-            assignment.window_start, assignment.window_impressions = now, shown
-        else:
-            fields["window_impressions"] = F("window_impressions") + shown
-            assignment.window_impressions += shown
-        CampaignAssignment.objects.filter(pk=assignment.pk).update(**fields)
-        assignment.last_seen = now
-        assignment.impressions += shown
-    if new_contact:
-        record_contact(shopper, Contact.Channel.ONSITE, spec.source)
-    if state is not None:
-        if new_contact:
-            state.contacted()
-        state.remember(assignment)
-    return assignment
-
-
-# --- content ---------------------------------------------------------------------------
-
-# {name} or {name|fallback}: the fallback stands in when the value is unknown ("Hi {first_name|there}").
-PLACEHOLDER = re.compile(r"\{(first_name|code|offer|free_shipping_gap)(?:\|([^{}]*))?\}")
-_GONE = "\x00"
-# An empty placeholder takes its separating comma/space with it: "for you, {first_name}." -> "for you."
-_ORPHANS = (re.compile(r"^\x00[,;:]?[ \t]*"), re.compile(r"[ \t]*,?[ \t]*\x00(?=[\s.!?,;:]|$)"))
-
-
-def fill_placeholders(text: str, values: dict[str, str]) -> str:
-    """Replace the known placeholders (never ``str.format``: marketer text)."""
-
-    def value(match: re.Match) -> str:
-        return values.get(match.group(1)) or match.group(2) or _GONE
-
-    filled = PLACEHOLDER.sub(value, text)
-    for orphan in _ORPHANS:
-        filled = orphan.sub("", filled)
-    return filled.replace(_GONE, "")
-
-
-def free_shipping_gap(shopper: Shopper | None) -> Decimal | None:
-    """How much more the shopper's cart needs for free shipping (None when not applicable)."""
-    threshold = ps.FREE_SHIPPING_THRESHOLD
-    if threshold is None or shopper is None or shopper.pk is None:
-        return None
-
-    try:
-        value = shopper.cart.value
-    except Cart.DoesNotExist:
-        value = Decimal("0")
-    gap = Decimal(str(threshold)) - value
-    return gap if gap > 0 else None

@@ -13,7 +13,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from personalize import signing
-from personalize.campaigns.selection import Choice, ShopperState, load_all_campaigns, record_impression
+from personalize.campaigns.impressions import record_impression
+from personalize.campaigns.selection import Choice, ShopperState, load_all_campaigns
 from personalize.identity import ensure_shopper, get_shopper
 from personalize.models import CampaignAssignment, validate_link
 

@@ -12,13 +12,9 @@ from django.utils.safestring import SafeString
 
 from personalize import signing
 from personalize.adapters import get_adapter
-from personalize.campaigns.selection import (
-    choose,
-    fill_placeholders,
-    free_shipping_gap,
-    record_impression,
-    request_state,
-)
+from personalize.campaigns.content import fill_placeholders, free_shipping_gap
+from personalize.campaigns.impressions import record_impression
+from personalize.campaigns.selection import choose, request_state
 from personalize.holdout import in_holdout
 from personalize.identity import ensure_shopper, get_shopper
 from personalize.models import Placement
