@@ -203,6 +203,32 @@ DEFAULTS: dict[str, Any] = {
     "CAMPAIGN_CLICK_MAX_AGE_DAYS": 60,
     # Cart value from which the store ships for free (None: unknown); fills {free_shipping_gap}.
     "FREE_SHIPPING_THRESHOLD": None,
+    # --- privacy: consent, retention, erasure (docs/privacy.md) --------------------------
+    # Nothing personal is stored or set until the person consents (banner or set_consent).
+    "CONSENT_REQUIRED": True,
+    # "DNT: 1" / "Sec-GPC: 1" count as "no" (unless the person explicitly accepted).
+    "CONSENT_HONOR_DNT": True,
+    "CONSENT_HONOR_GPC": True,
+    # The cookie remembering the choice ("granted"/"denied") and how long before asking again.
+    "CONSENT_COOKIE_NAME": "personalize_consent",
+    "CONSENT_COOKIE_AGE_DAYS": 180,
+    # The store's privacy notice, linked from the banner ("" : no link).
+    "CONSENT_POLICY_URL": "",
+    # Account holders may get lifecycle emails on the strength of the store's own sign-up
+    # consent (adapter.user_email_consent); off: they need the same opt-in as guests.
+    "EMAIL_SIGNUP_CONSENT_COUNTS": False,
+    # Events (and contact records) older than this are deleted by the daily purge (None: kept).
+    "EVENT_RETENTION_DAYS": 365,
+    # Profiles without an account not seen for this long are deleted with their data (None: kept).
+    "ANONYMOUS_PROFILE_RETENTION_DAYS": 180,
+    # Rows per delete statement of the purge, and the pause between statements.
+    "RETENTION_BATCH_SIZE": 1000,
+    "RETENTION_PAUSE_SECONDS": 0.05,
+    # Deleting a User erases its shopper profiles (False: they are only detached, anonymous).
+    "ERASE_ON_USER_DELETE": True,
+    # Model artefacts: an alias of settings.STORAGES, or None for the private ARTEFACT_DIR.
+    "ARTEFACT_STORAGE": None,
+    "ARTEFACT_DIR": None,
 }
 
 # Keys whose value is a dotted path to import on access.
