@@ -114,6 +114,14 @@ DEFAULTS: dict[str, Any] = {
     "DEDUPLICATE_PAGE": True,
     # Seconds a recommender's candidate list stays cached (keyed by model version).
     "RECOMMENDATION_CACHE_SECONDS": 300,
+    # --- serving speed (caching/local.py, placements/cards.py) ---------------------------
+    # The freshness bound: a value read from the shared cache (generations of campaigns,
+    # segments, placements and the catalogue, candidate lists, product cards) is reused by a
+    # process for at most this long; 0 reads the shared cache every time.
+    "LOCAL_CACHE_SECONDS": 5,
+    # Longest life of a cached product card (title, URL, price, image, stock) when the product
+    # changes behind the ORM's signals; saving a product through the ORM rebuilds them at once.
+    "CATALOGUE_CACHE_SECONDS": 300,
     # The recommender holdout shoppers (and the backfill) get: the same list for everyone.
     "NEUTRAL_RECOMMENDER": "popular",
     # Query parameter carrying the signed (placement, model version, variant) of a clicked item.
