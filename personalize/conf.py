@@ -237,6 +237,33 @@ DEFAULTS: dict[str, Any] = {
     # Model artefacts: an alias of settings.STORAGES, or None for the private ARTEFACT_DIR.
     "ARTEFACT_STORAGE": None,
     "ARTEFACT_DIR": None,
+    # --- resilience and abuse resistance (docs/resilience.md) ----------------------------
+    # The CACHES alias personalize uses; its calls get these timeouts when the entry sets none,
+    # and a circuit breaker: after CACHE_BREAKER_FAILURES failures in a row the cache is skipped
+    # for CACHE_BREAKER_RESET_SECONDS (pages render from the database meanwhile).
+    "CACHE_ALIAS": "default",
+    "CACHE_CONNECT_TIMEOUT_SECONDS": 0.25,
+    "CACHE_SOCKET_TIMEOUT_SECONDS": 0.25,
+    "CACHE_BREAKER_FAILURES": 1,
+    "CACHE_BREAKER_RESET_SECONDS": 15,
+    # Reverse proxies in front of the site that append to X-Forwarded-For (None: not behind
+    # one; the client address is REMOTE_ADDR). Throttles and per-address caps use it.
+    "NUM_PROXIES": None,
+    # A beacon event's client time ("ts", ms since the epoch) may lie this far in the future
+    # (clock skew) and this far in the past (kept in the browser while offline), else refused.
+    "API_CLOCK_SKEW_SECONDS": 300,
+    "API_EVENT_MAX_AGE_SECONDS": 7 * 24 * 3600,
+    # What one shopper adds to trending, popularity and co-occurrence: each (product, kind)
+    # counts once per shopper per this many hours, however often it is sent.
+    "CONTRIBUTION_WINDOW_HOURS": 24,
+    # A searcher counts towards suggestions only with an account, a purchase, or a profile at
+    # least this old with at least this many visits (a script's fresh cookies do not count).
+    "SEARCH_SHOPPER_MIN_AGE_HOURS": 24,
+    "SEARCH_SHOPPER_MIN_VISITS": 2,
+    # Discount-code attempts per shopper and per client address per hour; then a form error.
+    "CODE_ATTEMPTS_PER_HOUR": 10,
+    # Extra User-Agent substrings (lower case) treated as bots, on top of crawlerdetect's list.
+    "BOT_PATTERNS": [],
 }
 
 # Keys whose value is a dotted path to import on access.
