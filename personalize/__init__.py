@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["track", "update_cart", "get_shopper", "segments_for"]
+__all__ = ["track", "track_for", "update_cart", "get_shopper", "segments_for"]
 
 
 def track(request: Any, kind: str, product: Any = None, **fields: Any) -> Any:
@@ -16,6 +16,14 @@ def track(request: Any, kind: str, product: Any = None, **fields: Any) -> Any:
     from personalize.events import track as _track
 
     return _track(request, kind, product, **fields)
+
+
+def track_for(who: Any, kind: str, product: Any = None, **fields: Any) -> Any:
+    """Record an event without a request, for a user, a shopper or an email address (a webhook,
+    a payment callback, a staff order); never raises."""
+    from personalize.events import track_for as _track_for
+
+    return _track_for(who, kind, product, **fields)
 
 
 def update_cart(request: Any, lines: Any) -> Any:

@@ -7,12 +7,13 @@ transaction sends no signal, so without it one test's campaigns or segments coul
 
 from __future__ import annotations
 
-from personalize.caching import cache, reset_memos
+from personalize.caching import breaker, cache, reset_memos
 from personalize.recommenders import reset_recommenders
 
 
 def reset_state(*, clear_cache: bool = True) -> None:
     """Forget every process memo and loaded recommender; clear the cache unless told not to."""
+    breaker.reset()  # a cache outage simulated by one test must not open the circuit for the next
     if clear_cache:
         cache().clear()
     reset_memos()

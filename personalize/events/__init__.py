@@ -14,7 +14,7 @@ from personalize.events.schema import (
     lines_value,
     product_key_of,
 )
-from personalize.events.tracking import save_events, track
+from personalize.events.tracking import save_events, track, track_for
 
 __all__ = [
     "MAX_QUANTITY",
@@ -31,5 +31,6 @@ __all__ = [
     "save_events",
     "set_cart_lines",
     "track",
+    "track_for",
     "update_cart",
 ]

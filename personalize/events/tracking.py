@@ -56,3 +56,30 @@ def save_events(events: list[Event], *, request: HttpRequest | None = None) -> l
     return saved
 
 
+def track_for(who: Any, kind: str, product: Any = None, **fields: Any) -> Event | None:
+    """Record one event without a request: for webhooks, payment callbacks, staff orders and
+    imports that know the customer but have no browser. Never raises (logged, ``None``).
+
+    ``who``: a user, a :class:`~personalize.models.Shopper` or an email address (see
+    :func:`personalize.identity.shopper_for`); ``fields`` as for :func:`track` (``created_at``
+    too, for something that happened earlier). A purchase empties the shopper's cart snapshot.
+    """
+    if not ps.TRACKING_ENABLED:
+        return None
+    try:
+        shopper = identity.shopper_for(who)
+        if shopper is None:
+            logger.warning("personalize: track_for(%r) names no shopper; %r not recorded", type(who).__name__, kind)
+            return None
+        context = dict(fields.pop("context", {}) or {})
+        context.setdefault("source", "server")
+        placement = fields.pop("placement", None)
+        if placement:
+            context["placement"] = str(placement)[:64]
+        event = build_event(shopper, kind, product=product, context=context, **fields)
+        return save_events([event])[0]
+    except Exception:
+        logger.exception("personalize: could not track %r without a request", kind)
+        return None
+
+

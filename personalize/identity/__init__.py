@@ -3,7 +3,7 @@ browser is. ``request.shopper`` is set by :class:`personalize.middleware.Persona
 
 from personalize.identity.agent import detect_country, detect_device, is_bot
 from personalize.identity.merge import attach_user, merge_shoppers
-from personalize.identity.resolution import ensure_shopper, get_shopper, read_cookie_key, set_cookie, touch
+from personalize.identity.resolution import ensure_shopper, get_shopper, read_cookie_key, set_cookie, shopper_for, touch
 
 __all__ = [
     "attach_user",
@@ -15,5 +15,6 @@ __all__ = [
     "merge_shoppers",
     "read_cookie_key",
     "set_cookie",
+    "shopper_for",
     "touch",
 ]

@@ -11,6 +11,7 @@ import logging
 import uuid
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
@@ -116,5 +117,47 @@ def touch(shopper: Shopper) -> None:
     Shopper.objects.filter(pk=shopper.pk).update(**fields)
     for name, value in fields.items():
         setattr(shopper, name, value)
+
+
+def shopper_for(who: Any) -> Shopper | None:
+    """The shopper behind ``who`` without a request (webhooks, staff orders, Oscar's signals).
+
+    ``who``: a :class:`Shopper` (a merged one resolves to its account's), a user (its profile,
+    made on first use) or an email address (the account with that address, else the guest
+    shopper known by it, else a new guest shopper). ``None`` for anything else.
+    """
+    if isinstance(who, Shopper):
+        if who.merged_into_id:
+            return Shopper.objects.filter(pk=who.merged_into_id).first() or who
+        return who
+    if isinstance(who, str):
+        return _shopper_for_email(who)
+    if getattr(who, "pk", None) is not None and getattr(who, "is_authenticated", False):
+        return _shopper_for_user(who)
+    return None
+
+
+def _shopper_for_user(user: Any) -> Shopper:
+    shopper = Shopper.objects.filter(user=user).first()
+    if shopper is not None:
+        return shopper
+    try:
+        with transaction.atomic():
+            return Shopper.objects.create(user=user)
+    except IntegrityError:  # made concurrently (the account's first request, another signal)
+        return Shopper.objects.get(user=user)
+
+
+def _shopper_for_email(raw: str) -> Shopper | None:
+    email = raw.strip().lower()
+    if "@" not in email or len(email) > 254:
+        return None
+    User = get_user_model()
+    field = getattr(User, "EMAIL_FIELD", "email")
+    user = User._default_manager.filter(**{f"{field}__iexact": email}).order_by("pk").first()
+    if user is not None:
+        return _shopper_for_user(user)
+    guest = Shopper.objects.filter(user__isnull=True, merged_into__isnull=True, email__iexact=email).order_by("-last_seen").first()
+    return guest or Shopper.objects.create(email=email)
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.db.models import Q
 from django.utils.safestring import SafeString
 
 from personalize import pricing
 from personalize.conf import personalize_settings as ps
-from personalize.history import recently_viewed as viewed
+from personalize.history import recently_viewed_keys
+from personalize.placements.cards import available_keys
 from personalize.widgets import campaigns, recommendations, segments
-from personalize.widgets.items import product_items
+from personalize.widgets.items import card_items
 from personalize.widgets.render import clamp_limit, current_product_key, render_widget
 
 register = template.Library()
@@ -28,8 +30,11 @@ def recently_viewed(context: Any, limit: Any = None, title: str | None = None) -
         request = context["request"]
         count = clamp_limit(limit, ps.RECENTLY_VIEWED_LIMIT)
         current = current_product_key(context)
-        products = viewed(request.shopper, count, exclude={current} if current else None)
-        return {"items": product_items(products, placement="recently_viewed"), "title": title}
+        # Over-fetch a little so that out-of-stock or deleted products do not shorten the list;
+        # one keys-only stock check, then cached cards: no product rows on a warm page.
+        keys = recently_viewed_keys(request.shopper, count * 2, exclude={current} if current else None)
+        shown = available_keys(keys, Q())[:count]
+        return {"items": card_items(shown, placement="recently_viewed"), "title": title}
 
     return render_widget("recently_viewed", context, build)
 
