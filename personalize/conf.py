@@ -7,9 +7,11 @@ Each capability adds its keys to ``DEFAULTS`` under a comment naming it.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
@@ -24,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "PRICE_FORMAT": "{amount}",
     # --- shopper identity ----------------------------------------------------------------
     "COOKIE_NAME": "personalize_id",
-    "COOKIE_AGE": 60 * 60 * 24 * 365,
+    "COOKIE_AGE_SECONDS": 60 * 60 * 24 * 365,
     "COOKIE_SECURE": False,
     "COOKIE_SAMESITE": "Lax",
     "COOKIE_SALT": "personalize.shopper",
@@ -128,9 +130,7 @@ DEFAULTS: dict[str, Any] = {
     "REC_CLICK_PARAM": "pzrec",
     "REC_CLICK_SALT": "personalize.rec_click",
     # Seconds a signed click link stays valid (an old shared link records nothing).
-    "REC_CLICK_MAX_AGE": 60 * 60 * 24 * 7,
-    # A purchase within this many hours of a recommendation click is credited to it.
-    "REC_ATTRIBUTION_HOURS": 24,
+    "REC_CLICK_MAX_AGE_SECONDS": 60 * 60 * 24 * 7,
     # --- search suggestions ---------------------------------------------------------------
     # A query is suggested only when at least this many distinct shoppers typed it (privacy).
     "SEARCH_SUGGESTIONS_MIN_SHOPPERS": 3,
@@ -179,8 +179,6 @@ DEFAULTS: dict[str, Any] = {
     # A send still "claimed" after this long was interrupted (worker killed): it is marked
     # failed, never resent (at-most-once: better a missed email than a duplicate).
     "EMAIL_CLAIM_TIMEOUT_MINUTES": 30,
-    # A purchase this many days after a click on an email's link is credited to that email.
-    "EMAIL_ATTRIBUTION_DAYS": 7,
     # How many "you may also like" products an email shows (0: none).
     "EMAIL_RECOMMENDATIONS": 3,
     # Dotted path of a callable(request, lines) -> None that rebuilds the store's own cart
@@ -190,10 +188,16 @@ DEFAULTS: dict[str, Any] = {
     "EMAIL_OFFER_SESSION_KEY": "personalize_offer_code",
     # Sender of lifecycle emails; None uses settings.DEFAULT_FROM_EMAIL.
     "EMAIL_FROM": None,
+    # --- attribution (personalize/attribution.py, docs/campaigns.md) ----------------------
+    # The one window: a purchase without a redeemed code is credited to the last click
+    # (recommendation, campaign, email) this many hours before it; also how long a seen
+    # campaign's shared code applies by itself, and the span of a campaign arm's purchases.
+    "ATTRIBUTION_WINDOW_HOURS": 7 * 24,
+    # --- background jobs (personalize/jobs.py) ---------------------------------------------
+    # "auto": a Celery worker when a broker is configured (and tasks are not eager), else a
+    # thread in the web process; or "celery", "thread", "inline" (run before returning).
+    "JOBS_BACKEND": "auto",
     # --- campaigns and offers ------------------------------------------------------------
-    # A purchase this many days after a shopper last saw a campaign (or was held out of it)
-    # is credited to that campaign (last campaign seen wins).
-    "CAMPAIGN_ATTRIBUTION_DAYS": 7,
     # Seconds the active campaigns of a placement are cached (edits invalidate at once).
     "CAMPAIGN_CACHE_SECONDS": 300,
     # Seconds a shopper's campaign assignments (arms, caps) are kept in the session; every
@@ -269,6 +273,43 @@ DEFAULTS: dict[str, Any] = {
 # Keys whose value is a dotted path to import on access.
 IMPORT_STRINGS = {"ADAPTER"}
 
+# Dict-valued keys merged one level deep over their default: a store sets only the keys it
+# changes ({"DIVERSITY": {"brand": 2}} keeps the default category cap; a RECOMMENDERS entry
+# for "default" keeps the other aliases). Every other key is replaced whole.
+MERGED = {"DIVERSITY", "SEGMENT_RFM", "RECOMMENDERS"}
+
+# Old names still accepted (a DeprecationWarning says the new one): every duration key carries
+# its unit (_SECONDS, _MINUTES, _HOURS, _DAYS).
+RENAMED = {
+    "COOKIE_AGE": "COOKIE_AGE_SECONDS",
+    "REC_CLICK_MAX_AGE": "REC_CLICK_MAX_AGE_SECONDS",
+}
+# Old names whose value is converted to the new key's unit: (new name, factor). The three
+# per-channel attribution windows became one (docs/campaigns.md, "Attribution").
+RESCALED = {
+    "CAMPAIGN_ATTRIBUTION_DAYS": ("ATTRIBUTION_WINDOW_HOURS", 24),
+    "EMAIL_ATTRIBUTION_DAYS": ("ATTRIBUTION_WINDOW_HOURS", 24),
+    "REC_ATTRIBUTION_HOURS": ("ATTRIBUTION_WINDOW_HOURS", 1),
+}
+
+
+class SettingImportError(ImproperlyConfigured, ImportError):
+    """A dotted path in ``PERSONALIZE`` that cannot be imported (names the setting)."""
+
+
+def import_path(value: Any, setting: str) -> Any:
+    """``value`` imported when it is a dotted path (callables and classes pass through).
+
+    The one place personalize resolves dotted paths from settings; a bad path raises
+    :class:`SettingImportError` naming the setting, which the system checks report.
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        return import_string(value)
+    except ImportError as exc:
+        raise SettingImportError(f"PERSONALIZE[{setting!r}]: cannot import {value!r}: {exc}") from exc
+
 
 class PersonalizeSettings:
     """Attribute access to personalize's settings, cached until ``PERSONALIZE`` changes."""
@@ -280,15 +321,23 @@ class PersonalizeSettings:
     @property
     def user_settings(self) -> dict[str, Any]:
         if not hasattr(self, "_user_settings"):
-            self._user_settings = dict(getattr(settings, "PERSONALIZE", {}) or {})
+            self._user_settings = renamed(dict(getattr(settings, "PERSONALIZE", {}) or {}))
         return self._user_settings
 
     def __getattr__(self, name: str) -> Any:
+        if name in RENAMED:
+            return getattr(self, RENAMED[name])
+        if name in RESCALED:
+            new, factor = RESCALED[name]
+            return getattr(self, new) / factor
         if name.startswith("_") or name not in self.defaults:
             raise AttributeError(f"Invalid personalize setting: {name!r}")
-        value = self.user_settings.get(name, self.defaults[name])
-        if name in IMPORT_STRINGS and isinstance(value, str):
-            value = import_string(value)
+        default = self.defaults[name]
+        value = self.user_settings.get(name, default)
+        if name in MERGED and isinstance(default, dict) and isinstance(value, dict):
+            value = {**default, **value}
+        if name in IMPORT_STRINGS:
+            value = import_path(value, name)
         self._cached.add(name)
         setattr(self, name, value)
         return value
@@ -299,6 +348,20 @@ class PersonalizeSettings:
         self._cached.clear()
         if hasattr(self, "_user_settings"):
             del self._user_settings
+
+
+def renamed(user: dict[str, Any]) -> dict[str, Any]:
+    """``user`` with deprecated key names moved to their new names (with a warning)."""
+    for old, new in RENAMED.items():
+        if old in user:
+            warnings.warn(f'PERSONALIZE["{old}"] is deprecated; use "{new}".', DeprecationWarning, stacklevel=4)
+            user.setdefault(new, user.pop(old))
+    for old, (new, factor) in RESCALED.items():
+        if old in user:
+            warnings.warn(f'PERSONALIZE["{old}"] is deprecated; use "{new}".', DeprecationWarning, stacklevel=4)
+            value = user.pop(old)
+            user.setdefault(new, value * factor if isinstance(value, (int, float)) else value)
+    return user
 
 
 personalize_settings = PersonalizeSettings()

@@ -32,9 +32,9 @@ DAY = 86400
 
 KINDS: dict[str, TokenKind] = {
     # The shopper cookie (set with HttpResponse.set_signed_cookie, same salt and age).
-    "shopper": TokenKind(lambda: ps.COOKIE_SALT, lambda: ps.COOKIE_AGE, str),
+    "shopper": TokenKind(lambda: ps.COOKIE_SALT, lambda: ps.COOKIE_AGE_SECONDS, str),
     # A click on a recommended product: placement, model version, variant, product.
-    "rec_click": TokenKind(lambda: ps.REC_CLICK_SALT, lambda: ps.REC_CLICK_MAX_AGE, dict),
+    "rec_click": TokenKind(lambda: ps.REC_CLICK_SALT, lambda: ps.REC_CLICK_MAX_AGE_SECONDS, dict),
     # A click on campaign content: [campaign id, arm, link].
     "campaign_click": TokenKind(
         lambda: "personalize.campaign.click", lambda: ps.CAMPAIGN_CLICK_MAX_AGE_DAYS * DAY, list

@@ -1,10 +1,11 @@
 """personalize's one settings object: defaults, overrides, typos."""
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from personalize.adapters import DefaultAdapter
-from personalize.conf import DEFAULTS, PersonalizeSettings
+from personalize.conf import DEFAULTS, PersonalizeSettings, import_path
 from personalize.conf import personalize_settings as ps
 
 
@@ -55,3 +56,27 @@ def test_bad_adapter_path_raises_import_error():
         custom.reload()
         with pytest.raises(ImportError):
             custom.ADAPTER  # noqa: B018
+
+
+def test_renamed_duration_keys_are_accepted_with_a_deprecation_warning():
+    custom = PersonalizeSettings()
+    with override_settings(PERSONALIZE={"COOKIE_AGE": 60}):
+        custom.reload()
+        with pytest.warns(DeprecationWarning, match="COOKIE_AGE_SECONDS"):
+            assert custom.COOKIE_AGE_SECONDS == 60
+        assert custom.COOKIE_AGE == 60  # old attribute name reads the new key
+
+
+def test_dict_settings_are_merged_one_level_over_their_defaults():
+    custom = PersonalizeSettings()
+    with override_settings(PERSONALIZE={"DIVERSITY": {"brand": 1}, "RECOMMENDERS": {"default": {"BACKEND": "x.Y"}}}):
+        custom.reload()
+        assert custom.DIVERSITY == {"category": 4, "brand": 1}
+        assert custom.RECOMMENDERS["default"] == {"BACKEND": "x.Y"}
+        assert set(custom.RECOMMENDERS) == set(DEFAULTS["RECOMMENDERS"])  # other aliases kept
+
+
+def test_a_bad_dotted_path_names_its_setting():
+    with pytest.raises(ImproperlyConfigured, match="SEGMENT_RULES"):
+        import_path("nowhere.Rule", "SEGMENT_RULES")
+    assert import_path(len, "X") is len

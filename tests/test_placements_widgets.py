@@ -121,7 +121,7 @@ def test_a_tampered_click_parameter_is_ignored(client_ua):
 def test_an_expired_click_link_records_nothing(client_ua, settings):
     product = factories.product()
     token = sign_click(placement="similar", model_version="7", variant="", product_key=str(product.pk))
-    settings.PERSONALIZE = {**settings.PERSONALIZE, "REC_CLICK_MAX_AGE": -1}
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "REC_CLICK_MAX_AGE_SECONDS": -1}
     client_ua.get(product.get_absolute_url(), {ps.REC_CLICK_PARAM: token})
     assert not Event.objects.filter(kind="rec_click").exists()
 
@@ -173,7 +173,7 @@ def purchase(shopper, value, *, minutes_ago):
 
 
 def test_performance_counts_impressions_clicks_and_attributed_revenue(settings):
-    settings.PERSONALIZE = {**settings.PERSONALIZE, "REC_ATTRIBUTION_HOURS": 24}
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "ATTRIBUTION_WINDOW_HOURS": 24}
     a, b, c = (Shopper.objects.create() for _ in range(3))
     tags_a = {"placement": "for_you", "model_version": "3", "variant": "a"}
     tags_b = {"placement": "for_you", "model_version": "3", "variant": "b"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from personalize.conf import import_path
 from personalize.conf import personalize_settings as ps
 from personalize.experiments import assign
 from personalize.models import Shopper
@@ -73,7 +73,7 @@ class Placement:
         return self.variants[int(assign(shopper.key, f"personalize.placement.{self.name}.{self.salt}", arms))]
 
     def rules_hook(self) -> Any:
-        return import_string(self.rules) if self.rules else None
+        return import_path(self.rules, "PLACEMENTS") if self.rules else None
 
 
 def placement_configs() -> dict[str, dict[str, Any]]:

@@ -18,8 +18,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
-from django.utils.module_loading import import_string
 
+from personalize.conf import import_path
 from personalize.conf import personalize_settings as ps
 from personalize.recommenders.base import Artefact, BaseRecommender, Recommendation, TrainingData
 
@@ -62,7 +62,7 @@ def _build(alias: str) -> BaseRecommender:
     if config is None:
         raise ImproperlyConfigured(f'No recommender "{alias}" in PERSONALIZE["RECOMMENDERS"].')
     try:
-        cls = import_string(config["BACKEND"])
+        cls = import_path(config["BACKEND"], "RECOMMENDERS")
     except (KeyError, ImportError) as exc:
         raise ImproperlyConfigured(f'PERSONALIZE["RECOMMENDERS"]["{alias}"]["BACKEND"]: {exc}') from exc
     if not (isinstance(cls, type) and issubclass(cls, BaseRecommender)):

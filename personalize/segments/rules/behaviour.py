@@ -14,7 +14,6 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from personalize.adapters import get_adapter
-from personalize.conf import DEFAULTS
 from personalize.conf import personalize_settings as ps
 from personalize.models import Event, EventKind
 
@@ -265,7 +264,7 @@ class RFMRule(Rule):
     @staticmethod
     def thresholds() -> dict[str, Any]:
         """The store's ``SEGMENT_RFM`` over the defaults (a store may set only some keys)."""
-        return {**DEFAULTS["SEGMENT_RFM"], **(ps.SEGMENT_RFM or {})}
+        return ps.SEGMENT_RFM  # merged over the defaults by conf (MERGED)
 
     def matches(self, ctx: SegmentContext) -> bool:
         t, orders = self.thresholds(), ctx.orders

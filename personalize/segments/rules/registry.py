@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from personalize.conf import import_path
 from personalize.conf import personalize_settings as ps
 from personalize.models import Segment
 
@@ -91,7 +91,7 @@ def rule_registry() -> dict[str, type[Rule]]:
         return _registry_cache[1]
     registry = {cls.kind: cls for cls in BUILTIN_RULES}
     for path in extra:
-        cls = import_string(path)
+        cls = import_path(path, "SEGMENT_RULES")
         if not (isinstance(cls, type) and issubclass(cls, Rule)) or not cls.kind:
             raise TypeError(f"{path} must be a Rule subclass with a kind")
         registry[cls.kind] = cls
