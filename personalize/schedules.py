@@ -1,7 +1,7 @@
 """Default periodic jobs, created in django-celery-beat after ``migrate`` if missing.
 
 Marketers edit or disable them in the admin; personalize never overwrites an existing row.
-Each capability appends its job to ``DEFAULT_SCHEDULES``.
+Every capability's periodic job is listed in ``DEFAULT_SCHEDULES``.
 """
 
 from __future__ import annotations
@@ -11,27 +11,32 @@ from typing import Any
 
 logger = logging.getLogger("personalize")
 
-# name, task name, schedule: {"crontab": {...}} or {"every_minutes": N}
-DEFAULT_SCHEDULES: list[dict[str, Any]] = []
-# Lifecycle emails: find due carts and lapsed customers, claim and send (personalize.emails).
-DEFAULT_SCHEDULES.append({"name": "personalize: send lifecycle emails", "task": "personalize.emails.send_due", "every_minutes": 10})
-# Recommenders: nightly retraining (personalize.recommenders) and hourly trending lists.
-DEFAULT_SCHEDULES.append(
-    {"name": "personalize: train recommenders", "task": "personalize.train", "crontab": {"minute": "30", "hour": "3"}}
-)
-DEFAULT_SCHEDULES.append({"name": "personalize: refresh trending lists", "task": "personalize.refresh_popular", "every_minutes": 60})
-# Placements: search-suggestion statistics, recomputed before their cache expires.
-DEFAULT_SCHEDULES.append(
-    {"name": "personalize: refresh search suggestions", "task": "personalize.refresh_search_suggestions", "every_minutes": 10}
-)
+# name, task name, schedule: {"crontab": {...}} or {"every_minutes": N}. Without
+# django-celery-beat, a cron line per job runs the same work (docs/development.md).
+DEFAULT_SCHEDULES: list[dict[str, Any]] = [
+    # Lifecycle emails: find due carts and lapsed customers, claim and send (personalize.emails).
+    {"name": "personalize: send lifecycle emails", "task": "personalize.emails.send_due", "every_minutes": 10},
+    # Recommenders: nightly retraining and hourly trending lists (personalize.recommenders).
+    {"name": "personalize: train recommenders", "task": "personalize.recommenders.train", "crontab": {"minute": "30", "hour": "3"}},
+    {"name": "personalize: refresh trending lists", "task": "personalize.recommenders.refresh_popular", "every_minutes": 60},
+    # Placements: search-suggestion statistics, recomputed before their cache expires.
+    {
+        "name": "personalize: refresh search suggestions",
+        "task": "personalize.placements.refresh_search_suggestions",
+        "every_minutes": 10,
+    },
+    # Segments: refresh materialised memberships (personalize.segments).
+    {"name": "personalize: refresh segments", "task": "personalize.segments.refresh", "every_minutes": 15},
+]
 
 
 def ensure_schedules(**kwargs: Any) -> None:
     """Create the default ``PeriodicTask`` rows that do not exist yet (post_migrate receiver)."""
-    try:
-        from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
-    except ImportError:  # django-celery-beat not installed: nothing to schedule
+    if not apps.is_installed("django_celery_beat"):
+        # The [beat] extra is optional (installed but not in INSTALLED_APPS is the same): cron
+        # runs the management commands instead (docs/settings.md, "Schedules").
         return
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask  # an optional app
     for job in DEFAULT_SCHEDULES:
         if PeriodicTask.objects.filter(name=job["name"]).exists():
             continue
@@ -43,5 +48,3 @@ def ensure_schedules(**kwargs: Any) -> None:
                 every=job["every_minutes"], period=IntervalSchedule.MINUTES
             )
         PeriodicTask.objects.create(**fields)
-# Segments: refresh materialised memberships (personalize.segments).
-DEFAULT_SCHEDULES.append({"name": "personalize: refresh segments", "task": "personalize.segments.refresh", "every_minutes": 15})

@@ -143,4 +143,4 @@ def test_the_refresh_task_recomputes_the_cached_stats():
     assert suggestions_for(None, limit=6).queries == ["lamps"]  # served from the cache
     assert refresh_search_suggestions.delay().get() == 2
     assert set(suggestions_for(None, limit=6).queries) == {"lamps", "rugs"}
-    assert any(job["task"] == "personalize.refresh_search_suggestions" for job in DEFAULT_SCHEDULES)
+    assert any(job["task"] == "personalize.placements.refresh_search_suggestions" for job in DEFAULT_SCHEDULES)

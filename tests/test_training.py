@@ -6,16 +6,18 @@ from datetime import timedelta
 from io import StringIO
 from unittest import mock
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from personalize.recommenders import get_recommender
-from personalize.recommenders.evaluation import evaluate, temporal_split, tune
+from personalize.recommenders.base import TuningSpace
+from personalize.recommenders.evaluation import evaluate, temporal_split
 from personalize.recommenders.lightfm import LightFMRecommender
 from personalize.models import ModelVersion
 from personalize.recommenders.popular import PopularRecommender
-from personalize.recommenders import training
+from personalize.recommenders import training, tuning
 from tests.recommender_data import taste_shop
 from tests.recommender_data import FAST_LIGHTFM
 
@@ -70,14 +72,14 @@ def test_a_worse_version_is_rejected_unless_forced(fast, monkeypatch):
     tiny data makes "a deliberately bad model scores lower" a matter of luck."""
     taste_shop()
     scores = iter([0.5, 0.2, 0.1])
-    real_evaluate = training._evaluate
+    real_tune = training.tune
 
     def scored(*args, **kwargs):
-        metrics, evaluated = real_evaluate(*args, **kwargs)
-        metrics["model"]["ndcg@10"] = next(scores)
-        return metrics, evaluated
+        result = real_tune(*args, **kwargs)
+        result.validation["ndcg@10"] = next(scores)
+        return result
 
-    monkeypatch.setattr(training, "_evaluate", scored)
+    monkeypatch.setattr(training, "tune", scored)
     good = training.train(alias="default")
     worse = training.train(alias="default")
     assert worse.metrics["model"]["ndcg@10"] < good.metrics["model"]["ndcg@10"]
@@ -165,7 +167,7 @@ def test_celery_task_runs_the_service(fast):
 def test_nightly_schedule_is_registered():
     from personalize.schedules import DEFAULT_SCHEDULES
 
-    assert any(job["task"] == "personalize.train" and "crontab" in job for job in DEFAULT_SCHEDULES)
+    assert any(job["task"] == "personalize.recommenders.train" and "crontab" in job for job in DEFAULT_SCHEDULES)
 
 
 def test_command_trains_with_a_report(fast):
@@ -191,34 +193,77 @@ def test_command_fails_when_training_fails(fast):
 
 
 def test_tuner_picks_options_on_a_validation_split(fast, monkeypatch):
-    """The best point by validation NDCG wins, and validation comes from the data given to the
-    tuner (never from the held-out test part). Scores are fixed per point: on tiny data a
-    deliberately weak model does not reliably lose."""
-    from personalize.recommenders import evaluation
-
+    """The best point by validation NDCG wins (fits, then the serving axes), and validation
+    comes from the data given to the tuner, never from the held-out test part. Scores are
+    fixed per point: on tiny data a deliberately weak model does not reliably lose."""
     taste_shop()
     data = training.load_training_data()
     train_part, test_part = temporal_split(data, 0.2)
-    seen = []
+    splits = []
+    real_init = tuning.Validation.__init__
 
-    def scored(candidate, fit_part, validation, **kwargs):
-        seen.append(validation)
-        return {"ndcg@10": {1: 0.1, 30: 0.3, 5: 0.2}[candidate.options["EPOCHS"]]}
+    def spy(self, fit_part, held_out, **kwargs):
+        splits.append((fit_part, held_out))
+        real_init(self, fit_part, held_out, **kwargs)
 
-    monkeypatch.setattr(evaluation, "evaluate", scored)
-    best, table = tune(
-        LightFMRecommender,
-        train_part,
-        [{"EPOCHS": 1}, {"EPOCHS": 30}, {"EPOCHS": 5}],
-        base_options={"NO_COMPONENTS": 16, "NUM_THREADS": 1},
-    )
-    assert len(table) == 3 and best["EPOCHS"] == 30 and best["NO_COMPONENTS"] == 16
+    def scored(self, candidate, progress=None):
+        bonus = 0.05 if candidate.options.get("KNN_RECENCY") == 0.7 else 0.0
+        return {"ndcg@10": {1: 0.1, 30: 0.3, 5: 0.2}[candidate.options["EPOCHS"]] + bonus, "coverage": 0.5, "users": 3}
+
+    space = TuningSpace(fits=[{"EPOCHS": 1}, {"EPOCHS": 30}, {"EPOCHS": 5}], serving=[("KNN_WEIGHT", [0.5, 0.0]), ("KNN_RECENCY", [0.85, 0.7])])
+    monkeypatch.setattr(tuning.Validation, "__init__", spy)
+    monkeypatch.setattr(tuning.Validation, "score", scored)
+    monkeypatch.setattr(LightFMRecommender, "tuning_space", lambda self, data: space)
+    result = tuning.tune(LightFMRecommender("default", {"NO_COMPONENTS": 16, "KNN_WEIGHT": 0.5}), train_part)
+    # KNN_WEIGHT is the store's own setting: never tuned; equal scores keep the first value
+    assert result.chosen == {"EPOCHS": 30, "KNN_RECENCY": 0.7}
+    assert [t["stage"] for t in result.trials] == ["fit", "fit", "fit", "serving", "serving"]
+    assert result.validation["ndcg@10"] == pytest.approx(0.35)
     # every validation event is one of the training part's events, none of the test part's
     events = lambda d: set(zip(d.shopper_ids[d.users].tolist(), d.product_keys[d.items].tolist(), d.times.tolist()))  # noqa: E731
     train_events, test_events = events(train_part), events(test_part)
-    for validation in seen:
-        assert events(validation) and events(validation) <= train_events
-        assert not events(validation) & test_events
+    for fit_part, held_out in splits:
+        assert events(held_out) and events(held_out) <= train_events and events(fit_part) <= train_events
+        assert not events(held_out) & test_events
+        assert not events(held_out) & events(fit_part)
+
+
+def test_training_records_the_tuners_choice_and_serving_uses_it(fast, settings):
+    """The shipped tuning space on real data: the choice is on the version (params, every
+    trial) and in the artefact, the serving instance reads it, the store's options stay."""
+    taste_shop()
+    version = training.train(alias="default")
+    tuning_record = version.metrics["tuning"]
+    chosen = tuning_record["chosen"]
+    assert version.metrics["evaluated_on"] == "validation" and tuning_record["trials"]
+    assert {"KNN_WEIGHT", "KNN_RECENCY", "KNN_METRIC"} <= set(chosen)
+    assert "NO_COMPONENTS" not in chosen and version.params["NO_COMPONENTS"] == 16  # set by the store
+    assert all(version.params[name] == value for name, value in chosen.items())
+    best = max(t["ndcg@10"] for t in tuning_record["trials"])
+    assert version.metrics["model"]["ndcg@10"] == pytest.approx(best, abs=1e-4)
+    served = get_recommender("default")
+    assert served.ready() and all(served.option(name) == value for name, value in chosen.items())
+    # the same data and seed choose the same options (one thread while tuning)
+    again = training.train(alias="default")
+    assert again.metrics["tuning"]["chosen"] == chosen
+    # TUNE: False keeps the shipped defaults
+    fixed = training.train(alias="default", options={"TUNE": False})
+    assert fixed.metrics["tuning"]["chosen"] == {} and len(fixed.metrics["tuning"]["trials"]) == 1
+
+
+def test_tuning_is_bounded_by_a_seeded_sample_of_whole_shoppers(fast):
+    taste_shop()
+    data = training.load_training_data()
+    sample = tuning.sample_shoppers(data, data.n_events // 2, seed=0)
+    assert 0 < sample.n_events <= data.n_events // 2
+    users = set(sample.users.tolist())
+    assert sample.n_events == int(np.isin(data.users, list(users)).sum())  # whole shoppers
+    assert tuning.sample_shoppers(data, data.n_events // 2, seed=0).n_events == sample.n_events
+    assert tuning.sample_shoppers(data, 0, seed=0) is data
+    space = LightFMRecommender("default").tuning_space(data)
+    assert [f["NO_COMPONENTS"] for f in space.fits] == [48, 96, 128]  # small data: all within budget
+    big = LightFMRecommender("default", {"FIT_WORK_BUDGET": 1.0}).tuning_space(data)
+    assert big.fits == space.fits[:1]  # the cheapest point always runs
 
 
 def test_evaluate_the_popularity_baseline_directly(fast):
