@@ -56,8 +56,13 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 # --- tests -------------------------------------------------------------------------------
+# The library's suite (tests/), then the demo shop's own tests with their settings; a JUnit
+# report named in PYTEST_ARGS gets a "-demo" twin for the second run.
+DEMO_PYTEST_ARGS = $(subst .xml,-demo.xml,$(PYTEST_ARGS))
+
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest demo_shop/tests --ds=demo_shop.tests.settings $(DEMO_PYTEST_ARGS)
 
 # PostgreSQL + Redis + a real Celery worker; a missing service fails the run (never skips).
 test-postgres: $(STAMP)
@@ -65,6 +70,10 @@ test-postgres: $(STAMP)
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(REDIS_BROKER_URL)} \
 	PERSONALIZE_SERVICES=require \
 	$(PY) -m pytest $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} \
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(REDIS_BROKER_URL)} \
+	PERSONALIZE_SERVICES=require \
+	$(PY) -m pytest demo_shop/tests --ds=demo_shop.tests.settings $(DEMO_PYTEST_ARGS)
 
 PYTHON313 ?= $(firstword $(foreach p,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13),$(shell $(p) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && echo $(p))))
 

@@ -29,12 +29,6 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "personalize",
     "tests.testshop",
-    # The demo shop's apps: only tests/test_demo_shop.py uses them, switching PRODUCT_MODEL and
-    # ROOT_URLCONF with override_settings; for every other test the store is still testshop.
-    "demo_shop.catalog",
-    "demo_shop.orders",
-    "demo_shop.accounts",
-    "demo_shop.outbox",
 ]
 
 MIDDLEWARE = [
@@ -93,6 +87,14 @@ PERSONALIZE = {
     "PRODUCT_MODEL": "testshop.Product",
     # Absolute links in lifecycle emails (personalize.W040 otherwise).
     "SITE_URL": "https://testserver",
+    # Consent is on by default (docs/privacy.md); the suite tests features behind it, so it is
+    # off here and tests/test_consent.py turns the default back on.
+    "CONSENT_REQUIRED": False,
+    # The lifecycle tests mail account holders on the strength of their sign-up; the default
+    # (explicit opt-in for accounts too) is tested in tests/test_privacy_emails.py.
+    "EMAIL_SIGNUP_CONSENT_COUNTS": True,
+    # Trained models go to a throwaway private folder, never into the tree.
+    "ARTEFACT_DIR": tempfile.mkdtemp(prefix="personalize-test-artefacts-"),
 }
 
 LOGGING = {

@@ -167,7 +167,7 @@ def test_cache_expires_after_segment_cache_seconds(settings):
     req = request_for(shopper)
     assert segments_for(req) == frozenset()
     Shopper.objects.filter(pk=shopper.pk).update(visits=2)
-    settings.PERSONALIZE = {"PRODUCT_MODEL": "testshop.Product", "SEGMENT_CACHE_SECONDS": 0}
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "SEGMENT_CACHE_SECONDS": 0}
     later = request_for(shopper)
     later.session = req.session
     assert segments_for(later) == {"returning"}
@@ -587,7 +587,7 @@ def test_only_events_a_live_rule_reads_drop_the_cache():
 
 
 def test_a_store_rule_without_event_kinds_is_invalidated_by_any_event(settings):
-    settings.PERSONALIZE = {"PRODUCT_MODEL": "testshop.Product", "SEGMENT_RULES": ["tests.test_segment_rules.EmailDomainRule"]}
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "SEGMENT_RULES": ["tests.test_segment_rules.EmailDomainRule"]}
     from personalize.segments.evaluation import SESSION_KEY
 
     shopper = Shopper.objects.create()

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def demo_settings(settings, tmp_path):
     settings.ROOT_URLCONF = "demo_shop.urls"
-    settings.PERSONALIZE = {"PRODUCT_MODEL": "catalog.Product", "FREE_SHIPPING_THRESHOLD": "50.00"}
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "PRODUCT_MODEL": "catalog.Product", "FREE_SHIPPING_THRESHOLD": "50.00"}
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.LOGIN_URL = "accounts:login"
     settings.SHOP_FREE_SHIPPING_OVER = "50.00"
