@@ -290,6 +290,12 @@ class DefaultAdapter:
         field = getattr(user, "EMAIL_FIELD", "email")
         return getattr(user, field, "") or ""
 
+    def user_email_consent(self, user: Any) -> bool:
+        """Whether the store's own sign-up gave consent to marketing email (read only when
+        ``EMAIL_SIGNUP_CONSENT_COUNTS`` is on). Default: every active account; override to read
+        the store's own opt-in field."""
+        return bool(getattr(user, "is_active", True))
+
     def user_first_name(self, user: Any) -> str:
         return getattr(user, "first_name", "") or ""
 

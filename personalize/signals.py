@@ -14,3 +14,6 @@ events_tracked = Signal()
 shopper_merged = Signal()
 # Sent after a cart snapshot changed: cart=<Cart>, request=<HttpRequest | None>.
 cart_updated = Signal()
+# Sent when a person's consent to personalisation changes: request, granted=<bool>
+# (personalize.identity.consent.set_consent; the privacy receivers erase on withdrawal).
+consent_changed = Signal()

@@ -11,6 +11,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from personalize import signals
+from personalize.identity import consent
 from personalize.identity.resolution import read_cookie_key
 from personalize.models import Cart, Event, Shopper
 
@@ -44,6 +45,8 @@ def merge_shoppers(source: Shopper, target: Shopper) -> Shopper:
 
 def attach_user(request: HttpRequest, user: Any) -> Shopper | None:
     """On login: the browser's history follows the shopper into the account's profile."""
+    if not consent.has_consent(request):
+        return None  # without consent this browser's profile is neither read nor extended
     key = read_cookie_key(request)
     browser = Shopper.objects.filter(key=key).first() if key else None
     if browser is not None and browser.merged_into_id:

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from personalize.conf import personalize_settings as ps
+from personalize.identity import consent
 from personalize.identity.agent import detect_country, detect_device, is_bot
 from personalize.models import Shopper
 
@@ -58,6 +59,10 @@ def get_shopper(request: HttpRequest) -> Shopper:
     cached = getattr(request, "_personalize_shopper", None)
     if cached is not None:
         return cached
+    if not consent.has_consent(request):
+        # Nothing about the person is read or written: a blank profile (non-personal lists).
+        request._personalize_shopper = Shopper(key=uuid.uuid4())
+        return request._personalize_shopper
     user = _user(request)
     shopper = None
     if user is not None:
@@ -80,7 +85,9 @@ def get_shopper(request: HttpRequest) -> Shopper:
 
 
 def ensure_shopper(request: HttpRequest) -> Shopper | None:
-    """The request's shopper, saved (created on first use); ``None`` for bots."""
+    """The request's shopper, saved (created on first use); ``None`` for bots and without consent."""
+    if not consent.has_consent(request):
+        return None
     shopper = get_shopper(request)
     if shopper.pk is not None:
         return shopper

@@ -16,7 +16,7 @@ from personalize import pricing
 from personalize.conf import personalize_settings as ps
 from personalize.history import recently_viewed_keys
 from personalize.placements.cards import available_keys
-from personalize.widgets import campaigns, recommendations, segments
+from personalize.widgets import campaigns, consent, recommendations, segments
 from personalize.widgets.items import card_items
 from personalize.widgets.render import clamp_limit, current_product_key, render_widget
 
@@ -46,5 +46,5 @@ def merge_library(other: template.Library) -> None:
 
 
 # Each capability's widgets keep their own library (personalize.widgets.*); one name loads them all.
-for library in (pricing.register, recommendations.register, campaigns.register, segments.register):
+for library in (pricing.register, recommendations.register, campaigns.register, segments.register, consent.register):
     merge_library(library)
