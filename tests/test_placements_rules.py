@@ -8,7 +8,7 @@ import pytest
 from django.db.models import Q
 
 from personalize.models import Shopper
-from personalize.placements import recommend_for
+from personalize.placements import cards, recommend_for
 from personalize.placements.forms import PlacementRuleForm
 from personalize.models import PlacementRule
 from tests import factories
@@ -47,6 +47,9 @@ def test_rules_apply_to_live_data_and_edits_take_effect_at_once(settings):
     rule = PlacementRule.objects.create(name="margin", placement="for_you", include={"margin__gte": "0.2"})
     assert recommend_for(None, "for_you", limit=8).keys == []
     type(product).objects.filter(pk=product.pk).update(margin=Decimal("0.30"))  # live product data
+    # An update behind the ORM's signals is seen within LOCAL_CACHE_SECONDS, at once after
+    # invalidate() (what a store calls after queryset.update()).
+    cards.invalidate()
     assert recommend_for(None, "for_you", limit=8).keys == keys([product])
     rule.include = {"margin__gte": "0.5"}
     rule.save()  # the rules cache is dropped on save
@@ -57,6 +60,22 @@ def test_rules_apply_to_live_data_and_edits_take_effect_at_once(settings):
     rule.active = True
     rule.save()
     rule.delete()
+    assert recommend_for(None, "for_you", limit=8).keys == keys([product])
+
+
+def test_stock_changed_behind_the_orm_waits_for_the_freshness_bound_a_save_does_not(settings):
+    product = factories.product(stock=5)
+    configure(settings, items=[product])
+    assert recommend_for(None, "for_you", limit=8).keys == keys([product])
+    type(product).objects.filter(pk=product.pk).update(stock=0)
+    # Within LOCAL_CACHE_SECONDS this process still trusts its stock check...
+    assert recommend_for(None, "for_you", limit=8).keys == keys([product])
+    # ...which a bound of 0 turns off (every list checks stock on live data).
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "LOCAL_CACHE_SECONDS": 0}
+    assert recommend_for(None, "for_you", limit=8).keys == []
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "LOCAL_CACHE_SECONDS": 5}
+    product.stock = 3
+    product.save()  # through the ORM: at once
     assert recommend_for(None, "for_you", limit=8).keys == keys([product])
 
 

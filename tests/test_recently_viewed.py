@@ -74,7 +74,10 @@ def test_limit_is_respected():
     assert ids(render(shopper, limit=2)) == [str(products[5].pk), str(products[4].pk)]
 
 
-RECENTLY_VIEWED_QUERIES = 3  # the shopper (from the cookie), the viewed keys, the products
+# Cold: the shopper (from the cookie), the viewed keys, the keys-only stock check, the cards' rows.
+RECENTLY_VIEWED_QUERIES = 4
+# Warm (cards cached, stock checked within LOCAL_CACHE_SECONDS): the shopper and the viewed keys.
+RECENTLY_VIEWED_WARM_QUERIES = 2
 
 
 @pytest.mark.parametrize("limit", [4, 40])
@@ -85,6 +88,8 @@ def test_fixed_number_of_queries_whatever_the_limit(django_assert_num_queries, l
     with django_assert_num_queries(RECENTLY_VIEWED_QUERIES):
         html = render(shopper, limit=limit)
     assert len(ids(html)) == limit
+    with django_assert_num_queries(RECENTLY_VIEWED_WARM_QUERIES):
+        assert ids(render(shopper, limit=limit)) == ids(html)
 
 
 def test_markup_carries_widget_and_item_attributes():
@@ -130,7 +135,7 @@ def test_failure_renders_nothing_and_logs(monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr("personalize.templatetags.personalize.viewed", broken)
+    monkeypatch.setattr("personalize.templatetags.personalize.recently_viewed_keys", broken)
     shopper = Shopper.objects.create()
     viewed(shopper, [factories.product()])
     with caplog.at_level("ERROR", logger="personalize"):

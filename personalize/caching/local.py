@@ -8,7 +8,7 @@ request pays none. That is the freshness bound the docs promise: a value written
 process (an admin edit bumping a generation, a product saved, a new model activated) is seen by
 every process within ``LOCAL_CACHE_SECONDS``; the process that wrote it sees it at once.
 
-:meth:`LocalLayer.get_many` reads what is not held locally in one ``get_many`` round trip.
+:data:`personalize.caching.local` is the one instance. :meth:`LocalLayer.get_many` reads what is not held locally in one ``get_many`` round trip.
 Values are shared between the threads of a process: callers must not mutate what they get
 (the pipeline keeps tuples and builds new lists).
 """
@@ -18,10 +18,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from personalize.caching.memo import cache
 from personalize.conf import personalize_settings as ps
 
 logger = logging.getLogger("personalize")
@@ -34,7 +33,8 @@ MAX_ENTRIES = 4096
 class LocalLayer:
     """Values of the shared cache held in this process for up to ``LOCAL_CACHE_SECONDS``."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(self, source: Callable[[], Any], max_entries: int = MAX_ENTRIES) -> None:
+        self.source = source  # the shared cache accessor (personalize.caching.cache)
         self.max_entries = max_entries
         self._data: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
@@ -52,7 +52,7 @@ class LocalLayer:
     def held(self, key: str) -> tuple[bool, Any]:
         """``(True, value)`` when this process holds a fresh value for ``key``."""
         entry = self._data.get(key)
-        if entry is not None and entry[0] > time.monotonic():
+        if entry is not None and entry[0] > time.monotonic() and self._bound() > 0:
             return True, entry[1]
         return False, None
 
@@ -81,7 +81,7 @@ class LocalLayer:
 
     def _fetch(self, keys: list[str]) -> dict[str, Any]:
         try:
-            return cache().get_many(keys)
+            return self.source().get_many(keys)
         except Exception:  # an unavailable cache reads as empty: the caller recomputes
             logger.warning("personalize: cache unavailable for %d keys", len(keys), exc_info=True)
             return {}
@@ -94,7 +94,7 @@ class LocalLayer:
         if not values:
             return
         try:
-            cache().set_many(dict(values), timeout)
+            self.source().set_many(dict(values), timeout)
         except Exception:
             logger.warning("personalize: could not write %d cache keys", len(values), exc_info=True)
         if self._bound() > 0:
@@ -112,7 +112,7 @@ class LocalLayer:
             for key in keys:
                 self._data.pop(key, None)
         try:
-            cache().delete_many(keys)
+            self.source().delete_many(keys)
         except Exception:
             logger.warning("personalize: could not delete %d cache keys", len(keys), exc_info=True)
 
@@ -133,5 +133,3 @@ class LocalLayer:
         with self._lock:
             self._data.clear()
 
-
-local = LocalLayer()

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from personalize.caching.breaker import guarded_cache
+from personalize.caching.local import LocalLayer
 
 logger = logging.getLogger("personalize")
 
@@ -30,6 +31,10 @@ def cache() -> Any:
     behind a circuit breaker (:mod:`personalize.caching.breaker`): a dead or hanging cache
     reads as empty within milliseconds instead of hanging the request."""
     return guarded_cache()
+
+
+# The one in-process layer in front of :func:`cache` (freshness bound ``LOCAL_CACHE_SECONDS``).
+local = LocalLayer(cache)
 
 
 class VersionedMemo(Generic[T]):
@@ -49,10 +54,12 @@ class VersionedMemo(Generic[T]):
     def version(self) -> str | None:
         """The current generation (created when missing); ``None`` when the cache is unavailable."""
         try:
-            generation = cache().get(self.key)
+            # Read through the in-process layer: no round trip within LOCAL_CACHE_SECONDS.
+            generation = local.get(self.key)
             if generation is None:
                 cache().add(self.key, uuid.uuid4().hex, None)
-                generation = cache().get(self.key)
+                local.forget([self.key])
+                generation = local.get(self.key)
         except Exception:  # a cache outage falls back to the ttl alone
             logger.warning("personalize: cache unavailable for the %s generation", self.name, exc_info=True)
             return None
@@ -77,10 +84,9 @@ class VersionedMemo(Generic[T]):
     def bump(self) -> None:
         """Invalidate the value in every process (the next read reloads)."""
         self._state = None
-        try:
-            cache().set(self.key, uuid.uuid4().hex, None)
-        except Exception:  # a cache outage must not block saving a definition
-            logger.warning("personalize: could not bump the %s generation", self.name, exc_info=True)
+        # This process sees the new generation at once, the others within LOCAL_CACHE_SECONDS
+        # (a cache outage is logged and must not block saving a definition).
+        local.set(self.key, uuid.uuid4().hex, None)
 
     def clear(self) -> None:
         """Forget the value in this process only."""
@@ -91,3 +97,4 @@ def reset_memos() -> None:
     """Forget every memo's value in this process (tests; see :func:`personalize.testing.reset_state`)."""
     for memo in VersionedMemo.registry:
         memo.clear()
+    local.clear()

@@ -30,17 +30,21 @@ def diversify(
     *,
     limit: int,
     on_drop: Callable[[Any, str], None] | None = None,
+    key_of: Callable[[Any, str], str] | None = None,
+    counts: dict[tuple[str, str], int] | None = None,
 ) -> list[Any]:
     """The first ``limit`` products, best first, keeping at most ``caps[facet]`` per value.
 
-    Products without a value for a facet (no brand) are not capped by it.
+    Products without a value for a facet (no brand) are not capped by it. ``key_of(item,
+    facet)`` reads the value from something else than a product (a cached card); ``counts``
+    carries the tally over when a list is diversified in several windows.
     """
-    counts: dict[tuple[str, str], int] = {}
+    counts = {} if counts is None else counts
     kept: list[Any] = []
     for product in products:
         if len(kept) >= limit:
             break
-        keys = [(facet, facet_key(adapter, product, facet)) for facet in caps]
+        keys = [(facet, key_of(product, facet) if key_of else facet_key(adapter, product, facet)) for facet in caps]
         full = next(((f, v) for f, v in keys if v and counts.get((f, v), 0) >= caps[f]), None)
         if full is not None:
             if on_drop is not None:

@@ -2,11 +2,13 @@
 
 profile (one query) -> store-wide holdout gets the neutral list -> recommender candidates,
 over-fetched and cached by model version -> leave out the current product, the cart, past
-purchases -> one product query applying stock, visibility and business rules on live data ->
-diversity cap per category / brand.
+purchases -> one keys-only query applying stock, visibility and business rules on live data
+(remembered per process for ``LOCAL_CACHE_SECONDS``) -> diversity cap per category / brand over
+cached product cards (:mod:`personalize.placements.cards`) -> rows only for what is shown.
 
 Warm, a widget costs at most :data:`MAX_QUERIES` SQL queries whatever its limit: the shopper
-(with its cart), the profile's events and the products.
+(with its cart), the profile's events and the keys-only stock query; none of them when the
+request already loaded the shopper and profile and the stock check is fresh.
 """
 
 from __future__ import annotations
@@ -17,19 +19,19 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.core.cache import cache
 from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from personalize import recommenders, segments
 from personalize.adapters import get_adapter
+from personalize.caching import local
 from personalize.conf import personalize_settings as ps
 from personalize.holdout import in_holdout
 from personalize.identity import get_shopper
 from personalize.models import Shopper
 from personalize.placements.config import Placement, get_placement
-from personalize.placements.diversity import diversify
+from personalize.placements.cards import available_keys, lazy_product, shown_cards
 from personalize.placements.result import FilteredItem, PlacementResult
 from personalize.placements.rules import placement_q
 from personalize.profiles import ShopperProfile, load_profile, segment_features
@@ -55,6 +57,7 @@ def recommend_for(
     product: Any = None,
     category: Any = None,
     explain: bool = False,
+    products: bool = True,
 ) -> PlacementResult:
     """The products ``placement`` shows this shopper, best first.
 
@@ -62,7 +65,10 @@ def recommend_for(
     ``None`` (anonymous, e.g. a first visit). ``product``: the product on the page (object or
     key), needed by "similar"-style placements and always left out. ``category``: a category
     object or key (trending in a category). ``explain=True`` also lists what was left out
-    and why (more queries; for the admin preview). Raises :class:`UnknownPlacement`.
+    and why (more queries; for the admin preview). ``products=False`` (widgets) leaves
+    ``result.items`` lazy: the cached cards in ``result.cards`` are what a widget shows, and a
+    product row is loaded only if a template reads ``item.product``. Raises
+    :class:`UnknownPlacement`.
     """
     config = get_placement(placement)
     limit = max(1, min(int(limit), ps.WIDGET_MAX_LIMIT))
@@ -124,21 +130,25 @@ def recommend_for(
 
     adapter = get_adapter()
     rules = placement_q(config, profile)
-    queryset = adapter.get_queryset().filter(adapter.stock_filter()).filter(rules)
     by_key = {c[0]: c for c in kept}
-    products = adapter.get_products(list(by_key), queryset=queryset)
+    # Visibility, stock and business rules on live data in one keys-only query; rows (cached
+    # cards) only for what is shown.
+    available = available_keys(list(by_key), rules, adapter=adapter)
     if explain:
-        found = {adapter.product_key(p) for p in products}
+        found = set(available)
         missing = [c for c in kept if c[0] not in found]
         for candidate, why in _why_missing(missing, rules):
             drop(candidate, why)
 
-    def drop_product(item: Any, facet: str) -> None:
-        drop(by_key[adapter.product_key(item)], _("diversity cap (%(facet)s)") % {"facet": facet})
+    def drop_card(card: dict[str, Any], facet: str) -> None:
+        drop(by_key[card["id"]], _("diversity cap (%(facet)s)") % {"facet": facet})
 
-    products = diversify(products, config.diversity, adapter, limit=limit, on_drop=drop_product)
-    result.items = products
-    result.keys = [adapter.product_key(p) for p in products]
+    result.cards = shown_cards(available, config.diversity, limit=limit, on_drop=drop_card, adapter=adapter)
+    result.keys = [card["id"] for card in result.cards]
+    if products:
+        result.items = adapter.get_products(result.keys)
+    else:
+        result.items = [lazy_product(key) for key in result.keys]
     result.reasons = {key: by_key[key][2] for key in result.keys}
     result.scores = {key: by_key[key][1] for key in result.keys}
     result.filtered = dropped
@@ -244,12 +254,15 @@ def _cache_key(*parts: Any) -> str:
 
 
 def _cached(key_parts: tuple[Any, ...], compute: Callable[[], Iterable[Any]]) -> list[Candidate]:
+    # Through the in-process layer: a list every request reads (a product's "similar", the
+    # neutral list) costs no round trip within LOCAL_CACHE_SECONDS. Keyed by model version, so
+    # a new model is never served an old list.
     key = _cache_key(*key_parts, get_language())
-    candidates = cache.get(key)
+    candidates = local.get(key)
     if candidates is None:
-        candidates = [(str(r.key), float(r.score), str(r.reason or "")) for r in compute()]
-        cache.set(key, candidates, ps.RECOMMENDATION_CACHE_SECONDS)
-    return candidates
+        candidates = tuple((str(r.key), float(r.score), str(r.reason or "")) for r in compute())
+        local.set(key, candidates, ps.RECOMMENDATION_CACHE_SECONDS)
+    return list(candidates)
 
 
 def candidate_list(

@@ -22,6 +22,8 @@ class PlacementResult:
 
     placement: str
     items: list[Any] = field(default_factory=list)  # the store's product objects
+    # What a widget shows of each item (placements.cards: the adapter's fields, cached).
+    cards: list[dict[str, Any]] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     model_version: str = ""
     variant: str = ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from personalize.adapters import get_adapter
+from personalize.placements.cards import cards_for, lazy_product
 from personalize.placements.clicks import sign_click, tracked_url
 from personalize.sites import absolute
 
@@ -23,7 +24,30 @@ def item_for(
     and a ``url`` that records the click server-side (``plain_url`` keeps the product's own);
     ``base_url`` makes ``url`` and ``image`` absolute (emails).
     """
-    item = get_adapter().serialize(product)
+    return _finish(get_adapter().serialize(product), product, result=result, placement=placement,
+                   model_version=model_version, base_url=base_url)
+
+
+def item_for_card(
+    card: dict[str, Any], product: Any = None, *, result: Any = None, placement: str = ""
+) -> dict[str, Any]:
+    """The same item from a cached card (:mod:`personalize.placements.cards`): no row loaded;
+    ``item.product`` loads the product only if a template reads it."""
+    item = {k: v for k, v in card.items() if k != "facets"}
+    product = product if product is not None else lazy_product(card["id"])
+    return _finish(item, product, result=result, placement=placement)
+
+
+def card_items(keys: list[str], *, placement: str = "") -> list[dict[str, Any]]:
+    """Items for products named by key, from their cached cards (one cache read), in order."""
+    found = cards_for(keys)
+    return [item_for_card(found[key], placement=placement) for key in keys if key in found]
+
+
+def _finish(
+    item: dict[str, Any], product: Any, *, result: Any = None, placement: str = "", model_version: str = "",
+    base_url: str | None = None,
+) -> dict[str, Any]:
     item["product"] = product
     item["key"] = item["id"]
     item["placement"] = result.placement if result is not None else placement
@@ -49,5 +73,8 @@ def product_items(products: list[Any], *, placement: str = "", model_version: st
 
 
 def placement_items(result: Any) -> list[dict[str, Any]]:
-    """Items for a :class:`~personalize.placements.PlacementResult`, with signed click links."""
+    """Items for a :class:`~personalize.placements.PlacementResult`, with signed click links
+    (from its cached cards when the pipeline made them)."""
+    if result.cards and len(result.cards) == len(result.items):
+        return [item_for_card(card, product, result=result) for card, product in zip(result.cards, result.items)]
     return [item_for(product, result=result) for product in result.items]

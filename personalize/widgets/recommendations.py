@@ -45,6 +45,7 @@ def render_placement(
             limit=clamp_limit(limit, DEFAULT_LIMITS.get(placement, 8)),
             product=current or None,
             category=category,
+            products=False,  # the cached cards are what the template shows
         )
         return {
             "items": placement_items(result),
