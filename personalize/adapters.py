@@ -102,6 +102,16 @@ class DefaultAdapter:
         found = {self.product_key(p): p for p in self.optimize_queryset(qs).filter(pk__in=set(parsed.values()))}
         return [found[k] for k in keys if k in found]
 
+    def canonical(self, product: models.Model) -> models.Model:
+        """The product a shopper browses to, which events are recorded on (a store with
+        variants returns the variant's parent)."""
+        return product
+
+    def prepare_products(self, products: Iterable[models.Model], *, request: Any = None) -> None:
+        """Called once with a list of products before they are serialised: compute facts that
+        depend on the request (prices per customer group) for all of them at once and keep
+        them on the instances. The default has nothing to prepare."""
+
     def get_product(self, key: Any) -> models.Model | None:
         products = self.get_products([str(key)])
         return products[0] if products else None
@@ -175,6 +185,24 @@ class DefaultAdapter:
                 value = getattr(product, attname)
                 return "" if value is None else str(value)
         return self.category(product)
+
+    def category_keys(self, product: models.Model) -> list[str]:
+        """Every category key the product counts as in: its own and, in a category tree, their
+        ancestors, so a segment rule or an offer on a parent category covers its children."""
+        key = self.category_key(product)
+        return [key] if key else []
+
+    def category_filter(self, key: str) -> models.Q:
+        """Products in category ``key`` (with a category tree: and in its subcategories)."""
+        lookup = self.category_lookup()
+        if not lookup:
+            return models.Q(pk__in=[])
+        field = self.get_product_model()._meta.get_field(lookup.removesuffix("_id"))
+        try:
+            value = getattr(field, "target_field", field).to_python(key)
+        except (ValidationError, ValueError, TypeError):
+            return models.Q(pk__in=[])
+        return models.Q(**{lookup: value})
 
     def category_lookup(self) -> str | None:
         """The ORM path to filter products by category key (``category`` → ``category_id``)."""

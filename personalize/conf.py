@@ -2,7 +2,9 @@
 
 Read lazily (``from personalize.conf import personalize_settings as ps; ps.COOKIE_NAME``),
 reloaded when a test changes ``PERSONALIZE``; a mistyped key raises ``AttributeError``.
-Each capability adds its keys to ``DEFAULTS`` under a comment naming it.
+Each capability adds its keys to ``DEFAULTS`` under a comment naming it. An installed app may
+give defaults of its own (``personalize_defaults`` on its AppConfig: ``personalize.contrib.oscar``
+names Oscar's adapter, basket URL and sender); the project's ``PERSONALIZE`` still wins.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
@@ -24,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     # How widgets and emails write a price: "{amount}" is the localised number ("€{amount}",
     # "{amount} zł"); the filter is ``{{ value|price }}``.
     "PRICE_FORMAT": "{amount}",
+    # django-oscar (personalize.contrib.oscar, docs/oscar.md): a "Personalisation" section
+    # linking personalize's admin pages in Oscar's dashboard menu.
+    "OSCAR_DASHBOARD_LINKS": True,
     # --- shopper identity ----------------------------------------------------------------
     "COOKIE_NAME": "personalize_id",
     "COOKIE_AGE_SECONDS": 60 * 60 * 24 * 365,
@@ -143,9 +149,13 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_URL": "/search/",
     "SEARCH_PARAM": "q",
     # --- lifecycle emails (docs/emails.md) -----------------------------------------------
-    # Absolute base of links and images in emails ("https://shop.example"); falls back to
-    # django.contrib.sites' current domain (https) when empty.
+    # Absolute base of links and images in emails ("https://shop.example"); when empty: the
+    # request's scheme and host where there is a request, else SITE_SCHEME + the current
+    # django.contrib.sites domain.
     "SITE_URL": "",
+    # Scheme of links built from the Site's domain when SITE_URL is empty ("http" for a store
+    # served without TLS; with personalize.contrib.oscar, Oscar's OSCAR_URL_SCHEMA).
+    "SITE_SCHEME": "https",
     # The store's cart page: where a restore link lands.
     "CART_URL": "/cart/",
     # Where a win-back email's link lands (no cart to rebuild).
@@ -332,15 +342,29 @@ class PersonalizeSettings:
             return getattr(self, new) / factor
         if name.startswith("_") or name not in self.defaults:
             raise AttributeError(f"Invalid personalize setting: {name!r}")
-        default = self.defaults[name]
+        app_defaults = self.app_defaults()
+        default = (app_defaults or {}).get(name, self.defaults[name])
         value = self.user_settings.get(name, default)
         if name in MERGED and isinstance(default, dict) and isinstance(value, dict):
             value = {**default, **value}
         if name in IMPORT_STRINGS:
             value = import_path(value, name)
-        self._cached.add(name)
-        setattr(self, name, value)
+        if app_defaults is not None:  # before the app registry is ready nothing is cached
+            self._cached.add(name)
+            setattr(self, name, value)
         return value
+
+    def app_defaults(self) -> dict[str, Any] | None:
+        """Defaults given by installed apps (``personalize_defaults`` on an AppConfig);
+        ``None`` until the app registry is ready."""
+        if not hasattr(self, "_app_defaults"):
+            if not apps.apps_ready:
+                return None
+            merged: dict[str, Any] = {}
+            for config in apps.get_app_configs():
+                merged.update(getattr(config, "personalize_defaults", None) or {})
+            self._app_defaults = merged
+        return self._app_defaults
 
     def reload(self) -> None:
         for name in self._cached:
@@ -348,6 +372,8 @@ class PersonalizeSettings:
         self._cached.clear()
         if hasattr(self, "_user_settings"):
             del self._user_settings
+        if hasattr(self, "_app_defaults"):
+            del self._app_defaults
 
 
 def renamed(user: dict[str, Any]) -> dict[str, Any]:
@@ -368,7 +394,7 @@ personalize_settings = PersonalizeSettings()
 
 
 def _reload(*, setting: str, **kwargs: Any) -> None:
-    if setting == "PERSONALIZE":
+    if setting in ("PERSONALIZE", "INSTALLED_APPS"):
         personalize_settings.reload()
 
 

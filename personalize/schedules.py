@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.apps import apps
+
 logger = logging.getLogger("personalize")
 
 # name, task name, schedule: {"crontab": {...}} or {"every_minutes": N}. Without
@@ -34,7 +36,7 @@ def ensure_schedules(**kwargs: Any) -> None:
     """Create the default ``PeriodicTask`` rows that do not exist yet (post_migrate receiver)."""
     if not apps.is_installed("django_celery_beat"):
         # The [beat] extra is optional (installed but not in INSTALLED_APPS is the same): cron
-        # runs the management commands instead (docs/settings.md, "Schedules").
+        # runs the management commands instead (docs/development.md).
         return
     from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask  # an optional app
     for job in DEFAULT_SCHEDULES:

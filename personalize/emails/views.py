@@ -72,6 +72,11 @@ def restore(request: HttpRequest, token: str) -> HttpResponse:
     missing = len(keys) - len(lines)
     if send.cart_revision is None:  # win-back, browse abandonment: nothing to rebuild
         return _land(request, send, lines)
+    session = getattr(request, "session", None)
+    if session is not None:  # before restoring: a store's cart may apply the code as it rebuilds
+        session[SESSION_SEND_KEY] = send.pk
+        if send.offer_code:
+            session[ps.EMAIL_OFFER_SESSION_KEY] = send.offer_code
     if lines:
         try:
             update_cart(request, [{"product": line["key"], "quantity": line["quantity"], "price": line.get("price")} for line in lines])
@@ -79,11 +84,6 @@ def restore(request: HttpRequest, token: str) -> HttpResponse:
         except Exception:
             logger.exception("personalize: could not restore the cart of send %s", send.pk)
             return _problem(request, _("We could not restore your cart"), _("Please try again in a moment."), status=500)
-    session = getattr(request, "session", None)
-    if session is not None:
-        session[SESSION_SEND_KEY] = send.pk
-        if send.offer_code:
-            session[ps.EMAIL_OFFER_SESSION_KEY] = send.offer_code
     if missing:
         _add_message(
             request,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
 from django.dispatch import receiver
 from django.http import HttpRequest
+from django.utils import timezone
 
 from personalize import signals
 from personalize.identity import consent
@@ -24,13 +26,7 @@ def merge_shoppers(source: Shopper, target: Shopper) -> Shopper:
     if source.pk == target.pk:
         return target
     Event.objects.filter(shopper=source).update(shopper=target)
-    source_cart = Cart.objects.filter(shopper=source).first()
-    if source_cart is not None and source_cart.lines:
-        target_cart = Cart.objects.filter(shopper=target).first()
-        if target_cart is None or target_cart.is_empty or source_cart.updated_at >= target_cart.updated_at:
-            Cart.objects.filter(shopper=target).delete()
-            source_cart.shopper = target
-            source_cart.save(update_fields=["shopper"])
+    merge_carts(source, target)
     target.visits = max(target.visits, source.visits)
     target.first_seen = min(target.first_seen, source.first_seen)
     for field in ("language", "country", "device", "email"):
@@ -41,6 +37,40 @@ def merge_shoppers(source: Shopper, target: Shopper) -> Shopper:
     source.save(update_fields=["merged_into"])
     signals.shopper_merged.send(sender=Shopper, source=source, target=target)
     return target
+
+
+def merge_carts(source: Shopper, target: Shopper) -> Cart | None:
+    """Fold ``source``'s cart snapshot into ``target``'s.
+
+    A browser without a cart leaves the account's as it is. Otherwise the two are united (a
+    product in both keeps the quantity of the cart changed last) and the revision moves past
+    both, never backwards, so lifecycle flows restart instead of colliding with an email cycle
+    of either cart.
+    """
+    carts = {cart.shopper_id: cart for cart in Cart.objects.select_for_update().filter(shopper__in=[source, target])}
+    mine, theirs = carts.get(target.pk), carts.get(source.pk)
+    if theirs is None or theirs.is_empty:
+        if theirs is not None:
+            theirs.delete()
+        return mine
+    older, newer = (mine, theirs) if mine is None or mine.updated_at <= theirs.updated_at else (theirs, mine)
+    lines = {str(line["product"]): dict(line) for line in (older.lines if older is not None else [])}
+    lines.update({str(line["product"]): dict(line) for line in newer.lines})
+    merged = list(lines.values())
+    revision = max(mine.revision if mine is not None else 0, theirs.revision)
+    theirs.delete()
+    cart = mine or Cart(shopper=target)
+    changed = sorted((ln["product"], ln["quantity"]) for ln in cart.lines) != sorted((ln["product"], ln["quantity"]) for ln in merged)
+    cart.lines = merged
+    cart.item_count = sum(int(line["quantity"]) for line in merged)
+    cart.value = sum((Decimal(str(line.get("price") or 0)) * int(line["quantity"]) for line in merged), Decimal("0"))
+    cart.language = newer.language or cart.language
+    cart.revision = revision + 1 if changed else max(cart.revision, revision)
+    cart.updated_at = timezone.now() if changed else newer.updated_at
+    cart.save()
+    if changed:
+        signals.cart_updated.send(sender=Cart, cart=cart, request=None)
+    return cart
 
 
 def attach_user(request: HttpRequest, user: Any) -> Shopper | None:

@@ -108,17 +108,25 @@ def offer_discount(offer: Offer, lines: list[dict[str, Any]]) -> tuple[Decimal, 
 
 
 def _eligible_subtotal(offer: Offer, lines: list[dict[str, Any]]) -> Decimal:
-    keys = {str(k) for k in offer.scope_keys or []}
-    if offer.scope == Offer.Scope.ALL:
-        chosen = lines
-    elif offer.scope == Offer.Scope.PRODUCTS:
-        chosen = [line for line in lines if str(line["product"]) in keys]
-    else:
-        adapter = get_adapter()
-        products = adapter.get_products([line["product"] for line in lines])
-        in_scope = {adapter.product_key(p) for p in products if adapter.category_key(p) in keys}
-        chosen = [line for line in lines if str(line["product"]) in in_scope]
+    keys = eligible_keys(offer, lines)
+    chosen = [line for line in lines if str(line["product"]) in keys]
     return sum((Decimal(line["price"] or 0) * line["quantity"] for line in chosen), ZERO)
+
+
+def eligible_keys(offer: Offer, lines: list[dict[str, Any]]) -> set[str]:
+    """Keys of the cart lines the offer's scope covers. A category scope names categories by
+    key, slug or name (resolved by the adapter, as segment rules do) and covers their
+    subcategories (the adapter's ``category_keys`` include a product's ancestors)."""
+    keys = {str(line["product"]) for line in lines}
+    if offer.scope == Offer.Scope.ALL:
+        return keys
+    scope = {str(k) for k in offer.scope_keys or []}
+    if offer.scope == Offer.Scope.PRODUCTS:
+        return keys & scope
+    adapter = get_adapter()
+    categories = {adapter.resolve_category(value) or value for value in scope}
+    products = adapter.get_products(sorted(keys))
+    return {adapter.product_key(p) for p in products if categories.intersection(adapter.category_keys(p))}
 
 
 def _owned_by(code: OfferCode, shopper: Shopper | None) -> bool:
@@ -151,7 +159,7 @@ def resolve_code(raw: str, shopper: Shopper | None, now=None, *, bearer: bool = 
                 _("This code expired on %(date)s.") % {"date": date_format(timezone.localtime(issued.expires_at), "DATETIME_FORMAT")}
             )
         _check_offer_valid(issued.offer, now)
-        return _Candidate(offer=issued.offer, code=issued.code, code_id=issued.pk, campaign=_campaign_of(issued.source))
+        return _Candidate(offer=issued.offer, code=issued.code, code_id=issued.pk, campaign=campaign_of(issued.source))
     offer = Offer.objects.filter(code=code, code_mode=Offer.CodeMode.SHARED).first()
     if offer is None:
         raise OfferError(_("We do not know the code “%(code)s”.") % {"code": code[:48]})
@@ -177,7 +185,8 @@ def _check_uses(offer: Offer, shopper: Shopper | None) -> None:
         raise OfferError(_("You have already used this code."))
 
 
-def _campaign_of(source: str) -> Campaign | None:
+def campaign_of(source: str) -> Campaign | None:
+    """The campaign that issued a code (its source is ``campaign:<pk>``), else ``None``."""
     if source.startswith("campaign:") and source[9:].isdigit():
         return Campaign.objects.filter(pk=int(source[9:])).first()
     return None
@@ -207,7 +216,7 @@ def _automatic_candidates(shopper: Shopper, now) -> list[_Candidate]:
     )
     for issued in codes:
         if issued.offer.is_valid_at(now):
-            campaign = _campaign_of(issued.source)
+            campaign = campaign_of(issued.source)
             if campaign is not None and not _shown(campaign, shopper):
                 continue  # an exit-intent pop-up rendered with its code but never opened
             candidates.append(
@@ -312,8 +321,17 @@ def _session_code_key() -> str:
     return ps.EMAIL_OFFER_SESSION_KEY
 
 
-def redeem(request: Any, decision: OfferDecision, order_ref: str) -> Redemption | None:
+def session_code(request: Any) -> str:
+    """The code an email's restore link left in the request's session ("" when none)."""
+    session = getattr(request, "session", None)
+    return normalize_code(str(session.get(_session_code_key(), "") or "")) if session is not None else ""
+
+
+def redeem(request: Any, decision: OfferDecision, order_ref: str, *, shopper: Shopper | None = None) -> Redemption | None:
     """Use the decision's offer for ``order_ref``; call it inside the order's transaction.
+
+    ``shopper``: who placed the order when there is no request (a payment callback, Oscar's
+    order signals); else the request's shopper.
 
     A single-use code is claimed with a conditional UPDATE (one concurrent checkout wins, the
     other gets :class:`OfferError`). Redeeming the same offer again for the same order returns
@@ -325,7 +343,8 @@ def redeem(request: Any, decision: OfferDecision, order_ref: str) -> Redemption 
     if not order_ref:
         raise ValueError("redeem() needs the order reference.")
     offer = decision.offer
-    shopper = ensure_shopper(request) if request is not None else None
+    if shopper is None and request is not None:
+        shopper = ensure_shopper(request)
     now = timezone.now()
     with transaction.atomic():
         existing = Redemption.objects.filter(offer=offer, order_ref=order_ref).first()

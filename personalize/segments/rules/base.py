@@ -150,20 +150,11 @@ def _purchases() -> Any:
 
 
 def _category_product_keys(category: str) -> list[str]:
-    """Keys of the store's products in a category (the adapter's category lookup)."""
+    """Keys of the store's products in a category and its subcategories (the adapter's
+    :meth:`~personalize.adapters.DefaultAdapter.category_filter`)."""
     adapter = get_adapter()
-    lookup = adapter.category_lookup()
-    if not lookup:
-        return []
-    model = adapter.get_product_model()
-    # The category key is the FK's value as text (UUID or int): let the field parse it.
-    try:
-        field = model._meta.get_field(lookup.removesuffix("_id"))
-        target = getattr(field, "target_field", field)
-        value = target.to_python(category)
-    except (ValidationError, Exception):  # noqa: BLE001 - an unknown category selects nothing
-        return []
-    return [str(pk) for pk in model._default_manager.filter(**{lookup: value}).values_list("pk", flat=True)]
+    manager = adapter.get_product_model()._default_manager
+    return [str(pk) for pk in manager.filter(adapter.category_filter(category)).values_list("pk", flat=True)]
 
 
 def _category_key(value: str, field: str) -> str:
