@@ -6,7 +6,9 @@ from django.utils.translation import gettext_lazy as _
 # Each capability connects its own signal receivers and registers its own system checks.
 CAPABILITY_MODULES = (
     "personalize.identity.merge",
+    "personalize.identity.checks",
     "personalize.checks",
+    "personalize.recommenders.checks",
     "personalize.segments.receivers",
     "personalize.segments.checks",
     "personalize.campaigns.receivers",
@@ -15,6 +17,8 @@ CAPABILITY_MODULES = (
     "personalize.placements.checks",
     "personalize.emails.receivers",
     "personalize.emails.checks",
+    "personalize.privacy.receivers",
+    "personalize.privacy.checks",
 )
 
 

@@ -8,9 +8,10 @@ from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
+from personalize import jobs
 from personalize.adapters import DefaultAdapter, get_adapter
+from personalize.conf import RENAMED, RESCALED
 from personalize.conf import personalize_settings as ps
-from personalize.recommenders.base import BaseRecommender
 
 
 @register()
@@ -34,7 +35,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
             adapter.get_product_model()
         except ImproperlyConfigured as exc:
             errors.append(Error(str(exc), id="personalize.E002"))
-    unknown = set(getattr(settings, "PERSONALIZE", {}) or {}) - set(ps.defaults)
+    # Deprecated names are still read (conf warns and maps them), so they are not "unknown".
+    unknown = set(getattr(settings, "PERSONALIZE", {}) or {}) - set(ps.defaults) - set(RENAMED) - set(RESCALED)
     for key in sorted(unknown):
         errors.append(Warning(f'Unknown key PERSONALIZE["{key}"].', hint="Check the spelling against docs/settings.md.", id="personalize.W001"))
     middleware = list(getattr(settings, "MIDDLEWARE", []))
@@ -64,23 +66,29 @@ def _check_cache() -> list:
 
 
 @register()
-def check_recommenders(app_configs: Any = None, **kwargs: Any) -> list:
-    """Recommenders: E010 malformed RECOMMENDERS, E011 backend not importable, E012 not a backend."""
-    from django.utils.module_loading import import_string
-
-    config = ps.RECOMMENDERS
-    if not isinstance(config, dict) or "default" not in config:
-        return [Error('PERSONALIZE["RECOMMENDERS"] must be a dict with a "default" alias.', id="personalize.E010")]
-    errors: list = []
-    for alias, entry in config.items():
-        if not isinstance(entry, dict) or "BACKEND" not in entry or not isinstance(entry.get("OPTIONS", {}), dict):
-            errors.append(Error(f'PERSONALIZE["RECOMMENDERS"]["{alias}"] needs "BACKEND" (and an "OPTIONS" dict).', id="personalize.E010"))
-            continue
-        try:
-            cls = import_string(entry["BACKEND"])
-        except ImportError as exc:
-            errors.append(Error(f'PERSONALIZE["RECOMMENDERS"]["{alias}"]["BACKEND"] cannot be imported: {exc}', id="personalize.E011"))
-            continue
-        if not (isinstance(cls, type) and issubclass(cls, BaseRecommender)):
-            errors.append(Error(f'PERSONALIZE["RECOMMENDERS"]["{alias}"]: {entry["BACKEND"]} is not a BaseRecommender subclass.', id="personalize.E012"))
-    return errors
+def check_jobs(app_configs: Any = None, **kwargs: Any) -> list:
+    """Background jobs: E006 unknown JOBS_BACKEND; W005 jobs run in a thread (no worker configured)."""
+    chosen = ps.JOBS_BACKEND
+    if chosen not in jobs.RUNNERS:
+        return [
+            Error(
+                f'PERSONALIZE["JOBS_BACKEND"] is {chosen!r}.',
+                hint='Use "auto", "celery", "thread" or "inline".',
+                id="personalize.E006",
+            )
+        ]
+    if chosen == "auto" and not jobs.celery_configured():
+        return [
+            Warning(
+                "Background jobs (training, segment refresh, lifecycle emails started from the admin) run in a "
+                "thread of the web process: no Celery broker is configured, or tasks run eagerly.",
+                hint=(
+                    "For a worker: set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0), keep "
+                    "CELERY_TASK_ALWAYS_EAGER off, and run `celery -A <your_project> worker -B` "
+                    "(docs/development.md). To keep the thread and silence this, set "
+                    'PERSONALIZE["JOBS_BACKEND"] = "thread".'
+                ),
+                id="personalize.W005",
+            )
+        ]
+    return []

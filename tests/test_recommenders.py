@@ -194,15 +194,14 @@ def test_lightfm_empty_profile_gets_popular_even_with_a_model(fast):
 
 @pytest.mark.parametrize("damage", ["corrupt", "missing"])
 def test_corrupt_or_missing_artefact_falls_back_and_is_flagged(fast, damage):
-    from django.core.files.storage import default_storage
-
     shop = taste_shop()
     version = train(alias="default")
+    storage = version.artefact.storage  # private artefact storage (personalize.storage)
     if damage == "corrupt":
-        with default_storage.open(version.artefact.name, "wb") as handle:
+        with storage.open(version.artefact.name, "wb") as handle:
             handle.write(b"garbage")
     else:
-        default_storage.delete(version.artefact.name)
+        storage.delete(version.artefact.name)
     reset_recommenders()
     rec = get_recommender()
     out = rec.recommend(profile_of(shop["a"][2], shop["a"][3]), limit=3)
@@ -239,7 +238,7 @@ def test_warm_lightfm_recommend_runs_no_query(fast, django_assert_num_queries):
 
 
 def test_system_checks_report_bad_recommender_settings(settings):
-    from personalize.checks import check_recommenders
+    from personalize.recommenders.checks import check_recommenders
 
     assert check_recommenders() == []
     settings.PERSONALIZE = {**settings.PERSONALIZE, "RECOMMENDERS": {"popular": {}}}
@@ -249,3 +248,18 @@ def test_system_checks_report_bad_recommender_settings(settings):
         "RECOMMENDERS": {"default": {"BACKEND": "nowhere.Backend"}, "x": {"BACKEND": "os.path.join"}},
     }
     assert sorted(e.id for e in check_recommenders()) == ["personalize.E011", "personalize.E012"]
+
+
+def test_artefacts_go_to_private_storage_not_media_root(fast):
+    """A hybrid model holds a vector per shopper: its file must not be under MEDIA_ROOT."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    taste_shop()
+    version = train(alias="default")
+    path = Path(version.artefact.path).resolve()
+    assert path.exists()
+    assert not path.is_relative_to(Path(settings.MEDIA_ROOT).resolve())
+    with pytest.raises(ValueError):
+        version.artefact.url  # no URL can serve it

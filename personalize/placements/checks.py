@@ -5,39 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.checks import Error, register
-from django.utils.module_loading import import_string
 
+from personalize.conf import import_path
 from personalize.conf import personalize_settings as ps
-from personalize.placements.config import BUILTIN_PLACEMENTS, METHODS
-
-
-def _shape_errors(name: str, conf: Any) -> list[str]:
-    if not isinstance(conf, dict):
-        return ["must be a dict (or None to switch a built-in placement off)"]
-    problems = []
-    if conf.get("method", "recommend") not in METHODS:
-        problems.append(f'"method" must be one of {", ".join(METHODS)}')
-    diversity = conf.get("diversity")
-    if diversity is not None and not (
-        isinstance(diversity, dict) and all(v is None or (isinstance(v, int) and v > 0) for v in diversity.values())
-    ):
-        problems.append('"diversity" must map facets to positive whole numbers or None')
-    variants = conf.get("variants") or []
-    if not isinstance(variants, (list, tuple)):
-        problems.append('"variants" must be a list')
-        variants = []
-    names = []
-    for variant in variants:
-        if not isinstance(variant, dict) or not variant.get("name"):
-            problems.append('every variant needs a "name"')
-            continue
-        names.append(variant["name"])
-        weight = variant.get("weight", 1)
-        if not isinstance(weight, (int, float)) or weight < 0:
-            problems.append(f'variant {variant["name"]!r}: "weight" must be a number >= 0')
-    if len(names) != len(set(names)):
-        problems.append("variant names must be unique")
-    return problems
+from personalize.placements.config import BUILTIN_PLACEMENTS, placement_problems
 
 
 @register()
@@ -51,7 +22,7 @@ def check_placements(app_configs: Any = None, **kwargs: Any) -> list:
     for name, conf in raw.items():
         if conf is None:
             continue
-        for problem in _shape_errors(name, conf):
+        for problem in placement_problems(name, conf):
             errors.append(Error(f'PERSONALIZE["PLACEMENTS"]["{name}"]: {problem}.', id="personalize.E017"))
     aliases = set(ps.RECOMMENDERS or {}) if isinstance(ps.RECOMMENDERS, dict) else set()
     merged = {n: {**BUILTIN_PLACEMENTS.get(n, {}), **c} for n, c in raw.items() if isinstance(c, dict)}
@@ -76,7 +47,7 @@ def check_placements(app_configs: Any = None, **kwargs: Any) -> list:
         if not path:
             continue
         try:
-            hook = import_string(path)
+            hook = import_path(path, "PLACEMENTS")
         except ImportError as exc:
             errors.append(Error(f'PERSONALIZE["PLACEMENTS"]["{name}"]["rules"] cannot be imported: {exc}', id="personalize.E019"))
             continue

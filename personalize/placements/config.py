@@ -106,10 +106,42 @@ def get_placement(name: str) -> Placement:
     return build_placement(name, configs[name])
 
 
+def placement_problems(name: str, conf: Any) -> list[str]:
+    """What is wrong with one placement config: the one validator, read by the E017 check and by
+    :func:`build_placement` (which refuses a broken config)."""
+    if not isinstance(conf, dict):
+        return ["must be a dict (or None to switch a built-in placement off)"]
+    problems = []
+    if conf.get("method", "recommend") not in METHODS:
+        problems.append(f'"method" must be one of {", ".join(METHODS)}')
+    diversity = conf.get("diversity")
+    if diversity is not None and not (
+        isinstance(diversity, dict) and all(v is None or (isinstance(v, int) and v > 0) for v in diversity.values())
+    ):
+        problems.append('"diversity" must map facets to positive whole numbers or None')
+    variants = conf.get("variants") or []
+    if not isinstance(variants, (list, tuple)):
+        problems.append('"variants" must be a list')
+        variants = []
+    names = []
+    for variant in variants:
+        if not isinstance(variant, dict) or not variant.get("name"):
+            problems.append('every variant needs a "name"')
+            continue
+        names.append(variant["name"])
+        weight = variant.get("weight", 1)
+        if not isinstance(weight, (int, float)) or weight < 0:
+            problems.append(f'variant {variant["name"]!r}: "weight" must be a number >= 0')
+    if len(names) != len(set(names)):
+        problems.append("variant names must be unique")
+    return problems
+
+
 def build_placement(name: str, conf: dict[str, Any]) -> Placement:
+    problems = placement_problems(name, conf)
+    if problems:
+        raise ValueError(f'PERSONALIZE["PLACEMENTS"][{name!r}]: ' + "; ".join(problems))
     method = conf.get("method", "recommend")
-    if method not in METHODS:
-        raise ValueError(f'PERSONALIZE["PLACEMENTS"][{name!r}]["method"] must be one of {METHODS}, not {method!r}')
     diversity = {**(ps.DIVERSITY or {}), **(conf.get("diversity") or {})}
     variants = tuple(
         Variant(

@@ -57,17 +57,41 @@ def get_recommender(alias: str = "default") -> BaseRecommender:
         return _instances[alias]
 
 
+class RecommenderConfigError(ImproperlyConfigured):
+    """A malformed ``RECOMMENDERS`` entry; ``check_id`` is the system check that reports it."""
+
+    def __init__(self, message: str, check_id: str) -> None:
+        super().__init__(message)
+        self.check_id = check_id
+
+
+def backend_class(alias: str, entry: Any) -> type[BaseRecommender]:
+    """The backend class of one ``RECOMMENDERS`` entry: the one validator, used to build the
+    recommender and by the E010-E012 checks."""
+    where = f'PERSONALIZE["RECOMMENDERS"]["{alias}"]'
+    if not isinstance(entry, dict) or "BACKEND" not in entry or not isinstance(entry.get("OPTIONS", {}), dict):
+        raise RecommenderConfigError(f'{where} needs "BACKEND" (and an "OPTIONS" dict).', "personalize.E010")
+    try:
+        cls = import_path(entry["BACKEND"], "RECOMMENDERS")
+    except ImportError as exc:
+        raise RecommenderConfigError(f'{where}["BACKEND"] cannot be imported: {exc}', "personalize.E011") from exc
+    if not (isinstance(cls, type) and issubclass(cls, BaseRecommender)):
+        raise RecommenderConfigError(f'{where}: {entry["BACKEND"]} is not a BaseRecommender subclass.', "personalize.E012")
+    return cls
+
+
 def _build(alias: str) -> BaseRecommender:
     config = _config().get(alias)
     if config is None:
         raise ImproperlyConfigured(f'No recommender "{alias}" in PERSONALIZE["RECOMMENDERS"].')
-    try:
-        cls = import_path(config["BACKEND"], "RECOMMENDERS")
-    except (KeyError, ImportError) as exc:
-        raise ImproperlyConfigured(f'PERSONALIZE["RECOMMENDERS"]["{alias}"]["BACKEND"]: {exc}') from exc
-    if not (isinstance(cls, type) and issubclass(cls, BaseRecommender)):
-        raise ImproperlyConfigured(f'PERSONALIZE["RECOMMENDERS"]["{alias}"]: {cls!r} is not a BaseRecommender.')
-    return cls(alias, dict(config.get("OPTIONS") or {}))
+    return backend_class(alias, config)(alias, dict(config.get("OPTIONS") or {}))
+
+
+def reset_instance(alias: str) -> None:
+    """Make this process's ``alias`` reload its model on the next call (a new version is active)."""
+    instance = _instances.get(alias)
+    if instance is not None:
+        instance.reset()
 
 
 def reset_recommenders() -> None:

@@ -16,8 +16,9 @@ from django.core.cache import cache
 from django.core.files.storage import default_storage
 
 from personalize.models import ModelVersion
-from personalize.recommenders import _instances
+from personalize.recommenders import reset_instance
 from personalize.recommenders.base import Artefact, BaseRecommender
+from personalize.storage import artefact_storage
 
 logger = logging.getLogger("personalize")
 
@@ -31,10 +32,7 @@ def active_cache_key(alias: str) -> str:
 def publish_active(alias: str, version_id: int | None) -> None:
     """Tell every process which version now serves ``alias`` (after the switch committed)."""
     cache.set(active_cache_key(alias), version_id or NO_VERSION, None)
-
-    instance = _instances.get(alias)
-    if instance is not None:
-        instance.reset()
+    reset_instance(alias)
 
 
 def active_version_id(alias: str) -> int:
@@ -54,7 +52,10 @@ def read_artefact(version: Any) -> Artefact:
     if not name:
         raise ValueError("the version has no artefact file")
     try:
-        with default_storage.open(name, "rb") as handle:
+        storage = artefact_storage()
+        if not storage.exists(name) and default_storage.exists(name):
+            storage = default_storage  # written to MEDIA_ROOT before artefacts became private
+        with storage.open(name, "rb") as handle:
             data = handle.read()
     except (OSError, FileNotFoundError) as exc:
         raise ValueError(f"artefact {name!r} cannot be read: {exc}") from exc
