@@ -3,24 +3,33 @@
 Data: ``ml-100k.inter`` / ``ml-100k.item`` read with ``zipfile`` from the ``recbole`` wheel
 (downloaded once with ``pip download --no-deps recbole -d bench/data/``; recbole and torch are
 never installed). Ratings >= 4 are positives; per user, the latest 20% of positives (by time)
-are the test set. Only the TRAIN part enters the store, through the project's own
+are the test set (``--protocol`` offers others). Only the TRAIN part enters the store, through the project's own
 ``personalize_import_events`` command (kind ``purchase``: a rating of 4-5 is an explicit "I
 liked it", the strongest signal the store has, and the ``for_you`` placement leaves out what a
 shopper already bought, as a store must not recommend a film they already watched), into a
 fresh SQLite file with a tiny product model (``bench.benchshop``: genres and release
 year/decade as category/tags, so the adapter's features reach the hybrid model).
 
-Hyper-parameters of implicit's ALS and of the project's backends are chosen on a validation
-split carved from the training data only (the latest 20% of each user's TRAIN positives), by
-NDCG@10; the test set is used once per configuration, at the end. The "served" row goes
-through ``personalize.placements.recommend_for(shopper, "for_you", limit=10)``: the code path
-of ``{% recommended_for_you %}`` (profile from the database, candidate cache, purchased
-products left out, stock, diversity cap, popular backfill).
+The store side uses SHIPPED DEFAULTS only: ``manage.py personalize_train`` with no options
+(every trainable recommender chooses its own hyper-parameters on a validation split carved
+from its training data; nothing here tunes them), then ``manage.py
+personalize_export_recommendations --key external`` (the lists keyed by the imported ids):
+the maintainers' path. implicit's ALS, the baseline, is tuned here on a validation split
+carved from the training data only (the latest 20% of each user's TRAIN positives), by
+NDCG@10. The test set is used once per method, at the end.
+
+Beside the served list the script scores its plain components on the same version
+(LightFM alone, the item-item part alone, co-occurrence, popular) and the served list with
+each pipeline step changed alone (diversity cap, popular backfill, recency weighting,
+profile length), so a step that costs quality shows. ``--protocol`` picks how the test set
+is held out (temporal: each user's latest 20%, the reported one; random: a seeded 20%;
+last-one: each user's newest positive). The last line is the figure a script reads:
+``served ndcg ratio: R x tuned ALS, coverage C``.
 
 Usage::
 
     .venv/bin/pip install -e '.[bench]'        # implicit (the ALS baseline)
-    .venv/bin/python bench/recommend_quality.py [--quick]
+    .venv/bin/python bench/recommend_quality.py [--quick] [--protocol random] [--json out.json]
 """
 
 from __future__ import annotations
@@ -207,58 +216,6 @@ def tune_als(fit_u, fit_i, truth, seen, n_users, n_items, quick: bool) -> tuple[
     return best[0], table
 
 
-# --- the project's backends -------------------------------------------------------------------
-def backend_recommender(backend, data, fit_part, users_idx, seen) -> Callable[[int], list[int]]:
-    """A backend fitted in memory, scored like ``evaluation.evaluate`` does (profiles from
-    the fitted events, seen products excluded)."""
-    from personalize.recommenders.evaluation import profiles_from
-
-    profiles = profiles_from(fit_part, np.array(sorted(users_idx), dtype=np.int64))
-    keys = data.product_keys
-    index = {str(k): i for i, k in enumerate(keys)}
-    from personalize.profiles import ShopperProfile
-
-    def recommend(user: int) -> list[int]:
-        profile = profiles.get(user) or ShopperProfile(shopper=None)
-        exclude = {str(keys[i]) for i in seen.get(user, set())}
-        return [index[r.key] for r in backend.recommend(profile, limit=K, exclude=exclude) if r.key in index]
-
-    return recommend
-
-
-def tune_backend(
-    cls, alias: str, base: dict, grid: list[dict], data, fit_part, truth, seen, serving_grid: list[dict] | None = None
-) -> tuple[dict, list]:
-    """Fit every grid point on ``fit_part``; score it (and each serving-time option of
-    ``serving_grid`` on the same fitted model) on the validation split."""
-    table = []
-    for point in grid:
-        options = {**base, **point}
-        backend = cls(alias, options)
-        started = time.monotonic()
-        backend.fit(fit_part)
-        fit_s = round(time.monotonic() - started, 1)
-        for serving in serving_grid or [{}]:
-            backend.options.update(serving)
-            metrics = ranking_metrics(backend_recommender(backend, data, fit_part, truth, seen), truth, seen, data.n_items)
-            metrics["fit_s"] = fit_s
-            table.append(({**point, **serving}, metrics))
-            print(f"    {alias} {({**point, **serving})}: NDCG@10 {metrics['ndcg@10']:.4f} ({fit_s}s)", flush=True)
-    best = max(table, key=lambda row: row[1]["ndcg@10"])
-    return {**base, **best[0]}, table
-
-
-def lightfm_grid(quick: bool) -> list[dict]:
-    if quick:
-        return [{"EPOCHS": 12}]
-    grid = [{"NO_COMPONENTS": c, "EPOCHS": e, "ITEM_FEATURES": True} for c, e in itertools.product([48, 96], [12, 30])]
-    return grid + [{"NO_COMPONENTS": 48, "EPOCHS": 30, "ITEM_FEATURES": False}]
-
-
-# Serving-time options (the blend): scored on each fitted model without refitting.
-KNN_GRID = [{"KNN_WEIGHT": w, "KNN_RECENCY": r} for w in (0.0, 0.3, 0.5, 0.7, 0.85, 1.0) for r in (0.85, 0.95)]
-
-
 # --- the store --------------------------------------------------------------------------------
 def setup_django(db_path: str) -> None:
     os.environ["DATABASE_URL"] = f"sqlite:///{db_path}"
@@ -296,19 +253,198 @@ def load_store(films: dict[int, dict], train: np.ndarray, shift: int, workdir: s
     return {"import_seconds": round(time.monotonic() - started, 1), "csv_rows": len(train)}
 
 
+# --- protocols --------------------------------------------------------------------------------
+def split_random(rows: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per user, a seeded random ``fraction`` of rows (at least one when the user has two) -> test."""
+    rng = np.random.default_rng(seed)
+    order = np.lexsort((rng.random(len(rows)), rows[:, 0]))
+    rows = rows[order]
+    users = rows[:, 0]
+    starts = np.r_[0, np.flatnonzero(np.diff(users)) + 1]
+    sizes = np.diff(np.r_[starts, len(users)])
+    rank = np.arange(len(users)) - np.repeat(starts, sizes)
+    n_test = np.floor(sizes * fraction).astype(np.int64)
+    n_test[(sizes >= 2) & (n_test == 0)] = 1
+    n_test[sizes < 2] = 0
+    is_test = rank < np.repeat(n_test, sizes)
+    return rows[~is_test], rows[is_test]
+
+
+def split_last_one(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per user with two positives or more, the newest one -> test (leave-last-one-out)."""
+    order = np.lexsort((rows[:, 1], rows[:, 3], rows[:, 0]))
+    rows = rows[order]
+    users = rows[:, 0]
+    last = np.r_[users[1:] != users[:-1], True]
+    sizes = np.bincount(np.unique(users, return_inverse=True)[1])
+    counts = np.repeat(sizes, sizes)
+    is_test = last & (counts >= 2)
+    return rows[~is_test], rows[is_test]
+
+
+PROTOCOLS = {
+    "temporal": lambda rows: split_last(rows, FRACTION),
+    "random": lambda rows: split_random(rows, FRACTION),
+    "last-one": split_last_one,
+}
+
+
+# --- the store, trained and served with shipped defaults ---------------------------------------
+def train_store(workdir: str) -> dict:
+    """``manage.py personalize_train`` as a store runs it (no options), timed."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    started = time.monotonic()
+    call_command("personalize_train", "--no-progress", stdout=out, stderr=out)
+    seconds = round(time.monotonic() - started, 1)
+    print(out.getvalue().rstrip())
+    return {"seconds": seconds, "output": out.getvalue()}
+
+
+def export_lists(workdir: str) -> dict[str, list[str]]:
+    """``manage.py personalize_export_recommendations --key external``: {"u12": ["50", ...]}."""
+    from django.core.management import call_command
+
+    from django.core.management import CommandError
+
+    from personalize.models import Shopper
+
+    path = os.path.join(workdir, "export.json")
+    try:
+        call_command("personalize_export_recommendations", "--key", "external", "--limit", str(K), "--output", path,
+                     "--no-progress")
+    except CommandError as exc:  # a version without --key (the "before" figures): map the keys here
+        print(f"  export --key external unavailable ({exc}); mapping shopper keys to imported ids")
+        call_command("personalize_export_recommendations", "--limit", str(K), "--output", path, "--no-progress")
+        with open(path, encoding="utf-8") as handle:
+            lists = json.load(handle)
+        external = {str(s.key): s.external_key for s in Shopper.objects.all()}
+        return {external[key]: items for key, items in lists.items() if external.get(key)}
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def evaluate_test(data, train: np.ndarray, test: np.ndarray, als_params: dict, workdir: str) -> tuple[dict, dict]:
+    """Every method on the test set, scored once: baselines, the plain components, the
+    served list (the export command), and the served list with each pipeline step off."""
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.test.utils import override_settings
+
+    from personalize.models import Shopper
+    from personalize.placements.pipeline import recommend_for
+    from personalize.profiles import load_profile
+    from personalize.recommenders import get_recommender, reset_recommenders
+
+    n_items = data.n_items
+    index = {str(k): i for i, k in enumerate(data.product_keys)}
+    shoppers = {s.external_key: s for s in Shopper.objects.select_related("cart")}
+    user_index = {int(pk): i for i, pk in enumerate(data.shopper_ids)}
+    uidx = {key: user_index[shoppers[key].pk] for key in (f"u{u}" for u in np.unique(train[:, 0]).tolist())}
+    truth: dict[int, set[int]] = {}
+    for user, item in test[:, :2].tolist():
+        if f"u{user}" in uidx and str(item) in index:
+            truth.setdefault(uidx[f"u{user}"], set()).add(index[str(item)])
+    seen = by_user(data.users, data.items)
+    shopper_of = {i: shoppers[key] for key, i in uidx.items()}
+    key_of = {i: key for key, i in uidx.items()}
+    results: dict[str, dict] = {}
+    steps: dict[str, dict] = {}
+
+    def score(recommend: Callable[[int], list[int]]) -> dict:
+        return ranking_metrics(recommend, truth, seen, n_items)
+
+    results["baseline: popularity (counts)"] = score(popularity(data.users, data.items, n_items, seen))
+    model, matrix = als_fit(data.users, data.items, data.n_users, n_items, als_params)
+    results["baseline: implicit ALS (tuned)"] = score(als_recommender(model, matrix))
+
+    def backend_lists(alias: str, **options) -> Callable[[int], list[int]]:
+        backend = get_recommender(alias)
+        saved = dict(backend.options)
+        backend.options.update(options)
+        lists = {}
+        for user, shopper in shopper_of.items():
+            profile = load_profile(shopper)
+            exclude = {str(data.product_keys[i]) for i in seen.get(user, set())}
+            lists[user] = [index[r.key] for r in backend.recommend(profile, limit=K, exclude=exclude) if r.key in index]
+        backend.options = saved
+        return lambda user: lists.get(user, [])
+
+    results["component: popular (trending backend)"] = score(backend_lists("popular"))
+    results["component: bought_together (co-occurrence)"] = score(backend_lists("bought_together"))
+    results["component: LightFM alone (KNN_WEIGHT=0)"] = score(backend_lists("default", KNN_WEIGHT=0.0))
+    results["component: item-item alone (KNN_WEIGHT=1)"] = score(backend_lists("default", KNN_WEIGHT=1.0))
+    results["backend: default as tuned (blend, no pipeline)"] = score(backend_lists("default"))
+
+    started = time.monotonic()
+    exported = export_lists(workdir)
+    results["served: export --key external (for_you)"] = score(
+        lambda user: [index[k] for k in exported.get(key_of[user], []) if k in index])
+    results["served: export --key external (for_you)"]["seconds"] = round(time.monotonic() - started, 1)
+
+    def served(personalize: dict | None = None, **options) -> dict:
+        """recommend_for with one step changed (settings or the default backend's options)."""
+        with override_settings(PERSONALIZE={**settings.PERSONALIZE, **(personalize or {})}):
+            reset_recommenders()
+            cache.clear()
+            backend = get_recommender("default")
+            backend.options.update(options)
+            metrics = score(lambda user: [index[k] for k in recommend_for(shopper_of[user], "for_you", limit=K).keys
+                                          if k in index])
+        reset_recommenders()
+        cache.clear()
+        return metrics
+
+    placement = {"recommender": "default", "method": "recommend"}
+    steps["served (every step on)"] = served()
+    steps["no diversity cap"] = served({"PLACEMENTS": {"for_you": {**placement, "diversity": {"category": None, "brand": None}}}})
+    steps["no popular backfill"] = served({"PLACEMENTS": {"for_you": {**placement, "backfill": False}}})
+    steps["no recency weighting (RECENCY=KNN_RECENCY=1)"] = served(RECENCY=1.0, KNN_RECENCY=1.0)
+    steps["longer profile (PROFILE_EVENTS 1000)"] = served({"PROFILE_EVENTS": 1000})
+    steps["LightFM only (KNN_WEIGHT=0)"] = served(KNN_WEIGHT=0.0)
+    steps["item-item only (KNN_WEIGHT=1)"] = served(KNN_WEIGHT=1.0)
+    purchased = 0
+    for user, shopper in shopper_of.items():
+        bought = seen.get(user, set())
+        purchased += sum(1 for k in exported.get(key_of[user], []) if k in index and index[k] in bought)
+    results["served: export --key external (for_you)"]["purchased_served"] = purchased
+    return results, steps
+
+
+def version_summary() -> dict:
+    """What the tuner chose and recorded on each active version."""
+    from personalize.models import ModelVersion
+
+    out = {}
+    for version in ModelVersion.objects.order_by("pk"):
+        tuning = (version.metrics or {}).get("tuning", {})
+        out[f"{version.alias} #{version.pk}"] = {
+            "status": version.status, "chosen": tuning.get("chosen"), "validation": (version.metrics or {}).get("model", {}),
+            "trials": len(tuning.get("trials", [])), "training_seconds": version.training_seconds,
+            "error": (version.error or "").splitlines()[:1],
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="Small grids (a smoke run, not the reported figures).")
+    parser.add_argument("--quick", action="store_true", help="Small ALS grid (a smoke run, not the reported figures).")
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default="temporal", help="How the test set is held out.")
+    parser.add_argument("--als-params", help="JSON ALS parameters: skip the ALS search (iterating on the store side).")
     parser.add_argument("--keep-db", help="Keep the SQLite database at this path.")
     parser.add_argument("--json", help="Also write every figure to this JSON file.")
     args = parser.parse_args()
-    report: dict = {}
+    report: dict = {"protocol": args.protocol}
 
     ratings, films = read_movielens(wheel_path())
     positives = ratings[ratings[:, 2] >= 4]
-    train, test = split_last(positives, FRACTION)
+    train, test = PROTOCOLS[args.protocol](positives)
     print(f"MovieLens-100k: {len(ratings)} ratings, {len(positives)} positives (>= 4), "
-          f"{len(np.unique(positives[:, 0]))} users, {len(films)} films; train {len(train)}, test {len(test)}")
+          f"{len(np.unique(positives[:, 0]))} users, {len(films)} films; protocol {args.protocol}: "
+          f"train {len(train)}, test {len(test)}")
     # Times shifted so the newest training event is an hour ago: relative times are kept,
     # and time-decayed lists (trending) see the data as recent.
     shift = int(time.time()) - 3600 - int(train[:, 3].max())
@@ -316,81 +452,58 @@ def main() -> None:
     workdir = tempfile.mkdtemp(prefix="bench-quality-")
     db_path = args.keep_db or os.path.join(workdir, "bench.sqlite3")
     setup_django(db_path)
-    from django.core.cache import cache
     from django.test.utils import override_settings
 
-    from personalize.recommenders import reset_recommenders
-    from personalize.recommenders.cooccurrence import CoOccurrenceRecommender
+    from personalize.recommenders import reset_recommenders, training
     from personalize.recommenders.evaluation import temporal_split
-    from personalize.recommenders.lightfm import LightFMRecommender
-    from personalize.recommenders.popular import PopularRecommender
-    from personalize.recommenders import training
 
     report["import"] = load_store(films, train, shift, workdir)
     print(f"imported through personalize_import_events in {report['import']['import_seconds']}s")
-
     data = training.load_training_data()
-    n_items = data.n_items
-    print(f"training data: {data.n_events} events, {data.n_users} shoppers, {n_items} products")
+    print(f"training data: {data.n_events} events, {data.n_users} shoppers, {data.n_items} products")
 
-    # --- validation split, carved from the training data only ---------------------------------
-    fit_part, validation = temporal_split(data, FRACTION)
-    val_truth = by_user(validation.users, validation.items)
-    val_seen = by_user(fit_part.users, fit_part.items)
+    if args.als_params:
+        als_params = json.loads(args.als_params)
+        print(f"ALS parameters given: {als_params}")
+    else:
+        # The baseline's validation split, carved from the training data only.
+        fit_part, validation = temporal_split(data, FRACTION)
+        val_truth = by_user(validation.users, validation.items)
+        val_seen = by_user(fit_part.users, fit_part.items)
+        print("tuning implicit ALS on the validation split ...", flush=True)
+        started = time.monotonic()
+        als_params, als_table = tune_als(fit_part.users, fit_part.items, val_truth, val_seen, data.n_users,
+                                         data.n_items, args.quick)
+        report["als_tuning"] = {"chosen": als_params, "grid": als_table}
+        print(f"  {len(als_table)} configurations in {time.monotonic() - started:.0f}s; best {als_params} "
+              f"(validation NDCG@10 {max(m['ndcg@10'] for _p, m in als_table):.4f})")
+    report["als"] = als_params
 
-    print("tuning implicit ALS on the validation split ...", flush=True)
-    started = time.monotonic()
-    als_params, als_table = tune_als(fit_part.users, fit_part.items, val_truth, val_seen, data.n_users, n_items, args.quick)
-    print(f"  {len(als_table)} configurations in {time.monotonic() - started:.0f}s; best {als_params} "
-          f"(validation NDCG@10 {max(m['ndcg@10'] for _p, m in als_table):.4f})")
+    print("personalize_train with the shipped defaults (the tuner chooses) ...", flush=True)
+    report["train"] = train_store(workdir)
+    report["versions"] = versions = version_summary()
+    for name, summary in versions.items():
+        print(f"  {name}: {summary['status']}, chose {summary['chosen']}, "
+              f"{summary['trials']} trials, {summary['training_seconds']:.1f}s {' '.join(summary['error'])}")
 
-    print("tuning the project's backends on the validation split ...", flush=True)
-    pop_options, pop_table = tune_backend(
-        PopularRecommender, "popular", {}, [{"HALF_LIFE_DAYS": h} for h in (7, 30, 90, 0)], data, fit_part, val_truth, val_seen
-    )
-    co_grid = [{"SCOPE": s, "METRIC": m} for s in ("session", "shopper") for m in ("cosine", "jaccard")]
-    co_options, co_table = tune_backend(
-        CoOccurrenceRecommender, "bought_together", {"KINDS": ["purchase"]}, co_grid, data, fit_part, val_truth, val_seen
-    )
-    lfm_options, lfm_table = tune_backend(
-        LightFMRecommender, "default", {"KNN_METRIC": co_options["METRIC"]}, lightfm_grid(args.quick), data, fit_part,
-        val_truth, val_seen, KNN_GRID,
-    )
-    report["tuning"] = {
-        "als": {"chosen": als_params, "grid": als_table},
-        "popular": {"chosen": pop_options, "grid": pop_table},
-        "bought_together": {"chosen": co_options, "grid": co_table},
-        "default": {"chosen": lfm_options, "grid": lfm_table},
-    }
-    print(f"chosen: ALS {als_params}\n        popular {pop_options}\n        bought_together {co_options}\n"
-          f"        default (LightFM) {lfm_options}")
-
-    # --- train the store's recommenders with the chosen options, as a store would -------------
-    from django.conf import settings
-
-    personalize = dict(settings.PERSONALIZE)
-    recommenders = {alias: dict(conf) for alias, conf in training.ps.RECOMMENDERS.items()}
-    recommenders["default"] = {**recommenders["default"], "OPTIONS": lfm_options}
-    recommenders["popular"] = {**recommenders["popular"], "OPTIONS": pop_options}
-    recommenders["bought_together"] = {**recommenders["bought_together"], "OPTIONS": co_options}
-    personalize["RECOMMENDERS"] = recommenders
-    with override_settings(PERSONALIZE=personalize):
+    with override_settings():
         reset_recommenders()
-        cache.clear()
-        timings = {}
-        for alias in ("default", "bought_together", "also_viewed"):
-            started = time.monotonic()
-            version = training.train(alias=alias, force=True)
-            timings[alias] = round(time.monotonic() - started, 1)
-            print(f"  personalize train {alias}: #{version.pk} {version.status} in {timings[alias]}s {version.error[:200]}")
-        training.refresh_lists()
-        report["train_seconds"] = timings
-        results = evaluate_test(data, train, test, n_items, als_params)
-    report["test"] = results
-    print("\nTest set (latest 20% of each user's positives), k=10:")
-    print(f"{'method':<40}{'P@10':>8}{'R@10':>8}{'NDCG@10':>9}{'cover':>8}{'users':>7}")
+        results, steps = evaluate_test(data, train, test, als_params, workdir)
+    report["test"], report["steps"] = results, steps
+    print(f"\nTest set ({args.protocol}), k=10:")
+    print(f"{'method':<52}{'P@10':>8}{'R@10':>8}{'NDCG@10':>9}{'cover':>8}{'users':>7}")
     for name, m in results.items():
-        print(f"{name:<40}{m['precision@10']:>8.4f}{m['recall@10']:>8.4f}{m['ndcg@10']:>9.4f}{m['coverage']:>8.3f}{m['users']:>7}")
+        print(f"{name:<52}{m['precision@10']:>8.4f}{m['recall@10']:>8.4f}{m['ndcg@10']:>9.4f}{m['coverage']:>8.3f}{m['users']:>7}")
+    full = steps["served (every step on)"]["ndcg@10"]
+    print("\nPipeline steps (recommend_for, for_you), each changed alone:")
+    print(f"{'served list with':<52}{'NDCG@10':>9}{'vs all on':>10}{'cover':>8}")
+    for name, m in steps.items():
+        print(f"{name:<52}{m['ndcg@10']:>9.4f}{m['ndcg@10'] / full if full else 0:>9.3f}x{m['coverage']:>8.3f}")
+    exported = results["served: export --key external (for_you)"]
+    print(f"\npurchased products served: {exported['purchased_served']}")
+    als = results["baseline: implicit ALS (tuned)"]["ndcg@10"]
+    ratio = exported["ndcg@10"] / als if als else 0.0
+    report["ratio"] = ratio
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(report, handle, indent=1, default=str)
@@ -399,59 +512,7 @@ def main() -> None:
 
         connection.close()
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def evaluate_test(data, train: np.ndarray, test: np.ndarray, n_items: int, als_params: dict) -> dict:
-    """Every method on the test set: fitted on all the training data, scored once."""
-    from personalize.models import Shopper
-    from personalize.placements.pipeline import recommend_for
-    from personalize.profiles import load_profile
-    from personalize.recommenders import get_recommender
-
-    index = {str(k): i for i, k in enumerate(data.product_keys)}
-    shoppers = {s.external_key: s for s in Shopper.objects.select_related("cart")}
-    user_index = {int(pk): i for i, pk in enumerate(data.shopper_ids)}
-    ext = {f"u{u}" for u in np.unique(train[:, 0]).tolist()}
-    uidx = {key: user_index[shoppers[key].pk] for key in ext}
-    truth: dict[int, set[int]] = {}
-    for user, item in test[:, :2].tolist():
-        if f"u{user}" in uidx and str(item) in index:
-            truth.setdefault(uidx[f"u{user}"], set()).add(index[str(item)])
-    seen = by_user(data.users, data.items)
-    shopper_of = {i: shoppers[key] for key, i in uidx.items()}
-    results = {}
-
-    results["baseline: popularity (counts)"] = ranking_metrics(popularity(data.users, data.items, n_items, seen), truth, seen, n_items)
-    model, matrix = als_fit(data.users, data.items, data.n_users, n_items, als_params)
-    results["baseline: implicit ALS (tuned)"] = ranking_metrics(als_recommender(model, matrix), truth, seen, n_items)
-
-    def through(alias: str) -> Callable[[int], list[int]]:
-        backend = get_recommender(alias)
-
-        def recommend(user: int) -> list[int]:
-            profile = load_profile(shopper_of[user])
-            exclude = {str(data.product_keys[i]) for i in seen.get(user, set())}
-            return [index[r.key] for r in backend.recommend(profile, limit=K, exclude=exclude) if r.key in index]
-
-        return recommend
-
-    for alias, label in (("popular", "popular (trending)"), ("bought_together", "co-occurrence (bought together)")):
-        results[f"backend: {label}"] = ranking_metrics(through(alias), truth, seen, n_items)
-    default = get_recommender("default")
-    weight = default.option("KNN_WEIGHT")
-    default.options["KNN_WEIGHT"] = 0.0  # the same fitted version, LightFM's scores alone
-    results["backend: LightFM alone (KNN_WEIGHT=0)"] = ranking_metrics(through("default"), truth, seen, n_items)
-    default.options["KNN_WEIGHT"] = weight
-    results["backend: default (LightFM+kNN blend)"] = ranking_metrics(through("default"), truth, seen, n_items)
-
-    def served(user: int) -> list[int]:
-        result = recommend_for(shopper_of[user], "for_you", limit=K)
-        return [index[key] for key in result.keys if key in index]
-
-    started = time.monotonic()
-    results["served: for_you (recommend_for)"] = ranking_metrics(served, truth, seen, n_items)
-    results["served: for_you (recommend_for)"]["seconds"] = round(time.monotonic() - started, 1)
-    return results
+    print(f"served ndcg ratio: {ratio:.3f} x tuned ALS, coverage {exported['coverage']:.3f}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["track", "track_for", "update_cart", "get_shopper", "segments_for"]
+__all__ = ["track", "track_for", "update_cart", "get_shopper", "segments_for", "set_consent", "has_consent", "set_email_consent"]
 
 
 def track(request: Any, kind: str, product: Any = None, **fields: Any) -> Any:
@@ -45,3 +45,28 @@ def segments_for(request: Any) -> frozenset[str]:
     from personalize.segments.evaluation import segments_for as _segments_for
 
     return _segments_for(request)
+
+
+def set_consent(request: Any, granted: bool, *, remember: bool = True) -> None:
+    """Tell personalize the person's choice (for stores with their own consent manager).
+
+    ``granted=False`` withdraws: the shopper cookie goes and an anonymous profile is erased.
+    ``remember=False`` keeps no consent cookie (call it on every request). See docs/privacy.md.
+    """
+    from personalize.identity.consent import set_consent as _set_consent
+
+    _set_consent(request, granted, remember=remember)
+
+
+def has_consent(request: Any) -> bool:
+    """Whether personalize may store and use data about this request's person."""
+    from personalize.identity.consent import has_consent as _has_consent
+
+    return _has_consent(request)
+
+
+def set_email_consent(request_or_shopper: Any, granted: bool) -> Any:
+    """Record whether this shopper (or the request's account) may get lifecycle emails."""
+    from personalize.emails.subscriptions import set_email_consent as _set_email_consent
+
+    return _set_email_consent(request_or_shopper, granted)

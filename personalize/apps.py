@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 CAPABILITY_MODULES = (
     "personalize.identity.merge",
     "personalize.identity.checks",
+    "personalize.identity.checks",
     "personalize.checks",
     "personalize.recommenders.checks",
     "personalize.segments.receivers",
@@ -17,6 +18,8 @@ CAPABILITY_MODULES = (
     "personalize.placements.checks",
     "personalize.emails.receivers",
     "personalize.emails.checks",
+    "personalize.privacy.receivers",
+    "personalize.privacy.checks",
     "personalize.privacy.receivers",
     "personalize.privacy.checks",
 )

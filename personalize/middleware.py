@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
 from personalize import identity
+from personalize.identity import consent
 from personalize.placements.clicks import handle_click
 
 logger = logging.getLogger("personalize")
@@ -25,6 +26,10 @@ class PersonalizeMiddleware:
         # A signed recommendation-click parameter: recorded, then redirected to the clean URL.
         response = handle_click(request) or self.get_response(request)
         self.update_cookie(request, response)
+        try:
+            consent.apply_to_response(request, response)
+        except Exception:  # personalisation never breaks a page
+            logger.exception("personalize: could not write the consent cookie")
         return response
 
     def update_cookie(self, request: HttpRequest, response: HttpResponse) -> None:

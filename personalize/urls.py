@@ -3,6 +3,8 @@
 from django.urls import include, path
 
 from personalize.campaigns.views import campaign_click, campaign_seen
+from personalize.identity.views import consent
+from personalize.privacy import views as privacy
 
 app_name = "personalize"
 
@@ -11,4 +13,10 @@ urlpatterns = [
     path("c/seen/<str:token>/", campaign_seen, name="campaign_seen"),
     path("c/<str:token>/", campaign_click, name="campaign_click"),
     path("emails/", include("personalize.emails.urls")),
+    # Consent banner and the shopper's own privacy page (docs/privacy.md).
+    path("consent/", consent, name="consent"),
+    path("privacy/", privacy.page, name="privacy"),
+    path("privacy/download/", privacy.download, name="privacy_download"),
+    path("privacy/erase/", privacy.erase, name="privacy_erase"),
+    path("privacy/email/", privacy.email_choice, name="privacy_email"),
 ]

@@ -208,16 +208,16 @@ def test_tuner_picks_options_on_a_validation_split(fast, monkeypatch):
 
     def scored(self, candidate, progress=None):
         bonus = 0.05 if candidate.options.get("KNN_RECENCY") == 0.7 else 0.0
-        return {"ndcg@10": {1: 0.1, 30: 0.3, 5: 0.2}[candidate.options["EPOCHS"]] + bonus, "coverage": 0.5, "users": 3}
+        return {"ndcg@10": {1: 0.1, 30: 0.3, 5: 0.2}.get(candidate.options.get("EPOCHS"), 0.0) + bonus, "coverage": 0.5, "users": 3}
 
-    space = TuningSpace(fits=[{"EPOCHS": 1}, {"EPOCHS": 30}, {"EPOCHS": 5}], serving=[("KNN_WEIGHT", [0.5, 0.0]), ("KNN_RECENCY", [0.85, 0.7])])
+    space = TuningSpace(fits=[{"EPOCHS": 1}, {"EPOCHS": 30}, {"EPOCHS": 5}], serving=[("KNN_WEIGHT", [0.5, 0.0]), ("KNN_MAX_PROFILE_ITEMS", [20, 10]), ("KNN_RECENCY", [0.85, 0.7])])
     monkeypatch.setattr(tuning.Validation, "__init__", spy)
     monkeypatch.setattr(tuning.Validation, "score", scored)
     monkeypatch.setattr(LightFMRecommender, "tuning_space", lambda self, data: space)
     result = tuning.tune(LightFMRecommender("default", {"NO_COMPONENTS": 16, "KNN_WEIGHT": 0.5}), train_part)
     # KNN_WEIGHT is the store's own setting: never tuned; equal scores keep the first value
-    assert result.chosen == {"EPOCHS": 30, "KNN_RECENCY": 0.7}
-    assert [t["stage"] for t in result.trials] == ["fit", "fit", "fit", "serving", "serving"]
+    assert result.chosen == {"EPOCHS": 30, "KNN_MAX_PROFILE_ITEMS": 20, "KNN_RECENCY": 0.7}
+    assert [t["stage"] for t in result.trials] == ["fit"] * 6 + ["serving"] * 2
     assert result.validation["ndcg@10"] == pytest.approx(0.35)
     # every validation event is one of the training part's events, none of the test part's
     events = lambda d: set(zip(d.shopper_ids[d.users].tolist(), d.product_keys[d.items].tolist(), d.times.tolist()))  # noqa: E731
@@ -300,14 +300,15 @@ def test_large_data_serves_the_evaluated_model_instead_of_refitting(fast):
         return real_fit(self, data, progress=progress)
 
     with mock.patch.object(LightFMRecommender, "fit", counting_fit):
-        small = training.train(alias="default", force=True)  # under REFIT_MAX_EVENTS: fit twice
-        assert small.metrics["refit"] is True and len(fits) == 2 and fits[1] > fits[0]
+        small = training.train(alias="default", force=True)  # under REFIT_MAX_EVENTS: tuned, then fitted on all
+        everything = small.n_events
+        assert small.metrics["refit"] is True and fits[-1] == everything and max(fits[:-1]) < everything
         fits.clear()
         large = training.train(alias="default", force=True, options={"REFIT_MAX_EVENTS": 10})
-        assert large.metrics["refit"] is False and len(fits) == 1  # the evaluation's fit only
+        assert large.metrics["refit"] is False and fits and max(fits) < everything  # the tuner's best fit serves
         fits.clear()
         forced = training.train(alias="default", force=True, options={"REFIT_MAX_EVENTS": 10}, refit=True)
-        assert forced.metrics["refit"] is True and len(fits) == 2
+        assert forced.metrics["refit"] is True and fits[-1] == everything
     assert large.status == ModelVersion.Status.ACTIVE or large.status == ModelVersion.Status.READY
 
 

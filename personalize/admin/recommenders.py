@@ -48,8 +48,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
     readonly_fields = [
         name
         for f in ModelVersion._meta.fields
-        for name in (("metrics_summary", f.name) if f.name == "metrics" else (f.name,))
+        for name in (("metrics_summary", f.name) if f.name == "metrics" else ("artefact_file",) if f.name == "artefact" else (f.name,))
     ]
+
+    @admin.display(description=_("artefact"))
+    def artefact_file(self, obj: ModelVersion) -> str:
+        # The file's name, never a link: artefacts live in private storage (no URL serves them).
+        return obj.artefact.name if obj.artefact else ""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

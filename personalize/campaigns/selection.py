@@ -31,7 +31,7 @@ from personalize.conf import personalize_settings as ps
 from personalize.experiments import assign
 from personalize.fatigue import may_contact
 from personalize.holdout import in_holdout
-from personalize.identity import get_shopper
+from personalize.identity import get_shopper, has_consent
 from personalize.models import (
     CONTROL,
     Campaign,
@@ -386,6 +386,8 @@ def choose(request: Any, placement: str, *, product_key: str = "") -> Choice | N
 
     ``product_key``: the product the page shows (for "viewed N times" campaigns).
     """
+    if not has_consent(request):
+        return None  # campaigns are assigned and counted per person: none without consent
     state = request_state(request)
     if state.shopper is None or in_holdout(state.shopper):
         return None

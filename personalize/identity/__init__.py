@@ -2,6 +2,7 @@
 browser is. ``request.shopper`` is set by :class:`personalize.middleware.PersonalizeMiddleware`."""
 
 from personalize.identity.agent import detect_country, detect_device, is_bot
+from personalize.identity.consent import has_consent, set_consent
 from personalize.identity.merge import attach_user, merge_shoppers
 from personalize.identity.resolution import ensure_shopper, get_shopper, read_cookie_key, set_cookie, shopper_for, touch
 
@@ -11,9 +12,11 @@ __all__ = [
     "detect_device",
     "ensure_shopper",
     "get_shopper",
+    "has_consent",
     "is_bot",
     "merge_shoppers",
     "read_cookie_key",
+    "set_consent",
     "set_cookie",
     "shopper_for",
     "touch",

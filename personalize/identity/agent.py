@@ -6,7 +6,9 @@ the device feature.
 
 from __future__ import annotations
 
+import functools
 import logging
+from typing import Any
 
 from django.http import HttpRequest
 from user_agents import parse
@@ -37,6 +39,14 @@ def is_bot(request: HttpRequest) -> bool:
     return any(marker in agent for marker in BOT_MARKERS)
 
 
+@functools.lru_cache(maxsize=2)
+def geoip_reader(path: str) -> Any:
+    """One GeoIP2 reader per database file and process (opening it costs milliseconds)."""
+    from django.contrib.gis.geoip2 import GeoIP2  # optional: needs the geoip2 package
+
+    return GeoIP2(path)
+
+
 def detect_country(request: HttpRequest) -> str:
     """Country code from the configured CDN header, else GeoIP2 when configured."""
     header = ps.COUNTRY_HEADER
@@ -45,10 +55,8 @@ def detect_country(request: HttpRequest) -> str:
         return value.upper()
     if ps.GEOIP_PATH:
         try:
-            from django.contrib.gis.geoip2 import GeoIP2
-
             ip = request.META.get("REMOTE_ADDR", "")
-            return (GeoIP2(ps.GEOIP_PATH).country_code(ip) or "")[:2]
+            return (geoip_reader(ps.GEOIP_PATH).country_code(ip) or "")[:2]
         except Exception:  # noqa: BLE001 - GeoIP is best effort
             logger.debug("GeoIP lookup failed", exc_info=True)
     return ""

@@ -13,3 +13,4 @@ from personalize.models.offers import *  # noqa: F401,F403
 from personalize.models.placements import *  # noqa: F401,F403
 from personalize.models.recommenders import *  # noqa: F401,F403
 from personalize.models.segments import *  # noqa: F401,F403
+from personalize.models.privacy import *  # noqa: F401,F403

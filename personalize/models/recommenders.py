@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from personalize.storage import artefact_storage
+
 __all__ = ["ModelVersion"]
 
 
@@ -33,7 +35,10 @@ class ModelVersion(models.Model):
     #  "baseline": {...same for the popularity baseline...}}
     metrics = models.JSONField(_("metrics"), default=dict, blank=True)
     training_seconds = models.FloatField(_("training seconds"), null=True, blank=True)
-    artefact = models.FileField(_("artefact"), upload_to="personalize/models/", max_length=255, blank=True)
+    # Private storage (personalize.storage): a hybrid model holds a vector per shopper.
+    artefact = models.FileField(
+        _("artefact"), upload_to="personalize/models/", storage=artefact_storage, max_length=255, blank=True
+    )
     error = models.TextField(_("error"), blank=True)
     # Set when a serving process could not load the artefact (missing or corrupt file).
     load_error = models.TextField(_("load error"), blank=True)

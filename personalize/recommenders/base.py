@@ -70,6 +70,25 @@ class Artefact:
         return cls(arrays=arrays, meta=meta)
 
 
+@dataclass
+class TuningSpace:
+    """What training may choose for a backend (see :mod:`personalize.recommenders.tuning`).
+
+    ``fits``: option sets that need a fit, cheapest first; ``refine``: option sets fitted on
+    top of the best fit point (kept when they score better). ``variants``: option sets of
+    derived state :meth:`BaseRecommender.rebuild` recomputes cheaply, compared on the first
+    fit with ``probe`` set. ``serving``: ``(option, values)`` axes scored on a fitted model;
+    the first is searched on every fit, the others one at a time on the best one.
+    """
+
+    fits: list[dict[str, Any]] = field(default_factory=lambda: [{}])
+    # option sets fitted on top of the best fit point (regularisation), kept when better
+    refine: list[dict[str, Any]] = field(default_factory=list)
+    variants: list[dict[str, Any]] = field(default_factory=list)
+    probe: dict[str, Any] = field(default_factory=dict)
+    serving: list[tuple[str, list[Any]]] = field(default_factory=list)
+
+
 class BaseRecommender:
     """A recommender configured under one alias of ``PERSONALIZE["RECOMMENDERS"]``.
 
@@ -84,12 +103,17 @@ class BaseRecommender:
     def __init__(self, alias: str = "default", options: dict[str, Any] | None = None) -> None:
         self.alias = alias
         self.options = dict(options or {})
+        # Options training chose for the serving version (artefact metadata); the store's
+        # OPTIONS always win over them.
+        self.tuned: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} alias={self.alias!r}>"
 
     def option(self, name: str, default: Any = None) -> Any:
-        return self.options.get(name, default)
+        if name in self.options:
+            return self.options[name]
+        return self.tuned.get(name, default)
 
     @property
     def model_version(self) -> str:
@@ -118,6 +142,26 @@ class BaseRecommender:
     def load(self, artefact: Artefact, *, version: str = "") -> None:
         """Serve from a stored artefact (called once per process per active version)."""
         raise NotImplementedError(f"{type(self).__name__} has no artefact to load")
+
+    def tuning_space(self, data: TrainingData) -> TuningSpace | None:
+        """What training may choose on a validation split (``None``: nothing, the default)."""
+        return None
+
+    def rebuild(self, data: TrainingData) -> Artefact:
+        """Recompute derived state after a variant's options changed (default: fit again)."""
+        return self.fit(data)
+
+    def learnt_nothing(self, artefact: Artefact) -> str:
+        """Why a fitted artefact holds nothing to serve ("" when it does)."""
+        return ""
+
+    def evaluation_data(self, data: TrainingData) -> TrainingData:
+        """The events this backend is validated on (all of them by default)."""
+        return data
+
+    def nothing_to_learn(self, data: TrainingData) -> str:
+        """Why ``data`` holds nothing this backend learns from ("" when it does)."""
+        return "" if data.n_events else "no events"
 
     def refresh(self, data: TrainingData | None = None) -> None:
         """Recompute precomputed lists (e.g. into the cache); a no-op by default."""

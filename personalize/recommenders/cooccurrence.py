@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from django.utils.translation import gettext as _
 
-from personalize.recommenders.base import Artefact, Recommendation, TrainingData
+from personalize.recommenders.base import Artefact, Recommendation, TrainingData, TuningSpace
 from personalize.recommenders.loading import VersionedBackend
 from personalize.recommenders.ranking import indices_of, top_k
 
@@ -41,6 +41,7 @@ class CoOccurrenceRecommender(VersionedBackend):
     def clear_state(self) -> None:
         self._keys: np.ndarray | None = None
         self._index: dict[str, int] = {}
+        self.tuned = {}
 
     def __init__(self, alias: str = "bought_together", options: dict[str, Any] | None = None) -> None:
         super().__init__(alias, options)
@@ -49,6 +50,29 @@ class CoOccurrenceRecommender(VersionedBackend):
     @property
     def kinds(self) -> list[str]:
         return [str(k) for k in (self.option("KINDS") or ["purchase"])]
+
+    def _kind_mask(self, data: TrainingData) -> np.ndarray:
+        wanted = [i for i, name in enumerate(data.kind_names) if name in self.kinds]
+        return np.isin(data.kinds, wanted)
+
+    def learnt_nothing(self, artefact: Artefact) -> str:
+        return "" if int(artefact.meta.get("pairs", 0)) else f"no two products share a {self.option('SCOPE', 'session')}"
+
+    def evaluation_data(self, data: TrainingData) -> TrainingData:
+        """Validated on its own kinds: what was bought next for "bought together"."""
+        return data.subset(self._kind_mask(data))
+
+    def nothing_to_learn(self, data: TrainingData) -> str:
+        if self._kind_mask(data).any():
+            return ""
+        return f"no {', '.join(self.kinds)} events in the data: nothing to learn"
+
+    def tuning_space(self, data: TrainingData) -> TuningSpace:
+        """The similarity (a fit each: cheap), then the profile's recency and length."""
+        return TuningSpace(
+            fits=[{"METRIC": "cosine"}, {"METRIC": "jaccard"}],
+            serving=[("RECENCY", [0.85, 0.7, 1.0]), ("MAX_PROFILE_ITEMS", [20, 10, 50])],
+        )
 
     # --- training -------------------------------------------------------------------------
     def fit(self, data: TrainingData) -> Artefact:
@@ -135,6 +159,7 @@ class CoOccurrenceRecommender(VersionedBackend):
         if len(arrays["indices"]) and int(arrays["indices"].max()) >= len(keys):
             raise ValueError("artefact neighbour index out of range")
         self._keys = keys
+        self.tuned = dict(artefact.meta.get("tuned") or {})
         self._titles = arrays["titles"]
         self._categories = arrays["categories"]
         self._indptr, self._indices, self._scores = arrays["indptr"], arrays["indices"], arrays["scores"]
@@ -214,3 +239,33 @@ class CoOccurrenceRecommender(VersionedBackend):
             reason = _("Because you looked at %(title)s") % {"title": source_title} if source_title else ""
             result.append(Recommendation(str(self._keys[idx]), float(total[idx]), reason))
         return result
+
+
+def ease_neighbours(data: TrainingData, lam: float, top_n: int) -> dict[str, np.ndarray]:
+    """EASE item-item weights (Steck 2019: ``B = I - P / diag(P)``, ``P = (X'X + lam I)^-1``
+    over the binary shopper x product matrix), as the same neighbour arrays as co-occurrence:
+    per product its ``top_n`` positive weights. Dense in the catalogue size: callers cap it."""
+    n = data.n_items
+    if not data.n_events:
+        return {"indptr": np.zeros(n + 1, dtype=np.int64), "indices": np.zeros(0, dtype=np.int32),
+                "scores": np.zeros(0, dtype=np.float32)}
+    matrix = sp.csr_matrix((np.ones(data.n_events, dtype=np.float64), (data.users, data.items)), shape=(data.n_users, n))
+    matrix.data[:] = 1.0  # several events on one product count once
+    gram = (matrix.T @ matrix).toarray()
+    gram[np.diag_indices_from(gram)] += lam
+    precision = np.linalg.inv(gram)
+    weights = precision / -np.diag(precision)
+    np.fill_diagonal(weights, 0.0)
+    indptr, indices, scores = [0], [], []
+    for row in range(n):
+        values = weights[row]
+        best = top_k(values, top_n)
+        best = best[values[best] > 0]
+        indices.append(best)
+        scores.append(values[best])
+        indptr.append(indptr[-1] + len(best))
+    return {
+        "indptr": np.asarray(indptr, dtype=np.int64),
+        "indices": np.concatenate(indices).astype(np.int32),
+        "scores": np.concatenate(scores).astype(np.float32),
+    }

@@ -62,6 +62,66 @@ def profiles_from(data: TrainingData, users: np.ndarray, max_events: int = 200) 
     return profiles
 
 
+class Validation:
+    """Scores recommenders fitted on ``train`` against ``test`` (the same shoppers, later).
+
+    The scored shoppers (at most ``max_users``, a seeded sample) and their profiles are built
+    once, so the tuner can score many candidates on one split cheaply.
+    """
+
+    def __init__(self, train: TrainingData, test: TrainingData, *, k: int = 10, max_users: int | None = 5000, seed: int = 0) -> None:
+        self.k = k
+        self.train = train
+        truth: dict[int, set[int]] = {}
+        for user, item in zip(test.users.tolist(), test.items.tolist()):
+            truth.setdefault(user, set()).add(item)
+        seen: dict[int, set[int]] = {}
+        for user, item in zip(train.users.tolist(), train.items.tolist()):
+            if user in truth:
+                seen.setdefault(user, set()).add(item)
+        users = np.array(sorted(u for u, items in truth.items() if items - seen.get(u, set())), dtype=np.int64)
+        if max_users and len(users) > max_users:
+            users = np.sort(np.random.default_rng(seed).choice(users, size=max_users, replace=False))
+        self.users = users.tolist()
+        self.truth, self.seen = truth, seen
+        self.profiles = profiles_from(train, users)
+        keys = train.product_keys
+        self.index = {str(key): i for i, key in enumerate(keys)}
+        self.excluded = {user: {str(keys[i]) for i in seen.get(user, set())} for user in self.users}
+
+    def score(self, recommender: BaseRecommender, progress: Callable[[str, int, int], None] | None = None) -> dict[str, float]:
+        k, index = self.k, self.index
+        precision = recall = ndcg = 0.0
+        shown: set[int] = set()
+        discounts = 1.0 / np.log2(np.arange(2, k + 2))
+        for n, user in enumerate(self.users):
+            relevant = self.truth[user] - self.seen.get(user, set())
+            profile = self.profiles.get(user) or ShopperProfile(
+                shopper=None, features=dict(self.train.user_features.get(user, {}))
+            )
+            recs = recommender.recommend(profile, limit=k, exclude=self.excluded[user])
+            ranked = [index[r.key] for r in recs[:k] if r.key in index]
+            shown.update(ranked)
+            hits = np.array([1.0 if item in relevant else 0.0 for item in ranked])
+            n_hits = float(hits.sum())
+            precision += n_hits / k
+            recall += n_hits / len(relevant)
+            ideal = discounts[: min(len(relevant), k)].sum()
+            ndcg += float((hits * discounts[: len(hits)]).sum() / ideal) if ideal else 0.0
+            if progress is not None and n % 200 == 0:
+                progress("evaluation", n, len(self.users))
+        count = len(self.users)
+        if not count:
+            return {f"precision@{k}": 0.0, f"recall@{k}": 0.0, f"ndcg@{k}": 0.0, "coverage": 0.0, "users": 0}
+        return {
+            f"precision@{k}": precision / count,
+            f"recall@{k}": recall / count,
+            f"ndcg@{k}": ndcg / count,
+            "coverage": len(shown) / max(self.train.n_items, 1),
+            "users": count,
+        }
+
+
 def evaluate(
     recommender: BaseRecommender,
     train: TrainingData,
@@ -73,78 +133,4 @@ def evaluate(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, float]:
     """Ranking metrics of ``recommender`` (already fitted on ``train``) against ``test``."""
-    truth: dict[int, set[int]] = {}
-    for user, item in zip(test.users.tolist(), test.items.tolist()):
-        truth.setdefault(user, set()).add(item)
-    seen: dict[int, set[int]] = {}
-    for user, item in zip(train.users.tolist(), train.items.tolist()):
-        if user in truth:
-            seen.setdefault(user, set()).add(item)
-    users = np.array(sorted(u for u, items in truth.items() if items - seen.get(u, set())), dtype=np.int64)
-    if max_users and len(users) > max_users:
-        users = np.sort(np.random.default_rng(seed).choice(users, size=max_users, replace=False))
-    profiles = profiles_from(train, users)
-
-    keys = train.product_keys
-    index = {str(key): i for i, key in enumerate(keys)}
-    precision = recall = ndcg = 0.0
-    shown: set[int] = set()
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    for n, user in enumerate(users.tolist()):
-        relevant = truth[user] - seen.get(user, set())
-        profile = profiles.get(user) or ShopperProfile(shopper=None, features=dict(train.user_features.get(user, {})))
-        exclude = {str(keys[i]) for i in seen.get(user, set())}
-        recs = recommender.recommend(profile, limit=k, exclude=exclude)
-        ranked = [index[r.key] for r in recs[:k] if r.key in index]
-        shown.update(ranked)
-        hits = np.array([1.0 if item in relevant else 0.0 for item in ranked])
-        n_hits = float(hits.sum())
-        precision += n_hits / k
-        recall += n_hits / len(relevant)
-        ideal = discounts[: min(len(relevant), k)].sum()
-        ndcg += float((hits * discounts[: len(hits)]).sum() / ideal) if ideal else 0.0
-        if progress is not None and n % 200 == 0:
-            progress("evaluation", n, len(users))
-    count = len(users)
-    if not count:
-        return {"precision@10": 0.0, "recall@10": 0.0, "ndcg@10": 0.0, "coverage": 0.0, "users": 0}
-    return {
-        f"precision@{k}": precision / count,
-        f"recall@{k}": recall / count,
-        f"ndcg@{k}": ndcg / count,
-        "coverage": len(shown) / max(train.n_items, 1),
-        "users": count,
-    }
-
-
-def tune(
-    backend_cls: type[BaseRecommender],
-    data: TrainingData,
-    grid: list[dict[str, Any]],
-    *,
-    alias: str = "default",
-    base_options: dict[str, Any] | None = None,
-    validation_fraction: float = 0.2,
-    k: int = 10,
-    max_users: int | None = 2000,
-) -> tuple[dict[str, Any], list[tuple[dict[str, Any], dict[str, float]]]]:
-    """Pick options on a validation split carved from ``data`` (pass training data only).
-
-    Returns the best options (``base_options`` updated with the winning grid point, by
-    NDCG@k) and every point's validation metrics.
-    """
-    fit_part, validation = temporal_split(data, validation_fraction)
-    table = []
-    best: tuple[float, dict[str, Any]] | None = None
-    for point in grid:
-        options = {**(base_options or {}), **point}
-        candidate = backend_cls(alias, options)
-        candidate.fit(fit_part)
-        metrics = evaluate(candidate, fit_part, validation, k=k, max_users=max_users)
-        table.append((point, metrics))
-        score = metrics.get(f"ndcg@{k}", 0.0)
-        if best is None or score > best[0] + 1e-12:
-            best = (score, options)
-    if best is None:
-        return dict(base_options or {}), table
-    return best[1], table
+    return Validation(train, test, k=k, max_users=max_users, seed=seed).score(recommender, progress)

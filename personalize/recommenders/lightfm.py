@@ -23,8 +23,8 @@ import scipy.sparse as sp
 from django.utils.translation import gettext as _
 
 from personalize.recommenders import get_recommender, recommender_aliases
-from personalize.recommenders.base import Artefact, BaseRecommender, Recommendation, TrainingData
-from personalize.recommenders.cooccurrence import CoOccurrenceRecommender, profile_item_weights
+from personalize.recommenders.base import Artefact, BaseRecommender, Recommendation, TrainingData, TuningSpace
+from personalize.recommenders.cooccurrence import CoOccurrenceRecommender, ease_neighbours, profile_item_weights
 from personalize.recommenders.loading import VersionedBackend
 from personalize.recommenders.popular import PopularRecommender
 from personalize.recommenders.ranking import indices_of, top_k
@@ -53,11 +53,18 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "RECENCY": 0.95,
     "EXCLUDE_SEEN": True,
     "FALLBACKS": ["also_viewed", "popular"],
-    # Blend with item-kNN (products co-touched by the same shoppers, stored in the same
-    # artefact): final score = (1 - w) * LightFM + w * kNN, each scaled to [0, 1] over the
-    # catalogue. 0 serves LightFM alone. Chosen on MovieLens-100k validation (docs/benchmarks.md).
+    # Blend with an item-item model (stored in the same artefact): final score =
+    # (1 - w) * LightFM + w * item-item, each scaled to [0, 1] over the catalogue. 0 serves
+    # LightFM alone, 1 the item-item part alone. Training chooses these on its validation
+    # split unless set here (see TUNING_FITS and tuning_space).
     "KNN_WEIGHT": 0.5,
+    # "jaccard" / "cosine" co-occurrence of products touched by one shopper ("shopper") or
+    # in one visit ("session"), or "ease" (a linear item-item model, Steck 2019; catalogues
+    # up to EASE_MAX_ITEMS products) with ridge strength EASE_LAMBDA.
     "KNN_METRIC": "jaccard",
+    "KNN_SCOPE": "shopper",
+    "EASE_LAMBDA": 300.0,
+    "EASE_MAX_ITEMS": 3000,
     "KNN_TOP_N": 100,
     # most recent distinct products per shopper counted for the kNN pairs
     "KNN_MAX_ITEMS": 200,
@@ -67,7 +74,25 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # Above this many events a training run serves the model it fitted for the evaluation
     # instead of fitting a second time on everything (half the time; None: always refit).
     "REFIT_MAX_EVENTS": 500_000,
+    # Tuning (personalize.recommenders.tuning): fit points are skipped when their work on the
+    # whole data (events x EPOCHS x NO_COMPONENTS) exceeds this budget (the first always runs).
+    "FIT_WORK_BUDGET": 4e8,
 }
+
+#: Fit points the tuner tries, cheapest first; then the regularisation of the best one.
+TUNING_FITS: list[dict[str, Any]] = [
+    {"NO_COMPONENTS": 48, "EPOCHS": 12},
+    {"NO_COMPONENTS": 96, "EPOCHS": 30},
+    {"NO_COMPONENTS": 128, "EPOCHS": 40},
+]
+TUNING_REFINE: list[dict[str, Any]] = [{"ITEM_ALPHA": 1e-5, "USER_ALPHA": 1e-5}]
+#: Serving-time axes, each scored on a fitted model (first value: the default).
+TUNING_SERVING: list[tuple[str, list[Any]]] = [
+    ("KNN_WEIGHT", [0.0, 0.3, 0.5, 0.7, 1.0]),
+    ("KNN_RECENCY", [0.85, 0.7, 1.0]),
+    ("KNN_MAX_PROFILE_ITEMS", [20, 10, 50]),
+    ("RECENCY", [0.95, 0.85, 1.0]),
+]
 
 
 def context_tokens(features: dict[str, str]) -> list[str]:
@@ -86,22 +111,41 @@ def context_tokens(features: dict[str, str]) -> list[str]:
 class LightFMRecommender(VersionedBackend):
     """OPTIONS: see ``DEFAULT_OPTIONS`` (LightFM's hyper-parameters plus feature weights)."""
 
+    #: A list for a shopper must beat "most popular" on validation to serve (else popular does).
+    compare_with_baseline = True
+
     def __init__(self, alias: str = "default", options: dict[str, Any] | None = None) -> None:
         super().__init__(alias, options)
         self._fitted_fallbacks: list[BaseRecommender] | None = None
         self.clear_state()
 
     def option(self, name: str, default: Any = None) -> Any:
-        return self.options.get(name, DEFAULT_OPTIONS.get(name, default))
+        return super().option(name, DEFAULT_OPTIONS.get(name, default))
 
     def hyper_parameters(self) -> dict[str, Any]:
         return {name: self.option(name) for name in DEFAULT_OPTIONS}
+
+    def tuning_space(self, data: TrainingData) -> TuningSpace:
+        """Fits within the work budget; the item-item variants; the serving axes."""
+        budget = float(self.option("FIT_WORK_BUDGET"))
+        fits = [p for n, p in enumerate(TUNING_FITS) if n == 0 or data.n_events * p["EPOCHS"] * p["NO_COMPONENTS"] <= budget]
+        variants = [{"KNN_METRIC": "jaccard", "KNN_SCOPE": scope} for scope in ("shopper", "session")]
+        if data.n_items <= int(self.option("EASE_MAX_ITEMS")):
+            variants += [{"KNN_METRIC": "ease", "EASE_LAMBDA": lam, "KNN_TOP_N": 300} for lam in (100.0, 300.0, 1000.0)]
+        return TuningSpace(
+            fits=fits, refine=list(TUNING_REFINE), variants=variants, probe={"KNN_WEIGHT": 1.0}, serving=list(TUNING_SERVING)
+        )
+
+    def nothing_to_learn(self, data: TrainingData) -> str:
+        return "" if data.n_events else "no events"
 
     def clear_state(self) -> None:
         self._keys: np.ndarray | None = None
         self._index: dict[str, int] = {}
         self._ctx_index: dict[str, int] = {}
         self._knn: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._arrays: dict[str, np.ndarray] = {}
+        self.tuned = {}
 
     # --- features -------------------------------------------------------------------------
     def _item_feature_matrix(self, data: TrainingData) -> sp.csr_matrix:
@@ -196,8 +240,7 @@ class LightFMRecommender(VersionedBackend):
         item_bias = (item_features @ model.item_biases).astype(np.float32)
         n_items = data.n_items
         ctx_tokens = sorted(ctx_vocab, key=ctx_vocab.get)
-        artefact = Artefact(
-            arrays={
+        self._arrays = {
                 "product_keys": np.asarray(data.product_keys, dtype=str),
                 "titles": np.array([data.item_titles.get(str(k), "") for k in data.product_keys], dtype=str),
                 "categories": np.array([data.item_categories.get(str(k), "") for k in data.product_keys], dtype=str),
@@ -206,27 +249,38 @@ class LightFMRecommender(VersionedBackend):
                 "touched_emb": model.user_embeddings[:n_items].astype(np.float32),
                 "context_tokens": np.array(ctx_tokens, dtype=str) if ctx_tokens else np.zeros(0, dtype="<U1"),
                 "context_emb": model.user_embeddings[n_items : n_items + len(ctx_tokens)].astype(np.float32),
-                **self._knn_arrays(data),
-            },
-            meta={"alias": self.alias, "params": self.hyper_parameters()},
-        )
-        self.load(artefact)
+        }
+        artefact = self.rebuild(data)
         popular = PopularRecommender(f"{self.alias}:fallback")
         popular.fit(data)
         self._fitted_fallbacks = [popular]
         self.pin()
         return artefact
 
+    def rebuild(self, data: TrainingData) -> Artefact:
+        """The fitted LightFM arrays with the item-item part the options now name."""
+        arrays = {name: array for name, array in self._arrays.items() if not name.startswith("knn_")}
+        artefact = Artefact(
+            arrays={**arrays, **self._knn_arrays(data)}, meta={"alias": self.alias, "params": self.hyper_parameters()}
+        )
+        self.load(artefact)
+        return artefact
+
     def _knn_arrays(self, data: TrainingData) -> dict[str, np.ndarray]:
-        """Item-kNN neighbours (shopper scope, every training kind) for the serving blend."""
+        """The item-item neighbours (every training kind) for the serving blend."""
         if float(self.option("KNN_WEIGHT")) <= 0:
             return {}
-
-        knn = CoOccurrenceRecommender(
-            f"{self.alias}:knn",
-            {"METRIC": self.option("KNN_METRIC"), "TOP_N": self.option("KNN_TOP_N"), "MAX_BASKET": self.option("KNN_MAX_ITEMS")},
-        )
-        found = knn._neighbours(data.users.astype(np.int64), data.items.astype(np.int64), data.times, data.n_items)
+        top_n = int(self.option("KNN_TOP_N"))
+        if self.option("KNN_METRIC") == "ease" and data.n_items <= int(self.option("EASE_MAX_ITEMS")):
+            found = ease_neighbours(data, float(self.option("EASE_LAMBDA")), top_n)
+        else:
+            knn = CoOccurrenceRecommender(
+                f"{self.alias}:knn",
+                {"METRIC": "jaccard" if self.option("KNN_METRIC") == "ease" else self.option("KNN_METRIC"),
+                 "TOP_N": top_n, "MAX_BASKET": self.option("KNN_MAX_ITEMS")},
+            )
+            groups = data.sessions if self.option("KNN_SCOPE") == "session" else data.users
+            found = knn._neighbours(groups.astype(np.int64), data.items.astype(np.int64), data.times, data.n_items)
         return {f"knn_{name}": array for name, array in found.items()}
 
     def load(self, artefact: Artefact, *, version: str = "") -> None:
@@ -244,6 +298,7 @@ class LightFMRecommender(VersionedBackend):
         if not np.isfinite(item_repr).all():
             raise ValueError("artefact holds non-finite embeddings")
         self._keys = keys
+        self.tuned = dict(artefact.meta.get("tuned") or {})
         self._titles = arrays["titles"]
         self._categories = arrays["categories"]
         self._item_repr = item_repr

@@ -1,9 +1,11 @@
 """Training recommenders, as a job: load events, fit, evaluate, store, switch atomically.
 
 ``train(alias=...)`` is what the Celery task, ``manage.py personalize_train``, the admin action
-and the benchmark scripts call. Each run is a :class:`~personalize.models.ModelVersion`; the new
-version serves only if it matches or beats the active one on NDCG@10 (or ``force``), and a
-failed or killed run leaves the active version serving.
+and the benchmark scripts call. Each run is a :class:`~personalize.models.ModelVersion`: the
+backend tunes itself on a validation split of the data (``tuning.py``), the choice is recorded,
+and the new version serves only if it matches or beats the active one on validation NDCG@10 (or
+``force``); a version that learnt nothing never serves, and a failed or killed run leaves the
+active version serving.
 """
 
 from __future__ import annotations
@@ -30,9 +32,8 @@ from personalize.models import Event, EventKind, ModelVersion, SegmentMembership
 from personalize.profiles import shopper_features
 from personalize.recommenders import Artefact, BaseRecommender, TrainingData, get_recommender, recommender_aliases
 from personalize.recommenders.catalogue import iter_products
-from personalize.recommenders.evaluation import evaluate, temporal_split
-from personalize.recommenders.loading import publish_active
-from personalize.recommenders.popular import PopularRecommender
+from personalize.recommenders.loading import publish_active, read_artefact
+from personalize.recommenders.tuning import tune
 
 logger = logging.getLogger("personalize")
 
@@ -222,6 +223,20 @@ def activate(version: ModelVersion, *, force: bool = False) -> bool:
     return True
 
 
+def window_message(since: datetime | None, until: datetime) -> str:
+    """Why a window holds nothing, and how to widen it."""
+    if since is not None and ps.TRAINING_WINDOW_DAYS and (until - since) == timedelta(days=float(ps.TRAINING_WINDOW_DAYS)):
+        span = f"in the last {ps.TRAINING_WINDOW_DAYS:g} days (TRAINING_WINDOW_DAYS)"
+    elif since is not None:
+        span = f"between {since:%Y-%m-%d %H:%M} and {until:%Y-%m-%d %H:%M}"
+    else:
+        span = f"up to {until:%Y-%m-%d %H:%M}"
+    older = Event.objects.filter(kind__in=[str(k) for k in TRAINING_KINDS])
+    total = older.count()
+    hint = f" ({total} older or newer event(s) exist)" if total else ""
+    return f"No events to learn from: 0 events {span}{hint}; use --since or TRAINING_WINDOW_DAYS (None reads every event)."
+
+
 def train(
     *,
     alias: str = "default",
@@ -231,27 +246,36 @@ def train(
     progress: Progress | None = None,
     data: TrainingData | None = None,
     options: dict[str, Any] | None = None,
-    test_fraction: float = 0.2,
-    eval_users: int | None = 5000,
+    test_fraction: float | None = None,
+    eval_users: int | None = None,
     refit: bool | None = None,
 ) -> ModelVersion:
-    """Train, evaluate and store one version of ``alias``; activate it if good enough.
+    """Tune, train and store one version of ``alias``; activate it if good enough.
 
-    Never raises for a training error: the version is marked failed with the error and the
-    active version keeps serving. ``options`` override the configured OPTIONS (tuning).
-    ``refit=False`` stores the model fitted for the evaluation (on the older part of each
-    shopper's history) instead of fitting again on everything: half the time. ``None`` (the
-    default) refits unless the data holds more events than the backend's
-    ``REFIT_MAX_EVENTS`` option (the newest events still shape shoppers through their profiles).
+    The backend chooses its own untuned options on a validation split of the data (see
+    :mod:`~personalize.recommenders.tuning`); the choice and every trial are recorded on
+    the version (``params``, ``metrics["tuning"]``) and in the artefact, so serving uses them.
+    ``metrics["model"]`` is the chosen point's VALIDATION score. ``options`` are fixed options
+    (never tuned). Never raises for a training error: the version is marked failed with the
+    error and the active version keeps serving. ``refit=False`` stores the model the tuner
+    fitted on the older part of each shopper's history instead of fitting again on
+    everything; ``None`` refits unless the data holds more events than ``REFIT_MAX_EVENTS``
+    (always when the tuner worked on a sample). A version that learnt nothing (no events of
+    its kinds, or a validation score of 0) is never activated; one below the popular
+    baseline is not activated unless ``force``.
     """
     fail_stale_runs(alias)
-    backend = new_backend(alias, **(options or {}))
+    fixed = dict(options or {})
+    if test_fraction is not None:
+        fixed["VALIDATION_FRACTION"] = test_fraction
+    if eval_users is not None:
+        fixed["TUNING_MAX_USERS"] = eval_users
+    backend = new_backend(alias, **fixed)
     if not backend.trainable:
         raise ValueError(f"Recommender {alias!r} ({backend_path(backend)}) is not trainable.")
     since, until = _window(since, until)
-    params = backend.hyper_parameters() if hasattr(backend, "hyper_parameters") else dict(backend.options)
     version = ModelVersion.objects.create(
-        alias=alias, backend=backend_path(backend), params=params, data_since=since, data_until=until
+        alias=alias, backend=backend_path(backend), params=_params(backend), data_since=since, data_until=until
     )
     started = time.monotonic()
     try:
@@ -259,16 +283,13 @@ def train(
             data = load_training_data(since, until, progress=progress)
         version.n_events, version.n_shoppers, version.n_products = data.n_events, data.n_users, data.n_items
         if not data.n_events:
-            raise ValueError("No events to learn from in the data window.")
-        metrics, evaluated = _evaluate(alias, data, options, test_fraction, eval_users, progress)
-        if refit is None:
-            refit = should_refit(backend, data)
-        metrics["refit"] = refit
-        artefact = _fit(backend, data, progress) if refit else evaluated
-        name = default_storage.save(f"personalize/models/{alias}-{version.pk}.npz", ContentFile(artefact.to_bytes()))
-        version.artefact.name = name
-        version.metrics = metrics
-        version.status = ModelVersion.Status.READY
+            raise ValueError(window_message(since, until))
+        reason = backend.nothing_to_learn(data)
+        if reason:
+            version.status = ModelVersion.Status.REJECTED
+            version.error = f"Not activated: {reason}."
+        else:
+            _train_version(version, backend, data, refit, progress)
     except Exception as exc:
         logger.exception("personalize: training %r failed", alias)
         version.status = ModelVersion.Status.FAILED
@@ -277,8 +298,79 @@ def train(
     version.finished_at = timezone.now()
     version.save()
     if version.status == ModelVersion.Status.READY:
-        activate(version, force=force)
+        refusal = _refusal(backend, version, force=force or bool(ps.RECOMMENDER_FORCE_ACTIVATE))
+        if refusal:
+            version.status, version.error = ModelVersion.Status.REJECTED, f"Not activated: {refusal}."
+            version.save(update_fields=["status", "error"])
+        else:
+            activate(version, force=force)
     return version
+
+
+def _params(backend: BaseRecommender) -> dict[str, Any]:
+    return backend.hyper_parameters() if hasattr(backend, "hyper_parameters") else dict(backend.options)
+
+
+def _train_version(
+    version: ModelVersion, backend: BaseRecommender, data: TrainingData, refit: bool | None, progress: Progress | None
+) -> None:
+    """Tune on the validation split, fit the chosen options, store and check the artefact."""
+    result = tune(backend, data, progress=progress)
+    if refit is None:
+        refit = result.split["sampled"] or should_refit(backend, data)
+    final = new_backend(version.alias, **backend.options, **result.chosen)
+    if refit or result.artefact is None:
+        artefact = _fit(final, data, progress)
+    else:
+        artefact = result.artefact
+    artefact.meta["tuned"] = result.chosen
+    empty = final.learnt_nothing(artefact)
+    version.params = _params(final)
+    version.metrics = {
+        "model": result.validation,
+        "baseline": result.baseline,
+        "evaluated_on": "validation",
+        "split": result.split,
+        "tuning": result.record(),
+        "refit": refit,
+        **({"learnt_nothing": empty} if empty else {}),
+    }
+    version.artefact.name = save_artefact(version, artefact)
+    version.status = ModelVersion.Status.READY
+
+
+def save_artefact(version: ModelVersion, artefact: Artefact) -> str:
+    """Store the artefact and read it back: a file other processes cannot load fails here."""
+    payload = ContentFile(artefact.to_bytes())
+    try:
+        name = default_storage.save(f"personalize/models/{version.alias}-{version.pk}.npz", payload)
+    except OSError as exc:
+        raise ValueError(f"the trained model cannot be saved: {exc}") from exc
+    probe = ModelVersion(pk=version.pk, alias=version.alias)
+    probe.artefact.name = name
+    try:
+        read_artefact(probe)
+    except ValueError as exc:
+        raise ValueError(f"the trained model was saved as {name!r} but cannot be read back: {exc}") from exc
+    return name
+
+
+def _refusal(backend: BaseRecommender, version: ModelVersion, *, force: bool) -> str:
+    """Why a trained version must not serve ("" when it may)."""
+    model, baseline = version.metrics.get("model", {}), version.metrics.get("baseline", {})
+    score, users = float(model.get(METRIC, 0.0)), int(model.get("users", 0))
+    if version.metrics.get("learnt_nothing"):
+        return str(version.metrics["learnt_nothing"])
+    if not getattr(backend, "compare_with_baseline", False):
+        # Item-to-item lists ("bought together") serve product pages; a split of each
+        # shopper's events often cannot show their pairs, so only "learnt nothing" counts.
+        return ""
+    if users and score <= 0.0:
+        return f"it scored {METRIC} 0 on the validation split ({users} shoppers)"
+    base = float(baseline.get(METRIC, 0.0))
+    if users and score < base and not force:
+        return f"it scored {METRIC} {score:.4f} on the validation split, below the popular baseline ({base:.4f})"
+    return ""
 
 
 def should_refit(backend: BaseRecommender, data: TrainingData) -> bool:
@@ -292,28 +384,6 @@ def _fit(backend: BaseRecommender, data: TrainingData, progress: Progress | None
     if progress is not None and "progress" in inspect.signature(backend.fit).parameters:
         return backend.fit(data, progress=progress)  # type: ignore[call-arg]
     return backend.fit(data)
-
-
-def _evaluate(
-    alias: str,
-    data: TrainingData,
-    options: dict[str, Any] | None,
-    test_fraction: float,
-    eval_users: int | None,
-    progress: Progress | None,
-) -> tuple[dict[str, Any], Artefact]:
-    """The backend and the popularity baseline, fitted on the past, scored on each shopper's future."""
-    train_part, test_part = temporal_split(data, test_fraction)
-    candidate = new_backend(alias, **(options or {}))
-    artefact = _fit(candidate, train_part, progress)
-    baseline = PopularRecommender(f"{alias}:baseline")
-    baseline.fit(train_part)
-    metrics = {
-        "model": evaluate(candidate, train_part, test_part, max_users=eval_users, progress=progress),
-        "baseline": evaluate(baseline, train_part, test_part, max_users=eval_users),
-        "split": {"test_fraction": test_fraction, "train_events": train_part.n_events, "test_events": test_part.n_events},
-    }
-    return metrics, artefact
 
 
 def refresh_lists(data: TrainingData | None = None) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 from personalize.caching import VersionedMemo
 from personalize.conf import personalize_settings as ps
 from personalize.events import request_context
-from personalize.identity import get_shopper
+from personalize.identity import get_shopper, has_consent
 from personalize.models import Cart, Segment, SegmentMembership, SegmentRule
 from personalize.segments.context import SegmentContext, store_now
 from personalize.segments.rules import Rule, build_rule
@@ -194,6 +194,8 @@ def segments_for(request: Any) -> frozenset[str]:
     cached = getattr(request, REQUEST_ATTR, None)
     if cached is not None:
         return cached
+    if not has_consent(request):
+        return frozenset()  # no profile, and nothing written to the session either
     try:
         result = _segments_for(request)
     except Exception:
