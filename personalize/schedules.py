@@ -29,6 +29,8 @@ DEFAULT_SCHEDULES: list[dict[str, Any]] = [
     },
     # Segments: refresh materialised memberships (personalize.segments).
     {"name": "personalize: refresh segments", "task": "personalize.segments.refresh", "every_minutes": 15},
+    # Privacy: delete what is older than the retention settings, in small batches (docs/privacy.md).
+    {"name": "personalize: retention purge", "task": "personalize.privacy.purge", "crontab": {"minute": "15", "hour": "4"}},
 ]
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
+from django.core.validators import validate_email
 
 from personalize.privacy.people import Person, PersonNotFound, find_person
 
@@ -19,8 +21,11 @@ def person_from_options(options: dict[str, Any]) -> Person:
     email, user, shopper = options.get("email") or "", options.get("user"), options.get("shopper")
     if not (email.strip() or user or shopper):
         raise CommandError("Name the person: --email, --user or --shopper.")
-    if email.strip() and "@" not in email:
-        raise CommandError(f"{email[:80]!r} is not an email address.")
+    if email.strip():
+        try:
+            validate_email(email.strip())
+        except ValidationError:
+            raise CommandError(f"{email[:80]!r} is not an email address.") from None
     try:
         return find_person(user=user, email=email, shopper=shopper)
     except PersonNotFound as exc:

@@ -45,8 +45,8 @@ def resolve_user(value: Any) -> Any:
     if isinstance(value, User):
         return value
     text = str(value or "").strip()
-    if not text:
-        raise PersonNotFound("empty user")
+    if not text or "\x00" in text or len(text) > 254:  # PostgreSQL refuses NUL in a query
+        raise PersonNotFound(f"no user {text[:60]!r}")
     lookup = Q(**{User.USERNAME_FIELD: text})
     try:
         lookup |= Q(pk=User._meta.pk.to_python(text))
@@ -99,6 +99,8 @@ def find_person(*, user: Any = None, email: str = "", shopper: Any = None) -> Pe
     """
     if user is None and not normalise_email(email) and shopper is None:
         raise PersonNotFound("name a user, an email address or a shopper")
+    if "\x00" in (email or "") or len(email or "") > 254:
+        raise PersonNotFound(f"{str(email)[:60]!r} is not an email address")
     person = Person()
     if user is not None:
         person.user_ids.add(resolve_user(user).pk)
