@@ -296,7 +296,7 @@ def test_unsubscribe_cancels_a_pending_retry():
 # --- attribution -----------------------------------------------------------------------------
 
 
-def test_click_then_purchase_on_another_device_is_attributed(client_ua):
+def test_click_then_purchase_on_another_device_is_attributed(client_ua, django_capture_on_commit_callbacks):
     import personalize
 
     lamp = factories.product(price=Decimal("40.00"))
@@ -304,32 +304,36 @@ def test_click_then_purchase_on_another_device_is_attributed(client_ua):
     client_ua.get(reverse("personalize:email_restore", args=[links.restore_token(send.pk, shopper.key)]))
     request = factories.request()
     request.session = client_ua.session
-    personalize.track(request, "purchase", lines=[{"product": lamp, "quantity": 1, "price": "40.00"}], order_ref="A-100")
+    with django_capture_on_commit_callbacks(execute=True):  # attribution runs after the commit
+        personalize.track(request, "purchase", lines=[{"product": lamp, "quantity": 1, "price": "40.00"}], order_ref="A-100")
     send.refresh_from_db()
     assert send.order_ref == "A-100" and send.order_value == Decimal("40.00") and send.recovered_at is not None
 
 
-def test_purchase_by_the_same_shopper_after_a_click_is_attributed_once():
+def test_purchase_by_the_same_shopper_after_a_click_is_attributed_once(django_capture_on_commit_callbacks):
     from personalize import events as tracking
 
     shopper, send, _message = sent_email()
     email_attribution.record_click(send)
-    tracking.save_events([tracking.build_event(shopper, "purchase", value="12.00", order_ref="B-1")])
-    tracking.save_events([tracking.build_event(shopper, "purchase", value="99.00", order_ref="B-2")])
+    with django_capture_on_commit_callbacks(execute=True):  # attribution runs after the commit
+        tracking.save_events([tracking.build_event(shopper, "purchase", value="12.00", order_ref="B-1")])
+        tracking.save_events([tracking.build_event(shopper, "purchase", value="99.00", order_ref="B-2")])
     send.refresh_from_db()
     assert send.order_ref == "B-1" and send.order_value == Decimal("12.00")
 
 
-def test_purchase_without_a_click_or_after_the_window_is_not_attributed(settings):
+def test_purchase_without_a_click_or_after_the_window_is_not_attributed(settings, django_capture_on_commit_callbacks):
     from personalize import events as tracking
 
     shopper, send, _message = sent_email()
-    tracking.save_events([tracking.build_event(shopper, "purchase", value="12.00", order_ref="C-1")])
+    with django_capture_on_commit_callbacks(execute=True):
+        tracking.save_events([tracking.build_event(shopper, "purchase", value="12.00", order_ref="C-1")])
     send.refresh_from_db()
     assert send.order_ref == ""
     EmailSend.objects.filter(pk=send.pk).update(clicked_at=NOON - timedelta(days=30))
     from django.utils import timezone
 
-    tracking.save_events([tracking.build_event(shopper, "purchase", value="12.00", order_ref="C-2", created_at=timezone.now())])
+    with django_capture_on_commit_callbacks(execute=True):
+        tracking.save_events([tracking.build_event(shopper, "purchase", value="12.00", order_ref="C-2", created_at=timezone.now())])
     send.refresh_from_db()
     assert send.order_ref == ""

@@ -122,7 +122,7 @@ def test_cached_answer_costs_no_query(django_assert_num_queries):
         assert segments_for(second) == {"returning"}
 
 
-def test_session_cache_kept_until_invalidated_by_an_event():
+def test_session_cache_kept_until_invalidated_by_an_event(django_capture_on_commit_callbacks):
     product = f.product()
     shopper = Shopper.objects.create()
     make_segment("viewer", [("viewed", {"target": "product", "key": str(product.pk)})])
@@ -136,7 +136,8 @@ def test_session_cache_kept_until_invalidated_by_an_event():
     # tracking through personalize invalidates the session's answer
     tracked = request_for(shopper)
     tracked.session = req.session
-    personalize.track(tracked, "view", product=product)
+    with django_capture_on_commit_callbacks(execute=True):  # receivers run after the commit
+        personalize.track(tracked, "view", product=product)
     after = request_for(shopper)
     after.session = req.session
     assert segments_for(after) == {"viewer"}
@@ -564,7 +565,7 @@ def test_admin_refresh_form_is_not_nested_in_the_change_form(staff):
     assert page.index('id="segment-refresh-form"') > change_form_end
 
 
-def test_only_events_a_live_rule_reads_drop_the_cache():
+def test_only_events_a_live_rule_reads_drop_the_cache(django_capture_on_commit_callbacks):
     product = f.product()
     shopper = Shopper.objects.create()
     make_segment("searchers", [("searched", {"term": "boots"})])
@@ -575,18 +576,20 @@ def test_only_events_a_live_rule_reads_drop_the_cache():
     assert SESSION_KEY in req.session
     viewing = request_for(shopper)
     viewing.session = req.session
-    personalize.track(viewing, "view", product=product)  # no live rule reads views
+    with django_capture_on_commit_callbacks(execute=True):  # receivers run after the commit
+        personalize.track(viewing, "view", product=product)  # no live rule reads views
     assert SESSION_KEY in req.session
     searching = request_for(shopper)
     searching.session = req.session
-    personalize.track(searching, "search", query="Boots for winter")
+    with django_capture_on_commit_callbacks(execute=True):
+        personalize.track(searching, "search", query="Boots for winter")
     assert SESSION_KEY not in req.session
     after = request_for(shopper)
     after.session = req.session
     assert segments_for(after) == {"searchers"}
 
 
-def test_a_store_rule_without_event_kinds_is_invalidated_by_any_event(settings):
+def test_a_store_rule_without_event_kinds_is_invalidated_by_any_event(settings, django_capture_on_commit_callbacks):
     settings.PERSONALIZE = {**settings.PERSONALIZE, "SEGMENT_RULES": ["tests.test_segment_rules.EmailDomainRule"]}
     from personalize.segments.evaluation import SESSION_KEY
 
@@ -594,7 +597,8 @@ def test_a_store_rule_without_event_kinds_is_invalidated_by_any_event(settings):
     make_segment("custom", [("email_domain", {})])
     req = request_for(shopper)
     segments_for(req)
-    personalize.track(req, "page_view")
+    with django_capture_on_commit_callbacks(execute=True):
+        personalize.track(req, "page_view")
     assert SESSION_KEY not in req.session
 
 

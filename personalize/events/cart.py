@@ -60,8 +60,15 @@ def set_cart_lines(shopper: Shopper, lines: list[dict[str, Any]], *, request: Ht
         cart.revision += 1
     cart.updated_at = timezone.now()
     cart.save()
-    signals.cart_updated.send(sender=Cart, cart=cart, request=request)
+    # After the commit, like event_tracked: a failing receiver never undoes the snapshot.
+    transaction.on_commit(lambda: _notify_cart(cart, request))
     return cart
+
+
+def _notify_cart(cart: Cart, request: HttpRequest | None) -> None:
+    for receiver, result in signals.cart_updated.send_robust(sender=Cart, cart=cart, request=request):
+        if isinstance(result, Exception):
+            logger.error("personalize: a cart_updated receiver failed (%s); the cart is stored", receiver, exc_info=result)
 
 
 def update_cart(request: HttpRequest, lines: Iterable[Any]) -> Cart | None:

@@ -45,15 +45,39 @@ def track(request: HttpRequest, kind: str, product: Any = None, **fields: Any) -
         return None
 
 
-@transaction.atomic
 def save_events(events: list[Event], *, request: HttpRequest | None = None) -> list[Event]:
-    """Store validated events (all or nothing) and keep cart snapshots in step."""
-    saved = Event.objects.bulk_create(events)
-    for event in saved:
-        apply_to_cart(event, request)
-    for event in saved:
-        signals.event_tracked.send(sender=Event, event=event, request=request)
+    """Store validated events (all or nothing) and keep cart snapshots in step.
+
+    The receivers of ``event_tracked`` (one call per event) and ``events_tracked`` (one per
+    batch) run after the commit, each on its own: a failing receiver (a cache outage, a bug in a
+    store's listener) is logged and can never undo the write. Inside a caller's transaction
+    they run when that commits, so nothing acts on events that were rolled back.
+    """
+    with transaction.atomic():
+        saved = Event.objects.bulk_create(events)
+        for event in saved:
+            apply_to_cart(event, request)
+        transaction.on_commit(lambda: notify_tracked(saved, request))
     return saved
+
+
+def notify_tracked(events: list[Event], request: HttpRequest | None = None) -> None:
+    """Send ``event_tracked`` per event and ``events_tracked`` once; failures are logged."""
+    results = []
+    for event in events:
+        results += signals.event_tracked.send_robust(sender=Event, event=event, request=request)
+    if events:
+        results += signals.events_tracked.send_robust(sender=Event, events=events, request=request)
+    log_failed_receivers(results, "event_tracked")
+
+
+def log_failed_receivers(results: list[tuple[Any, Any]], signal: str) -> None:
+    for receiver, result in results:
+        if isinstance(result, Exception):
+            logger.error(
+                "personalize: a %s receiver failed (%s); the event is stored", signal,
+                getattr(receiver, "__qualname__", receiver), exc_info=result,
+            )
 
 
 def track_for(who: Any, kind: str, product: Any = None, **fields: Any) -> Event | None:

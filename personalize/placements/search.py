@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
+from personalize.caching import cache
 from personalize.conf import personalize_settings as ps
 from personalize.models import Event, EventKind, purchase_lines
 from personalize.placements.pipeline import candidate_list, profile_of
@@ -147,10 +147,10 @@ def _result_count(raw: str | None) -> float | None:
 
 def search_stats(*, refresh: bool = False) -> SearchStats:
     """The precomputed stats from the cache (computed on a miss or with ``refresh``)."""
-    stats = None if refresh else cache.get(CACHE_KEY)
+    stats = None if refresh else cache().get(CACHE_KEY)
     if stats is None:
         stats = compute_search_stats()
-        cache.set(CACHE_KEY, stats, ps.SEARCH_SUGGESTIONS_CACHE_SECONDS)
+        cache().set(CACHE_KEY, stats, ps.SEARCH_SUGGESTIONS_CACHE_SECONDS)
     return stats
 
 

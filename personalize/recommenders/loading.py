@@ -12,9 +12,9 @@ import threading
 import time
 from typing import Any
 
-from django.core.cache import cache
 from django.core.files.storage import default_storage
 
+from personalize.caching import cache
 from personalize.models import ModelVersion
 from personalize.recommenders import reset_instance
 from personalize.recommenders.base import Artefact, BaseRecommender
@@ -31,18 +31,18 @@ def active_cache_key(alias: str) -> str:
 
 def publish_active(alias: str, version_id: int | None) -> None:
     """Tell every process which version now serves ``alias`` (after the switch committed)."""
-    cache.set(active_cache_key(alias), version_id or NO_VERSION, None)
+    cache().set(active_cache_key(alias), version_id or NO_VERSION, None)
     reset_instance(alias)
 
 
 def active_version_id(alias: str) -> int:
     """The serving version id (``NO_VERSION`` when none); the DB is read on a cache miss only."""
-    version_id = cache.get(active_cache_key(alias))
+    version_id = cache().get(active_cache_key(alias))
     if version_id is None:
         version_id = (
             ModelVersion.objects.filter(alias=alias, is_active=True).values_list("pk", flat=True).first() or NO_VERSION
         )
-        cache.set(active_cache_key(alias), version_id, None)
+        cache().set(active_cache_key(alias), version_id, None)
     return int(version_id)
 
 

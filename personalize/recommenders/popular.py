@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from personalize.caching import cache
 from personalize.models import Event, EventKind, purchase_lines
 from personalize.profiles import KIND_WEIGHTS
 from personalize.recommenders.base import Artefact, BaseRecommender, Recommendation, TrainingData
@@ -125,7 +125,7 @@ class PopularRecommender(BaseRecommender):
         timeout = int(self.option("TIMEOUT", 6 * 3600))
         values = {self._key(part): value for part, value in tables.items()}
         values[self._key("built")] = list(k for k in tables if k not in ("labels", "items"))
-        cache.set_many(values, timeout)
+        cache().set_many(values, timeout)
 
     def fit(self, data: TrainingData) -> Artefact:
         """Compute the lists from ``data`` and serve them from memory (offline evaluation)."""
@@ -145,7 +145,7 @@ class PopularRecommender(BaseRecommender):
         if self._memory is not None:
             return {part: self._memory.get(part) for part in parts}
         keys = [self._key("built")] + [self._key(p) for p in parts]
-        found = cache.get_many(keys)
+        found = cache().get_many(keys)
         if self._key("built") not in found:
             try:
                 tables = self._from_database()

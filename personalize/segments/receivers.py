@@ -10,7 +10,7 @@ from django.dispatch import receiver
 
 from personalize.models import Segment, SegmentMembership, SegmentRule
 from personalize.segments.evaluation import bump_version, invalidate_request, invalidating_event_kinds
-from personalize.signals import cart_updated, event_tracked
+from personalize.signals import cart_updated, events_tracked
 
 
 def _bump(**kwargs: Any) -> None:
@@ -50,14 +50,14 @@ def forget_cached_segments(sender: Any, request: Any = None, **kwargs: Any) -> N
     invalidate_request(request)
 
 
-@receiver(event_tracked, dispatch_uid="personalize.segments.event")
-def forget_after_event(sender: Any, event: Any = None, request: Any = None, **kwargs: Any) -> None:
-    """Only events a live rule looks at drop the cache: a page view must not, or browsing
-    would re-evaluate every page."""
+@receiver(events_tracked, dispatch_uid="personalize.segments.event")
+def forget_after_event(sender: Any, events: Any = (), request: Any = None, **kwargs: Any) -> None:
+    """Once per batch: only events a live rule looks at drop the cache (a page view must not,
+    or browsing would re-evaluate every page)."""
     if request is None:
         return
     kinds = invalidating_event_kinds()
-    if kinds is None or event is None or event.kind in kinds:
+    if kinds is None or any(event.kind in kinds for event in events):
         invalidate_request(request)
 
 
