@@ -57,7 +57,9 @@ PROFILE_KINDS = (EventKind.VIEW, EventKind.REC_CLICK, EventKind.ADD_TO_CART, Eve
 
 
 def load_profile(shopper: Shopper | None, *, extra_features: dict[str, str] | None = None) -> ShopperProfile:
-    """The shopper's recent interactions, cart and purchases: one events query + the cart."""
+    """The shopper's recent interactions, cart and purchases: one events query + the cart
+    (a second events query for a shopper with more than ``PROFILE_EVENTS`` events, so no
+    purchase is ever forgotten)."""
     profile = ShopperProfile(shopper=shopper)
     if shopper is None or shopper.pk is None:
         profile.features = _features(shopper, extra_features)
@@ -67,7 +69,10 @@ def load_profile(shopper: Shopper | None, *, extra_features: dict[str, str] | No
         .order_by("-created_at")
         .values_list("product_key", "kind", "query", "context", "created_at")[: ps.PROFILE_EVENTS]
     )
+    loaded = 0
+    oldest = None
     for key, kind, query, context, when in rows:
+        loaded, oldest = loaded + 1, when
         if kind == EventKind.SEARCH:
             profile.searches.append(query)
             continue
@@ -78,10 +83,23 @@ def load_profile(shopper: Shopper | None, *, extra_features: dict[str, str] | No
             continue
         if key:
             profile.interactions.append((key, kind, when))
+    if loaded >= ps.PROFILE_EVENTS and oldest is not None:
+        # A long history: what was bought before the newest PROFILE_EVENTS events is still
+        # never recommended again (one more query, only for these shoppers).
+        profile.purchased_keys |= older_purchases(shopper, before=oldest)
     cart = _cart(shopper)
     profile.cart_keys = set(cart.product_keys()) if cart is not None else set()
     profile.features = _features(shopper, extra_features)
     return profile
+
+
+def older_purchases(shopper: Shopper, *, before: datetime) -> set[str]:
+    """Product keys the shopper bought up to ``before`` (inclusive: events at the same
+    instant as the profile's oldest may have been cut off by the limit)."""
+    contexts = Event.objects.filter(shopper=shopper, kind=EventKind.PURCHASE, created_at__lte=before).values_list(
+        "context", flat=True
+    )
+    return {line["product"] for context in contexts.iterator(chunk_size=2000) for line in purchase_lines(context)}
 
 
 def _cart(shopper: Shopper) -> Cart | None:

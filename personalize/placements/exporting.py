@@ -1,5 +1,10 @@
 """Exporting every shopper's current list as JSON ``{shopper key: [product keys, best first]}``.
 
+Shoppers are keyed by their cookie key (``key="cookie"``), by the id a store or a data
+scientist imported them with (``key="external"``, ``Shopper.external_key``: the ids of
+``personalize_import_events``) or by primary key (``key="id"``); ``shoppers`` limits the
+export to those keys.
+
 Written incrementally while shoppers are read with ``iterator()``, so memory stays bounded
 whatever the number of shoppers (for email tools, batch jobs and offline evaluation).
 """
@@ -29,29 +34,51 @@ def _placement_lister(placement: str) -> Callable[[Shopper, int], list[str]]:
     return listed
 
 
+#: Longer shopper lists are matched while streaming (databases cap the parameters of a query).
+MAX_IN_LIST = 900
+#: Shopper field each ``key`` choice writes (and ``shoppers`` matches).
+KEY_FIELDS = {"cookie": "key", "external": "external_key", "id": "pk"}
+
+
 def export_recommendations(
     out: TextIO,
     *,
     placement: str = "for_you",
     limit: int = 10,
     seen_since: datetime | None = None,
+    key: str = "cookie",
+    shoppers: list[str] | None = None,
     chunk_size: int = 500,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write the JSON object to ``out``; returns the number of shoppers written."""
+    """Write the JSON object to ``out``; returns the number of shoppers written.
+
+    With ``key="external"`` shoppers without an external key are left out."""
+    if key not in KEY_FIELDS:
+        raise ValueError(f"key must be one of {', '.join(KEY_FIELDS)}, not {key!r}")
+    field = KEY_FIELDS[key]
     lister = _placement_lister(placement)
-    shoppers = Shopper.objects.filter(merged_into__isnull=True).select_related("cart").order_by("pk")
+    queryset = Shopper.objects.filter(merged_into__isnull=True).select_related("cart").order_by("pk")
     if seen_since is not None:
-        shoppers = shoppers.filter(last_seen__gte=seen_since)
+        queryset = queryset.filter(last_seen__gte=seen_since)
+    if key == "external":
+        queryset = queryset.exclude(external_key="")
+    wanted: set[str] | None = None
+    if shoppers is not None:
+        wanted = {k for k in shoppers if k.isdigit()} if key == "id" else set(shoppers)
+        if len(wanted) <= MAX_IN_LIST:
+            queryset = queryset.filter(**{f"{field}__in": sorted(wanted)})
     out.write("{")
     count = 0
-    for shopper in shoppers.iterator(chunk_size=chunk_size):
+    for shopper in queryset.iterator(chunk_size=chunk_size):
+        if wanted is not None and str(getattr(shopper, field)) not in wanted:
+            continue  # a list too long for one IN clause is matched here
         try:
             keys = lister(shopper, limit)
         except Exception:  # one shopper's problem must not lose the whole export
             logger.exception("personalize: no list for shopper %s", shopper.pk)
             keys = []
-        out.write(("," if count else "") + "\n" + json.dumps(str(shopper.key)) + ": " + json.dumps(keys))
+        out.write(("," if count else "") + "\n" + json.dumps(str(getattr(shopper, field))) + ": " + json.dumps(keys))
         count += 1
         if progress is not None and count % 100 == 0:
             progress(count)

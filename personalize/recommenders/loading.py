@@ -62,6 +62,23 @@ def read_artefact(version: Any) -> Artefact:
     return Artefact.from_bytes(data)
 
 
+def load_problem(alias: str) -> str:
+    """Why this process cannot serve ``alias``'s active version ("" when it can or has none).
+
+    Commands check it before serving lists in bulk: a model saved where this process does
+    not look (another working directory, another machine's folder) would otherwise quietly
+    serve the fallback lists.
+    """
+    version = ModelVersion.objects.filter(alias=alias, is_active=True).first()
+    if version is None:
+        return ""
+    try:
+        read_artefact(version)
+    except ValueError as exc:
+        return f"model version #{version.pk} of {alias!r} is active but cannot be loaded here: {exc}"
+    return ""
+
+
 class VersionedBackend(BaseRecommender):
     """A backend whose state is the artefact of its alias's active ``ModelVersion``.
 

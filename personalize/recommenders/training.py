@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -34,6 +33,7 @@ from personalize.recommenders import Artefact, BaseRecommender, TrainingData, ge
 from personalize.recommenders.catalogue import iter_products
 from personalize.recommenders.loading import publish_active, read_artefact
 from personalize.recommenders.tuning import tune
+from personalize.storage import artefact_storage
 
 logger = logging.getLogger("personalize")
 
@@ -44,7 +44,7 @@ TRAINING_KINDS = (EventKind.VIEW, EventKind.REC_CLICK, EventKind.ADD_TO_CART, Ev
 METRIC = "ndcg@10"
 
 
-def _window(since: datetime | None, until: datetime | None) -> tuple[datetime | None, datetime]:
+def window(since: datetime | None, until: datetime | None) -> tuple[datetime | None, datetime]:
     until = until or timezone.now()
     if since is None and ps.TRAINING_WINDOW_DAYS:
         since = until - timedelta(days=float(ps.TRAINING_WINDOW_DAYS))
@@ -64,7 +64,7 @@ def load_training_data(
     with ``iterator(chunk_size=...)`` into typed arrays, never as model instances. Events on
     products the adapter does not show are dropped.
     """
-    since, until = _window(since, until)
+    since, until = window(since, until)
     products = list(iter_products())
     keys = [p.key for p in products]
     key_index = {key: i for i, key in enumerate(keys)}
@@ -273,7 +273,7 @@ def train(
     backend = new_backend(alias, **fixed)
     if not backend.trainable:
         raise ValueError(f"Recommender {alias!r} ({backend_path(backend)}) is not trainable.")
-    since, until = _window(since, until)
+    since, until = window(since, until)
     version = ModelVersion.objects.create(
         alias=alias, backend=backend_path(backend), params=_params(backend), data_since=since, data_until=until
     )
@@ -343,7 +343,7 @@ def save_artefact(version: ModelVersion, artefact: Artefact) -> str:
     """Store the artefact and read it back: a file other processes cannot load fails here."""
     payload = ContentFile(artefact.to_bytes())
     try:
-        name = default_storage.save(f"personalize/models/{version.alias}-{version.pk}.npz", payload)
+        name = artefact_storage().save(f"personalize/models/{version.alias}-{version.pk}.npz", payload)
     except OSError as exc:
         raise ValueError(f"the trained model cannot be saved: {exc}") from exc
     probe = ModelVersion(pk=version.pk, alias=version.alias)
@@ -399,7 +399,7 @@ def refresh_lists(data: TrainingData | None = None) -> list[str]:
 
 def train_all(*, force: bool = False, progress: Progress | None = None) -> list[ModelVersion]:
     """The nightly job: every trainable recommender on one load of the data, then the lists."""
-    since, until = _window(None, None)
+    since, until = window(None, None)
     data = load_training_data(since, until, progress=progress)
     versions = [
         train(alias=alias, since=since, until=until, force=force, progress=progress, data=data)

@@ -65,7 +65,10 @@ class Command(BaseCommand):
                 bar = bars[stage] = tqdm(total=total, desc=stage, unit="", leave=False, file=self.stderr._out)
             bar.update(done - bar.n)
 
+        since, until = training.window(since, until)
         data = training.load_training_data(since, until, progress=progress)
+        if not data.n_events:
+            raise CommandError(training.window_message(since, until))
         self.stdout.write(f"{data.n_events} events, {data.n_users} shoppers, {data.n_items} products.")
         failed = []
         for alias in aliases:
@@ -92,10 +95,13 @@ class Command(BaseCommand):
         line = f"{version.alias} #{version.pk}: {version.get_status_display()}"
         if model:
             line += (
-                f" — NDCG@10 {model.get('ndcg@10', 0):.4f} (popular {base.get('ndcg@10', 0):.4f}),"
+                f" — validation NDCG@10 {model.get('ndcg@10', 0):.4f} (popular {base.get('ndcg@10', 0):.4f}),"
                 f" P@10 {model.get('precision@10', 0):.4f}, R@10 {model.get('recall@10', 0):.4f},"
                 f" coverage {model.get('coverage', 0):.3f}, {version.training_seconds:.1f}s"
             )
+        chosen = version.metrics.get("tuning", {}).get("chosen")
+        if chosen:
+            line += "; chose " + ", ".join(f"{name}={value}" for name, value in chosen.items())
         style = self.style.ERROR if version.status == version.Status.FAILED else self.style.SUCCESS
         self.stdout.write(style(line))
         if version.error:
