@@ -93,6 +93,8 @@ class Event(models.Model):
     # placement, model_version, referrer, utm_*, lines (for purchases), source ("server"/"beacon")
     context = models.JSONField(_("context"), default=dict, blank=True)
     created_at = models.DateTimeField(_("time"), default=timezone.now)
+    # The browser's own id for the event (beacon ``id``): a retried batch stores each event once.
+    client_id = models.CharField(_("client event id"), max_length=64, null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         verbose_name = _("event")
