@@ -25,7 +25,7 @@ SignatureExpired = signing.SignatureExpired
 class TokenKind:
     salt: Callable[[], str]
     max_age_seconds: Callable[[], float | None]
-    shape: type = object
+    shape: type | tuple[type, ...] = object
 
 
 DAY = 86400
@@ -41,12 +41,14 @@ KINDS: dict[str, TokenKind] = {
     ),
     # A deferred campaign (exit intent) shown by the browser: [campaign id, arm]; a day is plenty.
     "campaign_seen": TokenKind(lambda: "personalize.campaign.seen", lambda: DAY, list),
-    # An email's cart-restore link: {"s": send id, "k": shopper key}.
+    # An email's cart-restore link: the send id (expires).
     "email_restore": TokenKind(
-        lambda: "personalize.emails.restore", lambda: ps.EMAIL_LINK_MAX_AGE_DAYS * DAY, dict
+        lambda: "personalize.emails.restore", lambda: ps.EMAIL_LINK_MAX_AGE_DAYS * DAY, (int, dict)
     ),
     # An email's unsubscribe link: lasting (RFC 8058 asks for links that keep working).
-    "email_unsubscribe": TokenKind(lambda: "personalize.emails.unsubscribe", lambda: None, dict),
+    # Both carry only the send's id (an int): no shopper key or address in URLs and access logs.
+    # A dict is a link sent before that ({"s", "k"} / {"k", "e"}), still read (emails.links).
+    "email_unsubscribe": TokenKind(lambda: "personalize.emails.unsubscribe", lambda: None, (int, dict)),
 }
 
 

@@ -1,8 +1,9 @@
 """Signed links in lifecycle emails: cart restore (expiring) and unsubscribe (lasting).
 
-Tokens are ``django.core.signing`` payloads with their own salts, so a restore token cannot be
-used as an unsubscribe token and the other way round. A restore token names one send; the view
-rebuilds what that send showed, never anything else, so a tampered token gets nobody's cart.
+Tokens are signed (``personalize.signing``) with their own salts, so a restore token cannot be
+used as an unsubscribe token and the other way round. Both carry only the send's id: no shopper
+key and no address appears in a URL (access logs, proxies, analytics). A restore token names one
+send; the view rebuilds what that send showed, never anything else.
 """
 
 from __future__ import annotations
@@ -16,27 +17,41 @@ from personalize import signing
 from personalize.sites import absolute
 
 
-def restore_token(send_id: int, shopper_key: Any) -> str:
-    return signing.sign("email_restore", {"s": send_id, "k": str(shopper_key)})
+def restore_token(send_id: int) -> str:
+    """An opaque signed token naming one send (no shopper key, no address: URLs end up in logs)."""
+    return signing.sign("email_restore", int(send_id))
+
+
+def _send_id(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise signing.BadSignature("malformed payload")
+    return value
 
 
 def read_restore_token(token: str) -> dict[str, Any]:
-    """The payload; raises ``signing.SignatureExpired`` / ``signing.BadSignature``."""
+    """``{"s": send id}`` (and ``"k"``, the shopper key, for a link sent before tokens were
+    opaque); raises ``signing.SignatureExpired`` / ``signing.BadSignature``."""
     payload = signing.unsign("email_restore", token)
-    if not isinstance(payload.get("s"), int) or not isinstance(payload.get("k"), str):
-        raise signing.BadSignature("malformed payload")
-    return payload
+    if isinstance(payload, dict):  # a legacy link: {"s": send id, "k": shopper key}
+        if not isinstance(payload.get("k"), str):
+            raise signing.BadSignature("malformed payload")
+        return {"s": _send_id(payload.get("s")), "k": payload["k"]}
+    return {"s": _send_id(payload)}
 
 
-def unsubscribe_token(shopper_key: Any, email: str) -> str:
-    return signing.sign("email_unsubscribe", {"k": str(shopper_key), "e": email})
+def unsubscribe_token(send_id: int) -> str:
+    """An opaque signed token naming the send whose address unsubscribes (never expires)."""
+    return signing.sign("email_unsubscribe", int(send_id))
 
 
 def read_unsubscribe_token(token: str) -> dict[str, Any]:
+    """``{"s": send id}``, or ``{"k", "e"}`` (shopper key, address) for a legacy link."""
     payload = signing.unsign("email_unsubscribe", token)
-    if not isinstance(payload.get("k"), str) or not isinstance(payload.get("e"), str):
-        raise signing.BadSignature("malformed payload")
-    return payload
+    if isinstance(payload, dict):
+        if not isinstance(payload.get("k"), str) or not isinstance(payload.get("e"), str):
+            raise signing.BadSignature("malformed payload")
+        return payload
+    return {"s": _send_id(payload)}
 
 
 # reverse() once per URL name (a run builds two links per email): the pattern with a marker.
@@ -60,9 +75,9 @@ def _forget_patterns(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_forget_patterns, dispatch_uid="personalize.emails.links")
 
 
-def restore_url(send_id: int, shopper_key: Any, base: str | None = None) -> str:
-    return absolute(_link("personalize:email_restore", restore_token(send_id, shopper_key)), base)
+def restore_url(send_id: int, base: str | None = None) -> str:
+    return absolute(_link("personalize:email_restore", restore_token(send_id)), base)
 
 
-def unsubscribe_url(shopper_key: Any, email: str, base: str | None = None) -> str:
-    return absolute(_link("personalize:email_unsubscribe", unsubscribe_token(shopper_key, email)), base)
+def unsubscribe_url(send_id: int, base: str | None = None) -> str:
+    return absolute(_link("personalize:email_unsubscribe", unsubscribe_token(send_id)), base)

@@ -20,6 +20,7 @@ from django.utils import translation
 
 from personalize.adapters import get_adapter
 from personalize.conf import personalize_settings as ps
+from personalize.emails.suppression import suppressed_among
 from personalize.models import Cart, Contact, EmailSend, Shopper, Unsubscribe
 
 S = EmailSend.Status
@@ -109,10 +110,14 @@ def unsubscribed_sets(shoppers: Iterable[Shopper], emails: Iterable[str]) -> tup
             by_id.add(shopper_id)
         if email:
             by_email.add(email)
+    # Erased people who asked never to be mailed again count as unsubscribed.
+    by_email |= suppressed_among(emails)
     return by_id, by_email
 
 
 def is_unsubscribed(shopper: Shopper, email: str) -> bool:
+    if suppressed_among([email]):
+        return True
     return Unsubscribe.objects.filter(Q(shopper=shopper) | Q(email=(email or "").lower(), email__gt="")).exists()
 
 

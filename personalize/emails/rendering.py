@@ -160,7 +160,7 @@ def build_context(
         "offer": offer,
         "offer_code": offer_code,
         "offer_description": offer.describe() if offer is not None and hasattr(offer, "describe") else "",
-        "restore_url": links.restore_url(send.pk, shopper.key, base),
-        "unsubscribe_url": links.unsubscribe_url(shopper.key, send.email, base),
+        "restore_url": links.restore_url(send.pk, base),
+        "unsubscribe_url": links.unsubscribe_url(send.pk, base),
         "site_url": base,
     }

@@ -17,6 +17,7 @@ from django.db.models import Count, Max, Q
 from personalize.batching import keyset_batches
 from personalize.conf import personalize_settings as ps
 from personalize.emails.policy import shopper_language
+from personalize.emails.subscriptions import consent_q, may_email
 from personalize.models import Cart, EmailSend, Event, EventKind, Flow, Shopper, Step
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ class CartScanner(Scanner):
         first_delay = min(step.delay for step in steps)
         carts = (
             Cart.objects.filter(item_count__gt=0, updated_at__lte=self.now - first_delay, shopper__merged_into__isnull=True)
-            .filter(Q(shopper__user__isnull=False) | Q(shopper__email__gt="", shopper__email_consent=True))
+            .filter(consent_q("shopper__"))  # marketing consent (docs/privacy.md); refined per shopper below
             .select_related("shopper", "shopper__user")
         )
         for batch in keyset_batches(carts, self.batch_size):
@@ -226,7 +227,7 @@ class BrowsingScanner(Scanner):
             cart = shopper.cart if hasattr(shopper, "cart") else None
             if cart is not None and key in cart.product_keys():
                 continue
-            if not shopper.user_id and not (shopper.email and shopper.email_consent):
+            if not may_email(shopper):
                 continue
             cycle = f"browse:{key}"[:100]
             step = next_step(steps, done[(shopper.pk, cycle)])
@@ -278,8 +279,8 @@ class LapsedScanner(Scanner):
             step = next_step(steps, done[(shopper.pk, cycle)])
             if step is None or self.now < last + lapse + step.delay:
                 continue
-            if not shopper.user_id and not shopper.email_consent:
-                continue  # an address captured without consent is not for marketing
+            if not may_email(shopper):
+                continue  # no consent to marketing email (guest or account)
             self.stats.due += 1
             candidates.append(Candidate.for_shopper(flow, step, shopper, cycle))
         self.process(candidates)

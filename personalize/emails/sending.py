@@ -45,6 +45,7 @@ from personalize.emails.policy import (
     valid_email,
 )
 from personalize.emails.scanners import SCANNERS, Candidate, RunStats
+from personalize.emails.subscriptions import may_email
 from personalize.holdout import in_holdout
 from personalize.models import Cart, Contact, EmailSend, Flow, Shopper, Step
 from personalize.offers.codes import issue_code
@@ -123,6 +124,9 @@ class Runner:
             if shopper.user_id and shopper.user is not None and not getattr(shopper.user, "is_active", True):
                 self.stats.skipped_no_email += 1
                 self.skip(candidate, "inactive account")
+                continue
+            if not may_email(shopper):  # account holders need consent too (docs/privacy.md)
+                self.stats.unsubscribed += 1
                 continue
             if in_holdout(shopper):
                 self.stats.skipped_holdout += 1

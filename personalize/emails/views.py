@@ -52,11 +52,10 @@ def restore(request: HttpRequest, token: str) -> HttpResponse:
         )
     except signing.BadSignature:
         return _problem(request, _("This link is not valid"), _("The link may have been cut or changed. Please visit the shop."))
-    send = (
-        EmailSend.objects.select_related("shopper", "flow")
-        .filter(pk=payload["s"], shopper__key=payload["k"])
-        .first()
-    )
+    sends = EmailSend.objects.select_related("shopper", "flow").filter(pk=payload["s"])
+    if "k" in payload:  # a link sent before tokens were opaque also named the shopper
+        sends = sends.filter(shopper__key=payload["k"])
+    send = sends.first()
     if send is None:
         return _problem(request, _("This link is not valid"), _("The cart this link pointed to no longer exists."))
     if not identity.is_bot(request):  # link scanners of mail providers are not clicks
@@ -119,9 +118,16 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         payload = links.read_unsubscribe_token(token)
     except signing.BadSignature:
         return _problem(request, _("This link is not valid"), _("The link may have been cut or changed."))
-    email = str(payload["e"])
+    if "s" in payload:
+        send = EmailSend.objects.select_related("shopper").filter(pk=payload["s"]).first()
+        if send is None:  # erased since: nothing is held, and nothing more will be sent
+            return _problem(request, _("This link is not valid"), _("Nothing is held about this email any more."))
+        shopper, email = send.shopper, send.email
+    else:  # a link sent before tokens were opaque: {"k": shopper key, "e": address}
+        shopper, email = None, str(payload["e"])
     if request.method == "POST":
-        shopper = Shopper.objects.filter(key=payload["k"]).first()
+        if shopper is None and "k" in payload:
+            shopper = Shopper.objects.filter(key=payload["k"]).first()
         subscriptions.unsubscribe(shopper, email, source="one-click" if "List-Unsubscribe" in request.POST else "link")
         return render(request, "personalize/emails/unsubscribed.html", {"email": email, "shop_url": ps.EMAIL_SHOP_URL})
     return render(request, "personalize/emails/unsubscribe_confirm.html", {"email": email, "action": request.path})
