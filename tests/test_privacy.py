@@ -238,3 +238,35 @@ def test_purge_command_and_schedule(capsys):
     call_command("personalize_purge")
     assert "Nothing" in capsys.readouterr().out
     assert any(job["task"] == "personalize.privacy.purge" for job in DEFAULT_SCHEDULES)
+
+
+def test_admin_exports_and_erases_a_person(admin_client):
+    user, account, browser, guest = build_person()
+    other = someone_else()
+    url = "/admin/personalize/shopper/"
+    response = admin_client.post(url, {"action": "export_personal_data", "_selected_action": [guest.pk]})
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/json")
+    assert len(json.loads(response.content)["data"]["personalize.Shopper"]) == 3
+    confirm = admin_client.post(url, {"action": "erase_personal_data", "_selected_action": [browser.pk]})
+    assert confirm.status_code == 200 and b"cannot be undone" in confirm.content
+    assert Shopper.objects.count() == 4  # nothing yet
+    done = admin_client.post(
+        url, {"action": "erase_personal_data", "_selected_action": [browser.pk], "confirm": "yes", "suppress": "on"}
+    )
+    assert done.status_code == 302
+    assert list(Shopper.objects.values_list("pk", flat=True)) == [other.pk]
+    record = ErasureRecord.objects.get()
+    assert (record.source, record.actor, record.suppressed) == (ErasureRecord.Source.ADMIN, "admin", True)
+    assert admin_client.get("/admin/personalize/erasurerecord/").status_code == 200
+    found = admin_client.get("/admin/personalize/emailsuppression/", {"q": EMAIL.upper()})
+    assert found.status_code == 200 and found.context["cl"].result_count == 1
+    assert admin_client.get("/admin/personalize/emailsuppression/", {"q": "bob@example.com"}).context["cl"].result_count == 0
+
+
+def test_admin_delete_of_a_shopper_is_an_erasure(admin_client):
+    shopper = Shopper.objects.create(email="x@example.com")
+    Event.objects.create(shopper=shopper, kind="search", query="q")
+    response = admin_client.post(f"/admin/personalize/shopper/{shopper.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Shopper.objects.exists() and not Event.objects.exists()
+    assert ErasureRecord.objects.get().source == ErasureRecord.Source.ADMIN

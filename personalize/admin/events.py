@@ -23,6 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from personalize.adapters import get_adapter
+from personalize.admin.privacy import erase_personal_data, erase_shoppers, export_personal_data
 from personalize.events import event_kinds
 from personalize.models import Cart, Event, EventKind, Shopper
 
@@ -262,9 +263,22 @@ class ShopperAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
 
+    actions = (export_personal_data, erase_personal_data)
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Erasure requests: deleting a shopper removes its events and cart (cascade).
+        # Erasure requests: deleting a shopper erases the person (docs/privacy.md).
         return admin.ModelAdmin.has_delete_permission(self, request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # "Erase personal data" does it, with a record
+        return actions
+
+    def delete_model(self, request: HttpRequest, obj: Shopper) -> None:
+        erase_shoppers(request, [obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        erase_shoppers(request, queryset)
 
     @admin.display(description=_("key"))
     def short_key(self, obj: Shopper) -> str:

@@ -26,7 +26,8 @@ def digest(address: str, secret: str | bytes | None = None) -> str:
     return salted_hmac(SALT, _normalise(address), secret=secret, algorithm="sha256").hexdigest()
 
 
-def _digests(address: str) -> list[str]:
+def digests(address: str) -> list[str]:
+    """The address's hash under the current key and every fallback key."""
     secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
     return [digest(address, secret) for secret in secrets]
 
@@ -49,14 +50,14 @@ def suppress(addresses: Iterable[str]) -> int:
 def is_suppressed(address: str) -> bool:
     if not _normalise(address):
         return False
-    return EmailSuppression.objects.filter(digest__in=_digests(address)).exists()
+    return EmailSuppression.objects.filter(digest__in=digests(address)).exists()
 
 
 def suppressed_among(addresses: Iterable[str]) -> set[str]:
     """The normalised addresses of ``addresses`` that are suppressed (one query)."""
     by_digest: dict[str, str] = {}
     for address in {_normalise(a) for a in addresses if _normalise(a)}:
-        for value in _digests(address):
+        for value in digests(address):
             by_digest[value] = address
     if not by_digest:
         return set()
@@ -66,5 +67,5 @@ def suppressed_among(addresses: Iterable[str]) -> set[str]:
 
 def lift(address: str) -> int:
     """Take an address off the list (the person subscribed again, in writing)."""
-    deleted, _rows = EmailSuppression.objects.filter(digest__in=_digests(address)).delete()
+    deleted, _rows = EmailSuppression.objects.filter(digest__in=digests(address)).delete()
     return deleted
