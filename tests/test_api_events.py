@@ -109,13 +109,13 @@ BAD_EVENTS = [
     ({"kind": "view", "product": "PRODUCT", "placement": "p" * 65}, "events[1].placement", "64"),
     ({"kind": "view", "product": "PRODUCT", "model_version": "m" * 65}, "events[1].model_version", "64"),
     ({"kind": "view", "product": "x" * 65}, "events[1].product", "64"),
-    ({"kind": "view", "product": "PRODUCT", "quantity": 0}, "events[1].quantity", "greater than or equal to 1"),
+    ({"kind": "view", "product": "PRODUCT", "quantity": 0}, "events[1].quantity", "between 1 and"),
     ({"kind": "view", "product": "PRODUCT", "value": "lots"}, "events[1].value", "number"),
     ({"kind": "view", "product": "PRODUCT", "prodcut": "x"}, "events[1].prodcut", "Unknown field"),
     ({"kind": "view", "product": "PRODUCT", "context": {"a": {"nested": 1}}}, "events[1].context", "string, number"),
     ({"kind": "view", "product": "PRODUCT", "context": {"source": "fake"}}, "events[1].context", "not an allowed key"),
     ({"kind": "view", "product": "PRODUCT", "context": {"page": "/" * 300}}, "events[1].context", "longer than"),
-    ({"kind": "view", "product": "PRODUCT", "context": "text"}, "events[1].context", "dictionary"),
+    ({"kind": "view", "product": "PRODUCT", "context": "text"}, "events[1].context", "object"),
     ({"kind": "view", "product": "PRODUCT", "context": {"n": 10**20}}, "events[1].context", "string, number"),
     ({"kind": "view", "product": "PRODUCT", "context": {f"k{i}": i for i in range(21)}}, "events[1].context", "At most 20"),
     ({"kind": "view", "product": "PRODUCT", "context": {"Bad-Key": 1}}, "events[1].context", "not an allowed key"),
@@ -124,16 +124,28 @@ BAD_EVENTS = [
 
 
 @pytest.mark.parametrize("bad, path, words", BAD_EVENTS, ids=[f"{i}-{case[1]}" for i, case in enumerate(BAD_EVENTS)])
-def test_bad_event_rejects_the_whole_batch(client_ua, bad, path, words):
+def test_bad_event_is_listed_and_the_others_are_stored(client_ua, bad, path, words):
     p = factories.product()
     if isinstance(bad, dict) and bad.get("product") == "PRODUCT":
         bad = {**bad, "product": str(p.pk)}
     response = post(client_ua, {"events": [_valid(p), bad, _valid(p)]})
-    assert response.status_code == 400, response.content
+    assert response.status_code == 202, response.content
     body = response.json()
-    assert path in body["errors"], body
+    assert body["accepted"] == 2 and [r["index"] for r in body["rejected"]] == [1]
+    assert path in body["errors"] and path in body["rejected"][0]["errors"], body
     assert body["detail"].startswith(f"{path}: ")
     assert words in " ".join(body["errors"][path])
+    assert Event.objects.count() == 2
+
+
+@pytest.mark.parametrize("bad, path, words", BAD_EVENTS[:6], ids=[case[1] for case in BAD_EVENTS[:6]])
+def test_a_batch_of_only_bad_events_is_400_and_stores_nothing(client_ua, bad, path, words):
+    p = factories.product()
+    if isinstance(bad, dict) and bad.get("product") == "PRODUCT":
+        bad = {**bad, "product": str(p.pk)}
+    response = post(client_ua, {"events": [bad]})
+    assert response.status_code == 400, response.content
+    assert response.json()["detail"].startswith(path.replace("[1]", "[0]") + ": ")
     assert Event.objects.count() == 0 and Shopper.objects.count() == 0
     assert ps.COOKIE_NAME not in response.cookies
 

@@ -14,11 +14,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from personalize import identity
-from personalize.api.events import BatchError, validate_batch
 from personalize.api.permissions import OriginCheckedSessionAuthentication, SameOriginPermission
 from personalize.api.throttling import BeaconRateThrottle
 from personalize.conf import personalize_settings as ps
-from personalize.events import save_events
+from personalize.events.ingest import BatchError, ingest
+from personalize.events.schema import safe_text
 
 
 def _reject_constant(name: str) -> Any:
@@ -29,8 +29,9 @@ class EventBatchView(APIView):
     """``POST {"events": [{"kind", "product", "quantity", "value", "query", "placement",
     "model_version", "context"}, ...]}`` for the request's shopper.
 
-    202 ``{"accepted": n}``; 400 ``{"detail": "events[3].product: ...", "errors": {...}}`` and
-    nothing stored when anything is wrong; 403 from another site; 429 when throttled; 204 and
+    202 ``{"accepted": n}`` (plus ``duplicates`` already stored and ``rejected`` events by index
+    with their ``errors``: the valid ones are stored); 400 ``{"detail", "errors"}`` when the body
+    is unusable or every event is invalid; 403 from another site; 429 when throttled; 204 and
     nothing stored for bots.
     """
 
@@ -54,17 +55,15 @@ class EventBatchView(APIView):
             return Response(status=status.HTTP_204_NO_CONTENT)
         try:
             payload = self.read_payload(http)
-            events = validate_batch(payload, identity.get_shopper(http))
+            with transaction.atomic():
+                result = ingest(payload, lambda: identity.ensure_shopper(http), request=http)
         except BatchError as exc:
             return Response({"detail": exc.detail, "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
-        with transaction.atomic():
-            shopper = identity.ensure_shopper(http)
-            if shopper is None:  # identity refused to create one (a bot it recognised)
-                return Response(status=status.HTTP_204_NO_CONTENT)
-            for event in events:
-                event.shopper = shopper
-            save_events(events, request=http)
-        return Response({"accepted": len(events)}, status=status.HTTP_202_ACCEPTED)
+        if result is None:  # no profile may be kept (a bot identity recognised, no consent)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        if not result.accepted and not result.duplicates:  # every event was invalid
+            return Response(result.as_json(), status=status.HTTP_400_BAD_REQUEST)
+        return Response(result.as_json(), status=status.HTTP_202_ACCEPTED)
 
     def read_payload(self, http: Any) -> Any:
         content_type = http.content_type or ""
@@ -85,5 +84,7 @@ class EventBatchView(APIView):
         try:
             body = raw.decode(http.encoding or "utf-8")
             return json.loads(body, parse_constant=_reject_constant)
+        except RecursionError:
+            raise BatchError({"body": [_("Invalid JSON: nested too deeply.")]}) from None
         except (UnicodeDecodeError, ValueError) as exc:
-            raise BatchError({"body": [_("Invalid JSON: %(error)s") % {"error": str(exc)[:120]}]}) from None
+            raise BatchError({"body": [_("Invalid JSON: %(error)s") % {"error": safe_text(exc, 120)}]}) from None

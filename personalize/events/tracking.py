@@ -45,7 +45,7 @@ def track(request: HttpRequest, kind: str, product: Any = None, **fields: Any) -
         return None
 
 
-def save_events(events: list[Event], *, request: HttpRequest | None = None) -> list[Event]:
+def save_events(events: list[Event], *, request: HttpRequest | None = None, ignore_conflicts: bool = False) -> list[Event]:
     """Store validated events (all or nothing) and keep cart snapshots in step.
 
     The receivers of ``event_tracked`` (one call per event) and ``events_tracked`` (one per
@@ -54,7 +54,8 @@ def save_events(events: list[Event], *, request: HttpRequest | None = None) -> l
     they run when that commits, so nothing acts on events that were rolled back.
     """
     with transaction.atomic():
-        saved = Event.objects.bulk_create(events)
+        # ignore_conflicts: rows whose client_id a concurrent retry stored first are skipped.
+        saved = Event.objects.bulk_create(events, ignore_conflicts=ignore_conflicts)
         for event in saved:
             apply_to_cart(event, request)
         transaction.on_commit(lambda: notify_tracked(saved, request))

@@ -1,0 +1,177 @@
+"""Beacon ingestion: a batch of browser events in, each valid one stored exactly once.
+
+:func:`ingest` validates the envelope (a bad one is a :class:`BatchError`: nothing stored),
+then each event against the light schema (:func:`personalize.events.schema.clean_beacon_event`),
+resolves every product key in one query, drops events whose client ``id`` is already stored (a
+retried batch), and writes the rest with one multi-row insert in one transaction; receivers run
+once per batch after the commit. Invalid events are reported by index; the valid ones are stored.
+
+Delivery: at least once from ``beacon.js`` (it retries until acknowledged), exactly once in the
+table for events that carry an ``id`` (``Event.client_id`` is unique; docs/events.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from personalize.adapters import get_adapter
+from personalize.conf import personalize_settings as ps
+from personalize.events.schema import BeaconEvent, clean_beacon_event, safe_text
+from personalize.events.tracking import save_events
+from personalize.models import Event, Shopper
+
+
+class BatchError(Exception):
+    """The request as a whole is unusable: ``errors`` maps a path (``events``) to messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+    @property
+    def detail(self) -> str:
+        path, messages = next(iter(self.errors.items()))
+        return f"{path}: {messages[0]}"
+
+
+@dataclass
+class IngestResult:
+    """What happened to a batch: ``accepted`` new rows, ``duplicates`` already stored, and the
+    ``errors`` of the rejected events by path (``events[3].product``)."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def rejected(self) -> list[int]:
+        return sorted({int(path[7 : path.index("]")]) for path in self.errors})
+
+    @property
+    def detail(self) -> str:
+        path, messages = next(iter(self.errors.items()))
+        return f"{path}: {messages[0]}"
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"accepted": self.accepted}
+        if self.duplicates:
+            body["duplicates"] = self.duplicates
+        if self.errors:
+            body["rejected"] = [
+                {"index": index, "errors": {p: m for p, m in self.errors.items() if p.startswith(f"events[{index}]")}}
+                for index in self.rejected
+            ]
+            body["detail"] = self.detail
+            body["errors"] = self.errors
+        return body
+
+
+def check_envelope(data: Any) -> list[Any]:
+    """The ``events`` list of a payload; :class:`BatchError` when the payload is not one."""
+    if not isinstance(data, Mapping):
+        raise BatchError({"body": [_("Expected a JSON object with an “events” list.")]})
+    unknown = sorted(safe_text(key) for key in data if key != "events")
+    if unknown:
+        raise BatchError({unknown[0]: [_("Unknown field.")]})
+    if "events" not in data:
+        raise BatchError({"events": [_("This field is required.")]})
+    events = data["events"]
+    if not isinstance(events, list):
+        raise BatchError({"events": [_("Expected a list of events.")]})
+    if not events:
+        raise BatchError({"events": [_("Send at least one event.")]})
+    if len(events) > ps.API_MAX_BATCH:
+        raise BatchError(
+            {"events": [_("At most %(max)s events per request, got %(count)s.") % {"max": ps.API_MAX_BATCH, "count": len(events)}]}
+        )
+    return events
+
+
+def validate(data: Any) -> tuple[list[tuple[int, BeaconEvent]], dict[str, list[str]]]:
+    """``([(index, event)...], errors)``: the envelope must hold, each event is judged alone."""
+    items = check_envelope(data)
+    now = timezone.now()
+    allowed = set(ps.API_EVENT_KINDS)
+    cleaned: list[tuple[int, BeaconEvent]] = []
+    errors: dict[str, list[str]] = {}
+    for index, item in enumerate(items):
+        event, problems = clean_beacon_event(item, now, allowed)
+        if event is None:
+            for name, messages in problems.items():
+                errors[f"events[{index}].{name}" if name else f"events[{index}]"] = messages
+        else:
+            cleaned.append((index, event))
+    # One query for the whole batch. A product hidden a moment ago was real: only keys that
+    # never existed (or were deleted) are refused.
+    requested = {event.product for _i, event in cleaned if event.product}
+    known = get_adapter().resolve_keys(requested) if requested else {}
+    valid = []
+    for index, event in cleaned:
+        if event.product and event.product not in known:
+            errors[f"events[{index}].product"] = [_("Unknown product “%(id)s”.") % {"id": safe_text(event.product)}]
+            continue
+        if event.product:
+            event.product = known[event.product]
+        valid.append((index, event))
+    ordered = dict(sorted(errors.items(), key=lambda item: (int(item[0][7 : item[0].index("]")]), item[0])))
+    return valid, ordered
+
+
+def ingest(
+    data: Any,
+    shopper_for_batch: Callable[[], Shopper | None],
+    *,
+    request: HttpRequest | None = None,
+    prepare: Callable[[list[tuple[BeaconEvent, Event]]], None] | None = None,
+) -> IngestResult | None:
+    """Validate and store a beacon payload; ``None`` when ``shopper_for_batch`` gives no shopper.
+
+    ``shopper_for_batch`` is called only when something valid is left (so an all-invalid batch
+    creates no profile); ``prepare`` may adjust the built rows (signed placement tokens).
+    """
+    valid, errors = validate(data)
+    result = IngestResult(errors=errors)
+    if not valid:
+        return result
+    ids = [event.client_id for _i, event in valid if event.client_id]
+    stored = set(Event.objects.filter(client_id__in=ids).values_list("client_id", flat=True)) if ids else set()
+    shopper = shopper_for_batch()
+    if shopper is None:
+        return None
+    now = timezone.now()
+    rows: list[tuple[BeaconEvent, Event]] = []
+    seen: set[str] = set()
+    for _index, event in valid:
+        if event.client_id and (event.client_id in stored or event.client_id in seen):
+            result.duplicates += 1
+            continue
+        if event.client_id:
+            seen.add(event.client_id)
+        rows.append((event, _row(shopper, event, now)))
+    if prepare is not None and rows:
+        prepare(rows)
+    if rows:
+        # With ids, a concurrent retry of the same batch may win the race: its rows stand.
+        save_events([row for _event, row in rows], request=request, ignore_conflicts=bool(ids))
+    result.accepted = len(rows)
+    return result
+
+
+def _row(shopper: Shopper, event: BeaconEvent, now: Any) -> Event:
+    return Event(
+        shopper=shopper,
+        kind=event.kind,
+        product_key=event.product,
+        quantity=event.quantity,
+        value=event.value,
+        query=event.query,
+        context=event.context,
+        client_id=event.client_id,
+        created_at=event.created_at or now,
+    )
