@@ -270,3 +270,48 @@ def test_admin_delete_of_a_shopper_is_an_erasure(admin_client):
     assert response.status_code == 302
     assert not Shopper.objects.exists() and not Event.objects.exists()
     assert ErasureRecord.objects.get().source == ErasureRecord.Source.ADMIN
+
+
+def test_shopper_page_download_and_erase_for_an_account(client_ua):
+    user, account, browser, guest = build_person()
+    other = someone_else()
+    client_ua.force_login(user)
+    page = client_ua.get("/personalize/privacy/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Download my data" in html and "data-personalize-consent" in html
+    assert client_ua.get("/personalize/privacy/download/").status_code == 405  # POST only (CSRF)
+    download = client_ua.post("/personalize/privacy/download/")
+    assert download["Content-Disposition"].startswith("attachment;")
+    document = json.loads(download.content)
+    assert len(document["data"]["personalize.Shopper"]) == 3 and "hats" not in download.content.decode()
+    # Not confirmed: nothing happens.
+    client_ua.post("/personalize/privacy/erase/")
+    assert Shopper.objects.count() == 4
+    done = client_ua.post("/personalize/privacy/erase/", {"confirm": "yes"})
+    assert done.status_code == 302
+    assert list(Shopper.objects.values_list("pk", flat=True)) == [other.pk]
+    assert ErasureRecord.objects.get().source == ErasureRecord.Source.SELF_SERVICE
+    assert "Nothing is held about you" in client_ua.get(done["Location"]).content.decode()
+
+
+def test_shopper_page_for_a_browser_without_account(client_ua):
+    from personalize.conf import personalize_settings as ps
+
+    client_ua.get(f"/shop/p/{factories.product().pk}/")  # tracked: a profile and its cookie
+    mine = Shopper.objects.get()
+    other = someone_else()
+    assert "1 recorded activity" in client_ua.get("/personalize/privacy/").content.decode()
+    client_ua.post("/personalize/privacy/erase/", {"confirm": "yes"})
+    assert not Shopper.objects.filter(pk=mine.pk).exists() and Shopper.objects.filter(pk=other.pk).exists()
+    assert ps.COOKIE_NAME in client_ua.cookies  # the cookie itself now names nobody
+
+
+def test_account_holder_opts_in_to_emails_on_the_page(client_ua):
+    user = factories.user()
+    client_ua.force_login(user)
+    client_ua.post("/personalize/privacy/email/", {"email_consent": "on"})
+    assert Shopper.objects.get(user=user).email_consent is True
+    assert 'name="email_consent" checked' in client_ua.get("/personalize/privacy/").content.decode()
+    client_ua.post("/personalize/privacy/email/", {})
+    assert Shopper.objects.get(user=user).email_consent is False
