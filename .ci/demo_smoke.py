@@ -1,6 +1,7 @@
 """Smoke test of the demo shop as ``make demo`` serves it (run by .ci/run against runserver).
 
-Browses like a shopper: the home page lists products, three product pages open, and the home page
+Browses like a shopper: the home page asks for consent (no shopper cookie yet) and the visitor
+accepts in the banner; the home page lists products, three product pages open, and the home page
 then shows exactly those three in the ``recently_viewed`` widget, and still shows them after
 logging in as a demo user (issue 2's definition of done).
 Usage: python .ci/demo_smoke.py http://127.0.0.1:8799
@@ -21,6 +22,20 @@ BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Ge
 WIDGET = 'data-personalize-widget="recently_viewed"'
 LOGIN_PATH = "/account/login/"
 USER, PASSWORD = "alice", "demo"  # an account load_demo_data creates
+CONSENT = "data-personalize-consent"
+CONSENT_ACTION = "/personalize/consent/"
+
+
+def submit_form(opener, base: str, html: str, action: str, fields: dict) -> bool:
+    """POST the form of ``html`` whose action is ``action`` (its CSRF token and hidden fields)."""
+    form = re.search(r'<form[^>]*action="' + re.escape(action) + r'"[^>]*>(.*?)</form>', html, re.S)
+    if form is None:
+        return False
+    data = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form[1]))
+    data.update(fields)
+    request = urllib.request.Request(base + action, urllib.parse.urlencode(data).encode(), headers={"Referer": base + "/"})
+    with opener.open(request, timeout=30) as response:
+        return response.status == 200
 
 
 class WidgetItems(HTMLParser):
@@ -57,7 +72,8 @@ class WidgetItems(HTMLParser):
 
 
 def main(base: str) -> int:
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     opener.addheaders = [("User-Agent", BROWSER_UA)]
 
     def get(path: str) -> str:
@@ -80,6 +96,20 @@ def main(base: str) -> int:
     before = WidgetItems.read(home, "recently_viewed")
     if before:
         print(f"demo smoke: a brand-new visitor already has {len(before)} recently viewed products")
+        return 1
+    # Consent is required by default: accept in the banner, as a person clicking "Accept" would.
+    if CONSENT not in home:
+        print("demo smoke: no consent banner for a brand-new visitor")
+        return 1
+    if any(cookie.name == "personalize_id" for cookie in jar):
+        print("demo smoke: the shopper cookie was set before consent")
+        return 1
+    if not submit_form(opener, base, home, CONSENT_ACTION, {"choice": "accept"}):
+        print("demo smoke: the consent banner's form could not be submitted")
+        return 1
+    home = get("/")
+    if CONSENT in home:
+        print("demo smoke: the consent banner is still shown after accepting")
         return 1
     products = list(dict.fromkeys(re.findall(r'href="(/products/[\w-]+/)', home)))
     if len(products) < 3:

@@ -161,6 +161,9 @@ PERSONALIZE = {
     # shop's own (session) cart.
     "SITE_URL": os.environ.get("DEMO_SITE_URL", "http://127.0.0.1:8000"),
     "EMAIL_RESTORE_CART_HOOK": "demo_shop.orders.cart.restore_cart_hook",
+    # Consent is required (the default): the banner in shop/base.html asks; the privacy page
+    # (download, erase, change the choice) is the demo's privacy notice.
+    "CONSENT_POLICY_URL": "/personalize/privacy/",
 }
 
 LOGGING = {
