@@ -315,3 +315,41 @@ def test_account_holder_opts_in_to_emails_on_the_page(client_ua):
     assert 'name="email_consent" checked' in client_ua.get("/personalize/privacy/").content.decode()
     client_ua.post("/personalize/privacy/email/", {})
     assert Shopper.objects.get(user=user).email_consent is False
+
+
+def test_erasure_rebuilds_the_lists_the_person_contributed_to(settings, django_capture_on_commit_callbacks):
+    from personalize.profiles import ShopperProfile
+    from personalize.recommenders import get_recommender
+    from personalize.recommenders.training import refresh_lists
+
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "JOBS_BACKEND": "inline"}
+    pushed, plain = factories.product(), factories.product()
+    person = Shopper.objects.create(email="fan@example.com")
+    for _ in range(20):
+        Event.objects.create(shopper=person, kind="view", product_key=str(pushed.pk))
+    Event.objects.create(shopper=someone_else(), kind="view", product_key=str(plain.pk))
+    refresh_lists()
+    before = [r.key for r in get_recommender("popular").recommend(ShopperProfile(None), limit=5)]
+    assert before[0] == str(pushed.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        erase(email="fan@example.com")
+    after = [r.key for r in get_recommender("popular").recommend(ShopperProfile(None), limit=5)]
+    assert str(pushed.pk) not in after and after[0] == str(plain.pk)
+
+
+def test_user_deletion_can_detach_instead_of_erase(settings):
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "ERASE_ON_USER_DELETE": False}
+    user = factories.user()
+    shopper = Shopper.objects.create(user=user)
+    user.delete()
+    shopper.refresh_from_db()
+    assert shopper.user_id is None and not ErasureRecord.objects.exists()
+
+
+def test_banner_in_a_store_template_silences_w080(settings, tmp_path):
+    from django.core.checks import run_checks
+
+    (tmp_path / "base.html").write_text("{% load personalize %}<body>{% personalize_consent %}</body>")
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "CONSENT_REQUIRED": True}
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [str(tmp_path)]}]
+    assert "personalize.W080" not in {message.id for message in run_checks()}
