@@ -1,0 +1,1 @@
+"""Integrations with store frameworks (one sub-package per framework)."""
