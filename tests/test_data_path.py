@@ -219,3 +219,19 @@ def test_catalogue_import_json_strict_and_dry_run(tmp_path):
         call_command("personalize_import_products", str(broken), stdout=StringIO())
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("personalize_import_products", str(tmp_path / "none.csv"), stdout=StringIO())
+
+
+# --- the category cap follows the validation split unless the store set it ----------------------
+def test_a_cap_the_validation_found_harmful_is_relaxed_unless_the_store_set_it(settings):
+    from personalize.placements.config import get_placement, served_diversity
+    from personalize.recommenders.lightfm import LightFMRecommender
+
+    harmful = LightFMRecommender("default")
+    harmful.tuned = {"DIVERSITY_OFF": ["category"]}
+    config = get_placement("for_you")
+    assert config.diversity.get("category") and "category" not in served_diversity(config, harmful)
+    assert served_diversity(config, LightFMRecommender("default")) == config.diversity  # nothing recorded
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "PLACEMENTS": {"for_you": {"diversity": {"category": 2}}}}
+    assert served_diversity(get_placement("for_you"), harmful)["category"] == 2  # the store's own cap stays
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "PLACEMENTS": {}, "DIVERSITY": {"category": 3}}
+    assert served_diversity(get_placement("for_you"), harmful)["category"] == 3

@@ -206,7 +206,7 @@ def test_tuner_picks_options_on_a_validation_split(fast, monkeypatch):
         splits.append((fit_part, held_out))
         real_init(self, fit_part, held_out, **kwargs)
 
-    def scored(self, candidate, progress=None):
+    def scored(self, candidate, progress=None, category_cap=None):
         bonus = 0.05 if candidate.options.get("KNN_RECENCY") == 0.7 else 0.0
         return {"ndcg@10": {1: 0.1, 30: 0.3, 5: 0.2}.get(candidate.options.get("EPOCHS"), 0.0) + bonus, "coverage": 0.5, "users": 3}
 
@@ -216,8 +216,9 @@ def test_tuner_picks_options_on_a_validation_split(fast, monkeypatch):
     monkeypatch.setattr(LightFMRecommender, "tuning_space", lambda self, data: space)
     result = tuning.tune(LightFMRecommender("default", {"NO_COMPONENTS": 16, "KNN_WEIGHT": 0.5}), train_part)
     # KNN_WEIGHT is the store's own setting: never tuned; equal scores keep the first value
-    assert result.chosen == {"EPOCHS": 30, "KNN_MAX_PROFILE_ITEMS": 20, "KNN_RECENCY": 0.7}
-    assert [t["stage"] for t in result.trials] == ["fit"] * 6 + ["serving"] * 2
+    # the category cap costs nothing here, so placements keep it
+    assert result.chosen == {"EPOCHS": 30, "KNN_MAX_PROFILE_ITEMS": 20, "KNN_RECENCY": 0.7, "DIVERSITY_OFF": []}
+    assert [t["stage"] for t in result.trials] == ["fit"] * 6 + ["serving"] * 2 + ["pipeline"]
     assert result.validation["ndcg@10"] == pytest.approx(0.35)
     # every validation event is one of the training part's events, none of the test part's
     events = lambda d: set(zip(d.shopper_ids[d.users].tolist(), d.product_keys[d.items].tolist(), d.times.tolist()))  # noqa: E731
@@ -236,7 +237,7 @@ def test_training_records_the_tuners_choice_and_serving_uses_it(fast, settings):
     tuning_record = version.metrics["tuning"]
     chosen = tuning_record["chosen"]
     assert version.metrics["evaluated_on"] == "validation" and tuning_record["trials"]
-    assert {"KNN_WEIGHT", "KNN_RECENCY", "KNN_METRIC"} <= set(chosen)
+    assert {"KNN_WEIGHT", "KNN_RECENCY", "KNN_METRIC", "DIVERSITY_OFF"} <= set(chosen)
     assert "NO_COMPONENTS" not in chosen and version.params["NO_COMPONENTS"] == 16  # set by the store
     assert all(version.params[name] == value for name, value in chosen.items())
     best = max(t["ndcg@10"] for t in tuning_record["trials"])

@@ -55,6 +55,9 @@ class Placement:
     exclude_cart: bool = True
     backfill: bool = True
     diversity: dict[str, int | None] = field(default_factory=dict)
+    # facets whose cap the store set (PERSONALIZE["DIVERSITY"] or the placement's own): never
+    # relaxed by a model version's DIVERSITY_OFF
+    fixed_diversity: frozenset[str] = frozenset()
     rules: str | None = None
     variants: tuple[Variant, ...] = ()
     salt: str = ""
@@ -160,7 +163,16 @@ def build_placement(name: str, conf: dict[str, Any]) -> Placement:
         exclude_cart=bool(conf.get("exclude_cart", True)),
         backfill=bool(conf.get("backfill", True)),
         diversity={k: v for k, v in diversity.items() if v},
+        fixed_diversity=frozenset(conf.get("diversity") or ()) | frozenset(ps.user_settings.get("DIVERSITY") or ()),
         rules=conf.get("rules"),
         variants=variants,
         salt=str(conf.get("salt", "")),
     )
+
+
+def served_diversity(config: Placement, recommender: Any) -> dict[str, int]:
+    """The placement's caps, less those the serving model version's validation split found
+    harmful (its ``DIVERSITY_OFF`` option) unless the store set them itself."""
+    option = getattr(recommender, "option", None)  # a store's own backend may not subclass BaseRecommender
+    relaxed = set((option("DIVERSITY_OFF") if option else None) or ()) - config.fixed_diversity
+    return {facet: cap for facet, cap in config.diversity.items() if facet not in relaxed}

@@ -30,7 +30,7 @@ from personalize.conf import personalize_settings as ps
 from personalize.holdout import in_holdout
 from personalize.identity import get_shopper
 from personalize.models import Shopper
-from personalize.placements.config import Placement, get_placement
+from personalize.placements.config import Placement, get_placement, served_diversity
 from personalize.placements.cards import available_keys, lazy_product, shown_cards
 from personalize.placements.result import FilteredItem, PlacementResult
 from personalize.placements.rules import placement_q
@@ -143,7 +143,8 @@ def recommend_for(
     def drop_card(card: dict[str, Any], facet: str) -> None:
         drop(by_key[card["id"]], _("diversity cap (%(facet)s)") % {"facet": facet})
 
-    result.cards = shown_cards(available, config.diversity, limit=limit, on_drop=drop_card, adapter=adapter)
+    caps = served_diversity(config, recommender)
+    result.cards = shown_cards(available, caps, limit=limit, on_drop=drop_card, adapter=adapter)
     result.keys = [card["id"] for card in result.cards]
     if products:
         result.items = adapter.get_products(result.keys)

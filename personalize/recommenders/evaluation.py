@@ -89,8 +89,17 @@ class Validation:
         self.index = {str(key): i for i, key in enumerate(keys)}
         self.excluded = {user: {str(keys[i]) for i in seen.get(user, set())} for user in self.users}
 
-    def score(self, recommender: BaseRecommender, progress: Callable[[str, int, int], None] | None = None) -> dict[str, float]:
+    def score(
+        self,
+        recommender: BaseRecommender,
+        progress: Callable[[str, int, int], None] | None = None,
+        *,
+        category_cap: int | None = None,
+    ) -> dict[str, float]:
+        """Metrics of ``recommender``; ``category_cap``: as served with at most that many
+        products per category (the placements' diversity cap), from 4x the candidates."""
         k, index = self.k, self.index
+        categories = self.train.item_categories
         precision = recall = ndcg = 0.0
         shown: set[int] = set()
         discounts = 1.0 / np.log2(np.arange(2, k + 2))
@@ -99,7 +108,9 @@ class Validation:
             profile = self.profiles.get(user) or ShopperProfile(
                 shopper=None, features=dict(self.train.user_features.get(user, {}))
             )
-            recs = recommender.recommend(profile, limit=k, exclude=self.excluded[user])
+            recs = recommender.recommend(profile, limit=k * 4 if category_cap else k, exclude=self.excluded[user])
+            if category_cap:
+                recs = _capped(recs, categories, category_cap, k)
             ranked = [index[r.key] for r in recs[:k] if r.key in index]
             shown.update(ranked)
             hits = np.array([1.0 if item in relevant else 0.0 for item in ranked])
@@ -134,3 +145,18 @@ def evaluate(
 ) -> dict[str, float]:
     """Ranking metrics of ``recommender`` (already fitted on ``train``) against ``test``."""
     return Validation(train, test, k=k, max_users=max_users, seed=seed).score(recommender, progress)
+
+
+def _capped(recs: list[Any], categories: dict[str, str], cap: int, k: int) -> list[Any]:
+    """The first ``k`` of ``recs`` keeping at most ``cap`` per category (as placements do)."""
+    counts: dict[str, int] = {}
+    kept = []
+    for rec in recs:
+        category = categories.get(rec.key, "")
+        if category and counts.get(category, 0) >= cap:
+            continue
+        counts[category] = counts.get(category, 0) + 1
+        kept.append(rec)
+        if len(kept) >= k:
+            break
+    return kept

@@ -74,6 +74,9 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     # Above this many events a training run serves the model it fitted for the evaluation
     # instead of fitting a second time on everything (half the time; None: always refit).
     "REFIT_MAX_EVENTS": 500_000,
+    # Placement diversity caps ("category") this version's validation split found harmful:
+    # placements that do not set the facet themselves serve this model without it.
+    "DIVERSITY_OFF": [],
     # Tuning (personalize.recommenders.tuning): fit points are skipped when their work on the
     # whole data (events x EPOCHS x NO_COMPONENTS) exceeds this budget (the first always runs).
     "FIT_WORK_BUDGET": 4e8,

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from personalize.conf import personalize_settings as ps
 from personalize.recommenders.base import Artefact, BaseRecommender, TrainingData, TuningSpace
 from personalize.recommenders.evaluation import Validation, temporal_split
 from personalize.recommenders.popular import PopularRecommender
@@ -175,6 +176,9 @@ def tune(backend: BaseRecommender, data: TrainingData, *, progress: Progress | N
         top = max(results, key=lambda row: row[0])  # the first of equals: each axis lists its default first
         score, chosen = top[0], {**chosen, name: top[1]}
         search.set_options(candidate, chosen)
+    final = validation.score(candidate)
+    if tuning_option(backend, "TUNE"):
+        chosen = {**chosen, **_diversity_choice(search, candidate, chosen, final)}
     baseline = PopularRecommender(f"{backend.alias}:baseline")
     baseline.fit(fit_part)
     split = {
@@ -186,7 +190,7 @@ def tune(backend: BaseRecommender, data: TrainingData, *, progress: Progress | N
         "validation_events": int(held_out.n_events),
     }
     return TuningResult(
-        chosen=chosen, validation=validation.score(candidate), baseline=validation.score(baseline),
+        chosen=chosen, validation=final, baseline=validation.score(baseline),
         trials=search.trials, split=split, seconds=time.monotonic() - started, backend=candidate, artefact=artefact,
     )
 
@@ -209,3 +213,20 @@ def _search_first_axis(
         point = {**options, name: value}
         search.set_options(candidate, point)
         search.offer(search.trial("fit", point, candidate, seconds), point, candidate, artefact)
+
+
+def _diversity_choice(search: _Search, candidate: BaseRecommender, chosen: dict[str, Any], plain: dict[str, float]) -> dict[str, Any]:
+    """Whether the placements' category cap may apply to this model's lists.
+
+    The cap (``DIVERSITY["category"]``) is scored on the validation split; when it costs
+    NDCG the version records ``DIVERSITY_OFF: ["category"]`` and placements that do not set
+    their own cap serve without it. Only shopper-list models (``compare_with_baseline``)."""
+    cap = (ps.DIVERSITY or {}).get("category")
+    if "DIVERSITY_OFF" in search.explicit or not cap or not getattr(candidate, "compare_with_baseline", False):
+        return {}
+    if not search.fit_part.item_categories:
+        return {}
+    capped = search.validation.score(candidate, category_cap=int(cap))
+    search.trials.append({"stage": "pipeline", "options": {**chosen, "category_cap": int(cap)},
+                          METRIC: round(capped[METRIC], 5), "coverage": round(capped["coverage"], 4)})
+    return {"DIVERSITY_OFF": ["category"]} if capped[METRIC] < plain[METRIC] else {"DIVERSITY_OFF": []}
