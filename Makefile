@@ -4,6 +4,7 @@
 #   make test            test suite on SQLite, Celery eager (service tests skip with a reason)
 #   make test-postgres   the same suite on PostgreSQL + Redis with a real Celery worker
 #   make test-py313      the SQLite suite on Python 3.13 with the newest Django, in .venv313
+#   make test-oscar      the django-oscar store's journey (tests/oscar), in .venv-oscar
 #   make demo            migrate, load demo data once, train, serve http://127.0.0.1:8000
 #   make worker          Celery worker + beat for the demo (needs CELERY_BROKER_URL)
 #   make clean           remove virtualenvs, demo database and caches
@@ -31,10 +32,10 @@ PORT ?= 8000
 TRAIN ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-postgres test-py313 print-python313 demo worker clean
+.PHONY: help install test test-postgres test-py313 test-oscar print-python313 demo worker clean
 
 help:
-	@sed -n '4,10p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '4,11p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 # --- virtualenv --------------------------------------------------------------------------
 $(PY):
@@ -84,6 +85,22 @@ test-py313:
 	@if [ -z "$(PYTHON313)" ]; then echo "error: no Python 3.13 found; run make test-py313 PYTHON313=/path/to/python3.13" >&2; exit 1; fi
 	$(MAKE) --no-print-directory test VENV=.venv313 PYTHON=$(PYTHON313) EXTRA_REQUIREMENTS="'django>=6'"
 
+# A small django-oscar store (tests/oscar_project) through a shopper's whole journey. Its own
+# virtualenv: Oscar 4.x chooses its Django range, and the main suite never needs Oscar.
+OSCAR_VENV ?= .venv-oscar
+OSCAR_PY := $(OSCAR_VENV)/bin/python
+OSCAR_STAMP := $(OSCAR_VENV)/.personalize-installed
+
+$(OSCAR_STAMP): pyproject.toml
+	@[ -x $(OSCAR_PY) ] || $(PYTHON) -m venv $(OSCAR_VENV)
+	@echo ">> installing -e .[test,oscar] into $(OSCAR_VENV)"
+	$(OSCAR_PY) -m pip install --quiet --disable-pip-version-check -e '.[test,oscar]'
+	@touch $@
+
+test-oscar: $(OSCAR_STAMP)
+	$(OSCAR_PY) -m pytest --ds tests.oscar_project.settings tests/oscar -p no:cacheprovider \
+		-W ignore::DeprecationWarning -W "ignore:update is not implemented:UserWarning" $(PYTEST_ARGS)
+
 # --- demo --------------------------------------------------------------------------------
 demo: $(STAMP)
 	@mkdir -p var
@@ -103,5 +120,5 @@ worker: $(STAMP)
 
 # --- housekeeping ------------------------------------------------------------------------
 clean:
-	rm -rf .venv .venv313 var .pytest_cache build dist *.egg-info
+	rm -rf .venv .venv313 .venv-oscar var .pytest_cache build dist *.egg-info
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
