@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.http import HttpResponse
 from django.template import Context, Template
 from django.test import override_settings
 from django.utils import timezone
 
+from personalize import attribution
 from personalize import events as tracking
+from personalize.identity import set_cookie
 from personalize.campaigns import selection
-from personalize.models import CampaignAssignment, CampaignConversion, CampaignVariant, OfferCode
-from personalize.models import Contact, Shopper
+from personalize.models import CampaignAssignment, CampaignVariant, OfferCode
+from personalize.models import Contact, Event, Shopper
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -92,7 +96,7 @@ def test_bots_see_nothing_and_leave_nothing():
 
 def test_store_wide_holdout_sees_no_campaign():
     factories.campaign(headline="Promo")
-    with override_settings(PERSONALIZE={"PRODUCT_MODEL": "testshop.Product", "HOLDOUT_PERCENT": 30}):
+    with override_settings(PERSONALIZE={"PRODUCT_MODEL": "testshop.Product", "HOLDOUT_PERCENT": 30, "CONSENT_REQUIRED": False}):
         from personalize.holdout import in_holdout
 
         shoppers = [shopper() for _ in range(60)]
@@ -289,26 +293,34 @@ def test_cached_choice_costs_few_queries(django_assert_max_num_queries):
         selection.choose(req, "cart")
 
 
-def test_purchase_is_attributed_to_the_last_campaign_seen():
-    old = factories.campaign("cart", headline="Old")
-    last = factories.campaign(headline="Last")
+def test_seeing_a_campaign_earns_no_credit_a_click_does(client_ua):
+    """The one attribution rule: an impression credits nothing; the click redirect records a
+    ``campaign_click`` event, and the purchase after it is credited to that campaign."""
+    campaign = factories.campaign(contents=[{"variant": "A", "headline": "Go", "link": "/sale/"}])
     s = shopper()
-    render(factories.shopper_request(s), "cart")
-    CampaignAssignment.objects.filter(campaign=old).update(last_seen=timezone.now() - timedelta(hours=2))
-    render(factories.shopper_request(s))
+    html = render(factories.shopper_request(s))
     product = factories.product(price=Decimal("40.00"))
-    tracking.track(factories.shopper_request(s), "purchase", lines=[{"product": product, "quantity": 2}], order_ref="O-1")
-    conversion = CampaignConversion.objects.get()
-    assert (conversion.campaign, conversion.arm, conversion.value, conversion.order_ref) == (last, "A", Decimal("80.00"), "O-1")
+    purchase = tracking.track(factories.shopper_request(s), "purchase", lines=[{"product": product, "quantity": 2}], order_ref="O-1")
+    assert attribution.credit(purchase) is None  # seen, not clicked
+
+    url = re.search(r'href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    response = HttpResponse()
+    set_cookie(response, s.key)
+    client_ua.cookies.update(response.cookies)
+    assert client_ua.get(url).status_code == 302
+    click = Event.objects.get(kind="campaign_click")
+    assert click.shopper_id == s.pk and click.context["campaign"] == campaign.pk and click.context["arm"] == "A"
+    later = tracking.track(factories.shopper_request(s), "purchase", value="10", order_ref="O-2")
+    credit = attribution.credit(later)
+    assert (credit.channel, credit.campaign_id, credit.arm, credit.value) == ("campaign", campaign.pk, "A", Decimal("10"))
 
 
-def test_purchase_outside_the_window_is_not_attributed():
-    factories.campaign(headline="Long ago")
-    s = shopper()
-    render(factories.shopper_request(s))
-    CampaignAssignment.objects.update(last_seen=timezone.now() - timedelta(days=30))
-    tracking.track(factories.shopper_request(s), "purchase", value="10", order_ref="O-2")
-    assert not CampaignConversion.objects.exists()
+def test_a_stranger_opening_a_shared_campaign_link_records_no_click(client_ua):
+    factories.campaign(contents=[{"variant": "A", "headline": "Go", "link": "/sale/"}])
+    html = render(factories.shopper_request(shopper()))
+    url = re.search(r'href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert client_ua.get(url).status_code == 302  # still goes to the link
+    assert not Event.objects.filter(kind="campaign_click").exists()
 
 
 def test_greeting():

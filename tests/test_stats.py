@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from decimal import Decimal
 
 import numpy as np
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 from scipy import stats as sps
 
-from personalize.models import CampaignAssignment, CampaignConversion
+from personalize.models import CampaignAssignment
 from personalize.campaigns.stats import ArmResult, campaign_results, compare, proportion_interval, welch_interval
 from personalize.models import Event, Shopper
 from tests import factories
@@ -71,7 +73,8 @@ def test_verdict_not_enough_data_below_the_minimum_sample():
     treated = arm_from([20.0] * 30 + [0.0] * 40, "A")
     control = arm_from([0.0] * 70, "control")
     result = compare(treated, control)
-    assert result.verdict_code == "not_enough_data" and result.verdict == "Not enough data yet."
+    assert result.verdict_code == "not_enough_data"
+    assert result.verdict == "Not enough data yet: a verdict needs 100 shoppers in each arm (the smaller has 70) and 10 buyers in both together (now 30)."
 
 
 def test_verdict_not_enough_conversions():
@@ -108,8 +111,10 @@ def test_campaign_results_from_the_database():
             )
             if value:
                 for part in (value / 2, value / 2):  # two orders: per-shopper revenue is their sum
-                    event = Event.objects.create(shopper=s, kind="purchase", value=part)
-                    CampaignConversion.objects.create(campaign=campaign, arm=arm, shopper=s, event=event, value=part)
+                    Event.objects.create(shopper=s, kind="purchase", value=part)
+            # Bought before seeing the campaign, or long after: not part of the arm's outcome.
+            Event.objects.create(shopper=s, kind="purchase", value=Decimal("999"), created_at=timezone.now() - timedelta(days=1))
+            Event.objects.create(shopper=s, kind="purchase", value=Decimal("999"), created_at=timezone.now() + timedelta(days=30))
     results = campaign_results(campaign)
     a, control = results.arms
     assert (a.arm, a.shoppers, a.impressions, a.clicks, a.converters, a.conversions) == ("A", 3, 6, 2, 2, 4)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from django.contrib import admin
@@ -15,16 +14,24 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from personalize.admin.dashboard import dashboard_context
 from personalize.admin.periods import REPORT_PERIODS, report_days
+from personalize.admin.results import impact_context, results_context
+from personalize.admin.widgets import money
+from personalize.attribution import CHANNELS, credits
 from personalize.campaigns.forms import (
     CampaignContentForm,
     CampaignContentFormSet,
     CampaignForm,
     OfferForm,
 )
-from personalize.campaigns.stats import campaign_results, holdout_results
-from personalize.conf import personalize_settings as ps
-from personalize.models import Campaign, CampaignContent, CampaignVariant, Offer, OfferCode, Redemption
+from personalize.models import Campaign, CampaignContent, CampaignVariant, Event, EventKind, Offer, OfferCode, Redemption
+
+
+def order_credits(refs: list[str]) -> dict[str, Any]:
+    """order_ref -> credit for these orders (the one attribution rule)."""
+    purchases = Event.objects.filter(kind=EventKind.PURCHASE, order_ref__in=[r for r in refs if r])
+    return {c.order_ref: c for c in credits(purchases).values()}
 
 
 @admin.register(Offer)
@@ -78,7 +85,7 @@ class OfferCodeAdmin(admin.ModelAdmin):
 
 @admin.register(Redemption)
 class RedemptionAdmin(admin.ModelAdmin):
-    list_display = ("order_ref", "offer", "code", "discount", "free_shipping", "campaign", "shopper", "created_at")
+    list_display = ("order_ref", "offer", "code", "discount_text", "free_shipping", "campaign", "credited_to", "shopper", "created_at")
     list_filter = ("offer", "campaign")
     search_fields = ("order_ref", "code")
     list_select_related = ("offer", "campaign", "shopper")
@@ -86,6 +93,36 @@ class RedemptionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        """Credit the page's orders in one go (the one attribution rule, a few queries per page)."""
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            page = list(changelist.result_list)
+            found = order_credits([r.order_ref for r in page])
+            names = dict(Campaign.objects.filter(pk__in={c.campaign_id for c in found.values() if c.campaign_id}).values_list("pk", "name"))
+            for redemption in page:
+                redemption._credit = found.get(redemption.order_ref) or False
+                redemption._campaign_names = names
+        return response
+
+    @admin.display(description=gettext_lazy("discount"), ordering="discount")
+    def discount_text(self, obj: Redemption) -> str:
+        return money(obj.discount)
+
+    @admin.display(description=gettext_lazy("order credited to"))
+    def credited_to(self, obj: Redemption) -> str:
+        credit = getattr(obj, "_credit", None)
+        if credit is None:  # outside the changelist (one row): ask for this order alone
+            credit = order_credits([obj.order_ref]).get(obj.order_ref) or False
+        if not credit:
+            return _("no purchase event for this order")
+        label = str(CHANNELS[credit.channel])
+        if credit.campaign_id:
+            names = getattr(obj, "_campaign_names", None) or dict(Campaign.objects.filter(pk=credit.campaign_id).values_list("pk", "name"))
+            return f"{names.get(credit.campaign_id, '#%s' % credit.campaign_id)} ({label})"
+        return label
 
 
 class CampaignContentInline(admin.StackedInline):
@@ -157,6 +194,7 @@ class CampaignAdmin(admin.ModelAdmin):
     def get_urls(self) -> list:
         urls = [
             path("impact/", self.admin_site.admin_view(self.impact_view), name="personalize_campaign_impact"),
+            path("dashboard/", self.admin_site.admin_view(self.dashboard_view), name="personalize_campaign_dashboard"),
         ]
         return urls + super().get_urls()
 
@@ -171,124 +209,19 @@ class CampaignAdmin(admin.ModelAdmin):
         """The store-wide holdout against everyone else: what personalisation earns."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        days = report_days(request)
-        results, meta = holdout_results(days)
-        comparison = results.comparisons[0]
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": _("Personalisation impact"),
-            "results": results,
-            "comparison": comparison,
-            "rows": [
-                dict(arm_row(a), label=_("Personalised") if a.arm == "personalised" else _("Holdout")) for a in results.arms
-            ],
-            "lift": lift_row(comparison),
-            "impact_lifts": [dict(lift_row(comparison), arm=_("Personalisation"))],
-            "baseline_label": _("Compared with the holdout"),
-            "chart": impact_chart(results, comparison),
-            "meta": meta,
             "periods": REPORT_PERIODS,
-            "holdout_percent": ps.HOLDOUT_PERCENT,
+            "dashboard_url": reverse("admin:personalize_campaign_dashboard"),
+            **impact_context(report_days(request)),
         }
         return TemplateResponse(request, "admin/personalize/campaign/impact.html", context)
 
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def arm_row(arm) -> dict[str, Any]:
-    return {
-        "arm": arm.arm,
-        "shoppers": arm.shoppers,
-        "impressions": arm.impressions,
-        "clicks": arm.clicks,
-        "click_rate": arm.click_rate * 100,
-        "converters": arm.converters,
-        "conversions": arm.conversions,
-        "conversion_rate": arm.conversion_rate * 100,
-        "revenue": arm.revenue,
-        "revenue_per_shopper": arm.revenue_per_shopper,
-    }
-
-
-def lift_row(comparison) -> dict[str, Any]:
-    interval = comparison.revenue_lift_interval
-    return {
-        "arm": comparison.arm,
-        "revenue_diff": comparison.revenue.diff,
-        "revenue_low": _finite(comparison.revenue.low),
-        "revenue_high": _finite(comparison.revenue.high),
-        "revenue_p": comparison.revenue.p_value,
-        "revenue_lift": None if comparison.revenue_lift is None else comparison.revenue_lift * 100,
-        "revenue_lift_low": None if interval is None or not math.isfinite(interval[0]) else interval[0] * 100,
-        "revenue_lift_high": None if interval is None or not math.isfinite(interval[1]) else interval[1] * 100,
-        "conversion_diff": comparison.conversion.diff * 100,
-        "conversion_low": None if not math.isfinite(comparison.conversion.low) else comparison.conversion.low * 100,
-        "conversion_high": None if not math.isfinite(comparison.conversion.high) else comparison.conversion.high * 100,
-        "conversion_p": comparison.conversion.p_value,
-        "verdict": comparison.verdict,
-        "verdict_code": comparison.verdict_code,
-    }
-
-
-def results_context(campaign: Campaign) -> dict[str, Any]:
-    """Table rows, lifts and chart data for a campaign's change page."""
-    results = campaign_results(campaign)
-    labels = [_("control") if a.is_control else _("Variant %(key)s") % {"key": a.arm} for a in results.arms]
-    lifts = [lift_row(c) for c in results.comparisons]
-    chart = {
-        "labels": labels,
-        "datasets": {
-            "revenue_per_shopper": [round(a.revenue_per_shopper, 2) for a in results.arms],
-            "conversion_rate": [round(a.conversion_rate * 100, 2) for a in results.arms],
-        },
-        "lift": {
-            "labels": [_("Variant %(key)s") % {"key": c["arm"]} for c in lifts],
-            "ranges": [
-                [round(c["revenue_low"], 2), round(c["revenue_high"], 2)] if c["revenue_low"] is not None else None
-                for c in lifts
-            ],
-            "points": [round(c["revenue_diff"], 2) for c in lifts],
-        },
-        "text": {
-            "revenue": _("Revenue per shopper"),
-            "conversion": _("Conversion rate (%)"),
-            "lift": _("Extra revenue per shopper vs control (confidence interval)"),
-        },
-    }
-    return {
-        "campaign_results": results,
-        "result_rows": [dict(arm_row(a), label=label) for a, label in zip(results.arms, labels)],
-        "result_lifts": lifts,
-        "result_chart": chart,
-        "impact_url": reverse("admin:personalize_campaign_impact"),
-    }
-
-
-def impact_chart(results, comparison) -> dict[str, Any]:
-    held = next(a for a in results.arms if a.arm == "holdout")
-    treated = next(a for a in results.arms if a.arm == "personalised")
-    return {
-        "labels": [_("Personalised"), _("Holdout")],
-        "datasets": {
-            "revenue_per_shopper": [round(treated.revenue_per_shopper, 2), round(held.revenue_per_shopper, 2)],
-            "conversion_rate": [round(treated.conversion_rate * 100, 2), round(held.conversion_rate * 100, 2)],
-        },
-        "lift": {
-            "labels": [_("Personalisation")],
-            "ranges": [
-                [round(comparison.revenue.low, 2), round(comparison.revenue.high, 2)]
-                if math.isfinite(comparison.revenue.low)
-                else None
-            ],
-            "points": [round(comparison.revenue.diff, 2)],
-        },
-        "text": {
-            "revenue": _("Revenue per shopper"),
-            "conversion": _("Conversion rate (%)"),
-            "lift": _("Extra revenue per shopper vs holdout (confidence interval)"),
-        },
-    }
-
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        """"Is personalisation paying off?" (``admin/dashboard.py``)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, **dashboard_context(request)}
+        return TemplateResponse(request, "admin/personalize/dashboard/index.html", context)

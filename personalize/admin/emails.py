@@ -87,7 +87,7 @@ class FlowAdmin(admin.ModelAdmin):
             "rows": rows,
             "totals": totals,
             "series": reporting.daily_series(days),
-            "attribution_days": ps.EMAIL_ATTRIBUTION_DAYS,
+            "attribution_hours": ps.ATTRIBUTION_WINDOW_HOURS,
             "sends_url": reverse("admin:personalize_emailsend_changelist"),
         }
         return TemplateResponse(request, "admin/personalize/email_report.html", context)

@@ -132,4 +132,4 @@ class RecommendationReportAdmin(admin.ModelAdmin):
 
 
 def _attribution_hours() -> int:
-    return ps.REC_ATTRIBUTION_HOURS
+    return ps.ATTRIBUTION_WINDOW_HOURS

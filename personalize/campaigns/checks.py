@@ -10,7 +10,7 @@ from django.core.checks import Error, Warning, register
 from personalize.conf import personalize_settings as ps
 
 WHOLE_NUMBER_KEYS = (
-    "CAMPAIGN_ATTRIBUTION_DAYS",
+    "ATTRIBUTION_WINDOW_HOURS",
     "CAMPAIGN_CACHE_SECONDS",
     "CAMPAIGN_STATE_SECONDS",
     "CAMPAIGN_CONTACT_CHECK_SECONDS",

@@ -3,11 +3,12 @@
 Method (docs/campaigns.md, "Reading the results"):
 
 * The unit is the shopper. A shopper belongs to the arm they were assigned (a variant or the
-  control) the first time they were eligible; their revenue is the sum of the purchases
-  attributed to that campaign (0 if none).
+  control) the first time they were eligible; their revenue is the sum of all their purchases
+  from first exposure until ``ATTRIBUTION_WINDOW_HOURS`` after the last one (0 if none), the
+  same in every arm. Credit (``personalize.attribution``) is reported beside it, never used for it.
 * Revenue per shopper: difference of means, variant minus control, with a Welch t-interval
   (unequal variances, Welch-Satterthwaite degrees of freedom) and its two-sided p-value.
-* Conversion rate (share of shoppers with at least one attributed purchase): difference of
+* Conversion rate (share of shoppers with at least one purchase in that span): difference of
   proportions with a Wald interval and the pooled two-proportion z-test's p-value.
 * Relative lift = difference / control's value; its interval divides the difference's interval
   by the control's value (treating the control's mean as known: an approximation that is good
@@ -24,14 +25,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Sum
+from django.db.models import Count, DateTimeField, ExpressionWrapper, F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from scipy import stats as sps
 
 from personalize.conf import personalize_settings as ps
 from personalize.holdout import in_holdout
-from personalize.models import CONTROL, Campaign, CampaignAssignment, CampaignConversion, Event, EventKind, Shopper
+from personalize.models import CONTROL, Campaign, CampaignAssignment, Event, EventKind, Shopper
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,9 @@ class Comparison:
 class Results:
     arms: list[ArmResult] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
+    control_percent: float = 0
+    # Why there is no comparison (no control share, an empty arm, the holdout off), for the page.
+    missing: str = ""
 
     @property
     def control(self) -> ArmResult | None:
@@ -177,6 +182,16 @@ def compare(treatment: ArmResult, control: ArmResult, *, label: str | None = Non
         and treatment.converters + control.converters >= ps.CAMPAIGN_MIN_CONVERSIONS
     )
     code, text = verdict(label or treatment.arm, revenue, control.revenue_per_shopper, enough, confidence)
+    if not enough:
+        text = _(
+            "Not enough data yet: a verdict needs %(sample)d shoppers in each arm (the smaller has %(n)d) and "
+            "%(conversions)d buyers in both together (now %(buyers)d)."
+        ) % {
+            "sample": ps.CAMPAIGN_MIN_SAMPLE,
+            "n": min(treatment.shoppers, control.shoppers),
+            "conversions": ps.CAMPAIGN_MIN_CONVERSIONS,
+            "buyers": treatment.converters + control.converters,
+        }
     return Comparison(
         arm=treatment.arm,
         revenue=revenue,
@@ -214,46 +229,82 @@ def verdict(label: str, revenue: Interval, base: float, enough: bool, confidence
     ) % values
 
 
-def _per_shopper_revenue(rows) -> dict[str, tuple[int, int, float, float]]:
-    """arm -> (converters, conversions, revenue, sum of squared per-shopper revenue)."""
-    out: dict[str, list[float]] = {}
-    for arm, count, total in rows:
-        value = float(total or 0)
-        acc = out.setdefault(arm, [0, 0, 0.0, 0.0])
-        acc[0] += 1
-        acc[1] += count
-        acc[2] += value
-        acc[3] += value * value
-    return {arm: (int(a[0]), int(a[1]), a[2], a[3]) for arm, a in out.items()}
+def _add_shopper(arm: ArmResult, count: int, total: float) -> None:
+    """One shopper's purchases (``count`` of them, worth ``total``) into the arm's sums."""
+    if count:
+        arm.converters += 1
+        arm.conversions += count
+        arm.revenue += total
+        arm.revenue_sq += total * total
+
+
+def _exposed_purchases(campaign: Campaign):
+    """Per assignment: its arm, impressions, clicks, and all of the shopper's purchases from first
+    exposure until the attribution window after the last one (count, total).
+
+    Every arm is measured the same way (the control is exposed too, it just sees nothing), so the
+    difference between arms is what the campaign caused. Purchases after a login merge are on
+    the account's shopper: they follow ``merged_into``.
+    """
+    window = timedelta(hours=float(ps.ATTRIBUTION_WINDOW_HOURS))
+    purchases = (
+        Event.objects.filter(
+            kind=EventKind.PURCHASE,
+            shopper_id=OuterRef("owner"),
+            created_at__gte=OuterRef("first_seen"),
+            created_at__lte=OuterRef("until"),
+        )
+        .order_by()
+        .values("shopper_id")
+    )
+    return (
+        CampaignAssignment.objects.filter(campaign=campaign)
+        .annotate(
+            owner=Coalesce("shopper__merged_into_id", "shopper_id"),
+            until=ExpressionWrapper(F("last_seen") + Value(window), output_field=DateTimeField()),
+        )
+        .annotate(
+            n=Subquery(purchases.annotate(n=Count("pk")).values("n")[:1]),
+            total=Subquery(purchases.annotate(t=Sum("value")).values("t")[:1]),
+        )
+        .values_list("arm", "impressions", "clicks", "n", "total")
+    )
 
 
 def campaign_results(campaign: Campaign) -> Results:
-    """Per arm: shoppers, impressions, clicks, conversions, revenue; each variant vs control."""
+    """Per arm: shoppers, impressions, clicks, buyers, orders and revenue; each variant vs control.
+
+    No comparison (and a ``missing`` sentence saying why) when the campaign has no control share
+    or an arm has fewer than two shoppers: a lift computed on nothing would look like a result.
+    """
     arms: dict[str, ArmResult] = {}
-    for row in (
-        CampaignAssignment.objects.filter(campaign=campaign)
-        .values("arm")
-        .annotate(shoppers=Count("pk"), impressions=Sum("impressions"), clicks=Sum("clicks"))
-        .order_by("arm")
-    ):
-        arms[row["arm"]] = ArmResult(
-            arm=row["arm"], shoppers=row["shoppers"], impressions=row["impressions"] or 0, clicks=row["clicks"] or 0
-        )
-    rows = (
-        CampaignConversion.objects.filter(campaign=campaign)
-        .values_list("arm", "shopper")
-        .annotate(n=Count("pk"), total=Sum("value"))
-        .values_list("arm", "n", "total")
-    )
-    for arm, (converters, conversions, revenue, revenue_sq) in _per_shopper_revenue(rows).items():
-        result = arms.setdefault(arm, ArmResult(arm=arm))
-        result.converters, result.conversions, result.revenue, result.revenue_sq = converters, conversions, revenue, revenue_sq
+    for arm_name, impressions, clicks, count, total in _exposed_purchases(campaign).iterator(chunk_size=5000):
+        arm = arms.setdefault(arm_name, ArmResult(arm=arm_name))
+        arm.shoppers += 1
+        arm.impressions += impressions or 0
+        arm.clicks += clicks or 0
+        _add_shopper(arm, int(count or 0), float(total or 0))
     ordered = sorted(arms.values(), key=lambda a: (a.is_control, a.arm))
-    results = Results(arms=ordered)
+    results = Results(arms=ordered, control_percent=campaign.control_percent)
     control = results.control
-    if control is not None:
-        for arm in ordered:
-            if not arm.is_control:
+    treated = [a for a in ordered if not a.is_control]
+    if not campaign.control_percent and control is None:
+        results.missing = _(
+            "This campaign has no control group, so its lift cannot be measured: give it a control share "
+            "(e.g. 10%) to compare with shoppers who do not see it."
+        )
+    elif not ordered:
+        results.missing = _("No shopper has seen this campaign yet.")
+    elif control is None or control.shoppers < 2:
+        results.missing = _(
+            "The control group (%(percent)s%% of shoppers) has %(n)d shoppers so far: the lift appears once "
+            "both the control and the variants have shoppers."
+        ) % {"percent": campaign.control_percent, "n": control.shoppers if control else 0}
+    elif not any(a.shoppers >= 2 for a in treated):
+        results.missing = _("No variant has two shoppers yet: the lift appears once shoppers have seen the campaign.")
+    else:
+        for arm in treated:
+            if arm.shoppers >= 2:
                 label = _("Variant %(key)s") % {"key": arm.arm}
                 results.comparisons.append(compare(arm, control, label=label))
     return results
@@ -283,15 +334,21 @@ def holdout_results(days: int = 30) -> tuple[Results, dict]:
         group = membership.get(shopper_id)
         if group is None:
             continue
-        value = float(total or Decimal("0"))
-        arm = groups[group]
-        arm.converters += 1
-        arm.conversions += count
-        arm.revenue += value
-        arm.revenue_sq += value * value
+        _add_shopper(groups[group], count, float(total or Decimal("0")))
     treated, held = groups["personalised"], groups["holdout"]
-    results = Results(arms=[treated, held])
-    # Comparison against the holdout: reuse the campaign machinery with the holdout as control.
-    held_as_control = ArmResult(**{**held.__dict__, "arm": CONTROL})
-    results.comparisons.append(compare(treated, held_as_control, label=_("Personalisation")))
+    results = Results(arms=[treated, held], control_percent=float(ps.HOLDOUT_PERCENT or 0))
+    if not ps.HOLDOUT_PERCENT:
+        results.missing = _(
+            "The store-wide holdout is off, so there is nothing to compare with: set "
+            "PERSONALIZE[\"HOLDOUT_PERCENT\"] (e.g. 10) and the impact appears as shoppers arrive."
+        )
+    elif held.shoppers < 2 or treated.shoppers < 2:
+        results.missing = _(
+            "The holdout (%(percent)s%% of shoppers) has %(n)d shoppers seen in the period: the impact appears "
+            "once both groups have shoppers."
+        ) % {"percent": ps.HOLDOUT_PERCENT, "n": held.shoppers}
+    else:
+        # Comparison against the holdout: reuse the campaign machinery with the holdout as control.
+        held_as_control = ArmResult(**{**held.__dict__, "arm": CONTROL})
+        results.comparisons.append(compare(treated, held_as_control, label=_("Personalisation")))
     return results, {"days": days, "since": since, "percent": ps.HOLDOUT_PERCENT}

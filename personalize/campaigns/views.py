@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from personalize import signing
 from personalize.campaigns.impressions import record_impression
 from personalize.campaigns.selection import Choice, ShopperState, load_all_campaigns
+from personalize.events.tracking import track
 from personalize.identity import ensure_shopper, get_shopper
 from personalize.models import CampaignAssignment, validate_link
 
@@ -23,7 +24,11 @@ logger = logging.getLogger("personalize")
 
 @never_cache
 def campaign_click(request: HttpRequest, token: str) -> HttpResponse:
-    """Count the click for the shopper's assignment, then go to the campaign's link."""
+    """Count the click for the shopper's assignment, then go to the campaign's link.
+
+    The click is also an event (``campaign_click``: campaign and arm), which the one
+    attribution rule reads; a link opened by someone never assigned to the campaign counts nothing.
+    """
     try:
         campaign_id, arm, link = signing.unsign("campaign_click", token)
         validate_link(link)
@@ -31,9 +36,11 @@ def campaign_click(request: HttpRequest, token: str) -> HttpResponse:
         return HttpResponseBadRequest(_("This link is not valid or has expired."))
     shopper = get_shopper(request)
     if shopper.pk is not None:
-        CampaignAssignment.objects.filter(campaign_id=campaign_id, shopper=shopper, arm=arm).update(
+        counted = CampaignAssignment.objects.filter(campaign_id=campaign_id, shopper=shopper, arm=arm).update(
             clicks=F("clicks") + 1
         )
+        if counted:
+            track(request, "campaign_click", context={"campaign": campaign_id, "arm": arm, "source": "link"})
     return HttpResponseRedirect(link)
 
 

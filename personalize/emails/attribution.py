@@ -1,4 +1,10 @@
-"""Email clicks and the purchases credited to them."""
+"""Email clicks, and the order a restore link led to.
+
+``attribute_purchase`` links a purchase to the send whose link was followed (also on another
+device, through the session): ``EmailSend.order_ref``. Who gets the *credit* for the order is
+decided by the one rule in ``personalize.attribution`` (a redeemed code wins over this click),
+which every report reads.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ def attribute_purchase(event: Event, send_id: int | None = None) -> EmailSend | 
     """
     if event.kind != EventKind.PURCHASE:
         return None
-    window = timedelta(days=ps.EMAIL_ATTRIBUTION_DAYS)
+    window = timedelta(hours=ps.ATTRIBUTION_WINDOW_HOURS)
     candidates = EmailSend.objects.filter(
         status=S.SENT, clicked_at__isnull=False, clicked_at__gte=event.created_at - window, clicked_at__lte=event.created_at, order_ref=""
     )

@@ -74,6 +74,8 @@ class EventKind(models.TextChoices):
     IMPRESSION = "impression", _("Widget impression")
     CATEGORY_VIEW = "category_view", _("Category view")
     PAGE_VIEW = "page_view", _("Page view")
+    # Recorded by the campaign click redirect (context: campaign, arm): attribution reads it.
+    CAMPAIGN_CLICK = "campaign_click", _("Campaign click")
 
 
 # Kinds that must name a product.

@@ -224,7 +224,7 @@ def _automatic_candidates(shopper: Shopper, now) -> list[_Candidate]:
             )
     if in_holdout(shopper):
         return candidates  # the holdout saw no campaign: nothing else applies by itself
-    since = now - timedelta(days=ps.CAMPAIGN_ATTRIBUTION_DAYS)
+    since = now - timedelta(hours=ps.ATTRIBUTION_WINDOW_HOURS)
     seen = (
         CampaignAssignment.objects.select_related("campaign__offer")
         .filter(shopper=shopper, impressions__gt=0, last_seen__gte=since, campaign__offer__code_mode=Offer.CodeMode.SHARED)
