@@ -92,3 +92,44 @@ def check_jobs(app_configs: Any = None, **kwargs: Any) -> list:
             )
         ]
     return []
+
+
+@register()
+def check_adapter_output(app_configs: Any = None, **kwargs: Any) -> list:
+    """W006: one real product through the adapter; names each field that came out empty or is
+    not a URL (a store's field names differ from the defaults' guesses)."""
+    try:
+        adapter = get_adapter()
+        product = adapter.optimize_queryset(adapter.get_queryset()).order_by("pk").first()
+    except Exception:  # no table yet (before migrate) or a broken adapter (E001-E004 say so)
+        return []
+    if product is None:
+        return []
+    key = getattr(product, "pk", "?")
+    try:
+        adapter.prepare_products([product])
+        data = adapter.serialize(product)
+    except Exception as exc:  # noqa: BLE001 - reported, never raised, by a check
+        return [Warning(f"The adapter cannot serialise product {key}: {exc!r}.", hint=ADAPTER_HINT, id="personalize.W006")]
+    problems = [f"{name} is empty" for name in ("title", "url", "price", "image") if data.get(name) in (None, "")]
+    for name in ("url", "image"):
+        value = str(data.get(name) or "")
+        if value and not _looks_like_url(value):
+            problems.append(f"{name} {value[:60]!r} is not a URL")
+    if not problems:
+        return []
+    return [
+        Warning(
+            f"Product {key} through {type(adapter).__name__}: {'; '.join(problems)}.",
+            hint=ADAPTER_HINT,
+            id="personalize.W006",
+        )
+    ]
+
+
+ADAPTER_HINT = "Override the adapter method for that field (docs/adapter.md), or silence personalize.W006 if it is right."
+
+
+def _looks_like_url(value: str) -> bool:
+    """A path or an absolute http(s) URL, without spaces (``"Image of 'Zip Hoodie'"`` is not)."""
+    return " " not in value.strip() and value.startswith(("/", "http://", "https://", "//"))
