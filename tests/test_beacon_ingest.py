@@ -26,7 +26,7 @@ def post(client, body):
 
 
 def _events(product, n, **extra):
-    return [{"kind": "impression", "product": str(product.pk), "id": uuid.uuid4().hex, **extra} for _ in range(n)]
+    return [{"kind": "view", "product": str(product.pk), "id": uuid.uuid4().hex, **extra} for _ in range(n)]
 
 
 def test_a_retried_batch_is_stored_once(client_ua):
@@ -109,6 +109,24 @@ def test_receivers_run_once_per_batch(client_ua, django_capture_on_commit_callba
         assert batches == [30]
     finally:
         events_tracked.disconnect(dispatch_uid="tests.beacon.batches")
+
+
+def test_a_cookieless_batch_of_impressions_gets_a_cookie_and_no_profile(client_ua):
+    product = factories.product()
+    batch = {"events": [{"kind": "impression", "product": str(product.pk), "id": uuid.uuid4().hex}]}
+    first = post(client_ua, batch)
+    assert first.status_code == 202 and first.json() == {"accepted": 0, "resend": True}
+    assert Shopper.objects.count() == 0 and Event.objects.count() == 0
+    second = post(client_ua, batch)  # what beacon.js does: the same batch, now with the cookie
+    assert second.json() == {"accepted": 1} and Shopper.objects.count() == 1
+
+
+def test_a_script_dropping_its_cookies_writes_nothing(client_ua):
+    product = factories.product()
+    for _ in range(20):
+        fresh = type(client_ua)(HTTP_USER_AGENT=factories.BROWSER_UA)
+        post(fresh, {"events": [{"kind": "impression", "product": str(product.pk)}]})
+    assert Shopper.objects.count() == 0 and Event.objects.count() == 0
 
 
 def test_an_invalid_batch_creates_no_profile(client_ua):

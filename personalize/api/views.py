@@ -17,7 +17,7 @@ from personalize import identity
 from personalize.api.permissions import OriginCheckedSessionAuthentication, SameOriginPermission
 from personalize.api.throttling import BeaconRateThrottle
 from personalize.conf import personalize_settings as ps
-from personalize.events.ingest import BatchError, ingest
+from personalize.events.ingest import PASSIVE_KINDS, BatchError, ingest
 from personalize.events.schema import safe_text
 
 
@@ -53,12 +53,29 @@ class EventBatchView(APIView):
         http = request._request
         if not ps.TRACKING_ENABLED or identity.is_bot(http):
             return Response(status=status.HTTP_204_NO_CONTENT)
+        shopper = identity.get_shopper(http)
+        # A browser without a cookie whose batch holds only impressions or page views gets a
+        # cookie, no profile: it sends the batch again (beacon.js does) and is stored then. A
+        # script that drops its cookies therefore never writes a row.
+        first_contact = shopper.pk is None and identity.read_cookie_key(http) is None
+        pending: list[bool] = []
+
+        def shopper_for_batch(events: list) -> Any:
+            if first_contact and all(event.kind in PASSIVE_KINDS for event in events):
+                pending.append(True)
+                return None
+            return identity.ensure_shopper(http)
+
         try:
             payload = self.read_payload(http)
             with transaction.atomic():
-                result = ingest(payload, lambda: identity.ensure_shopper(http), request=http)
+                result = ingest(payload, shopper_for_batch, request=http)
         except BatchError as exc:
             return Response({"detail": exc.detail, "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
+        if result is None and pending and identity.has_consent(http):
+            response = Response({"accepted": 0, "resend": True}, status=status.HTTP_202_ACCEPTED)
+            identity.set_cookie(response, shopper.key)
+            return response
         if result is None:  # no profile may be kept (a bot identity recognised, no consent)
             return Response(status=status.HTTP_204_NO_CONTENT)
         if not result.accepted and not result.duplicates:  # every event was invalid

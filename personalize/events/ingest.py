@@ -27,6 +27,10 @@ from personalize.events.tracking import save_events
 from personalize.models import Event, Shopper
 
 
+# Kinds that say nothing a shopper did on purpose: alone they never create a profile.
+PASSIVE_KINDS = frozenset({"impression", "page_view"})
+
+
 class BatchError(Exception):
     """The request as a whole is unusable: ``errors`` maps a path (``events``) to messages."""
 
@@ -125,15 +129,15 @@ def validate(data: Any) -> tuple[list[tuple[int, BeaconEvent]], dict[str, list[s
 
 def ingest(
     data: Any,
-    shopper_for_batch: Callable[[], Shopper | None],
+    shopper_for_batch: Callable[[list[BeaconEvent]], Shopper | None],
     *,
     request: HttpRequest | None = None,
     prepare: Callable[[list[tuple[BeaconEvent, Event]]], None] | None = None,
 ) -> IngestResult | None:
     """Validate and store a beacon payload; ``None`` when ``shopper_for_batch`` gives no shopper.
 
-    ``shopper_for_batch`` is called only when something valid is left (so an all-invalid batch
-    creates no profile); ``prepare`` may adjust the built rows (signed placement tokens).
+    ``shopper_for_batch(valid events)`` is called only when something valid is left (so an
+    all-invalid batch creates no profile); ``prepare`` may adjust the built rows (signed placement tokens).
     """
     valid, errors = validate(data)
     result = IngestResult(errors=errors)
@@ -141,7 +145,7 @@ def ingest(
         return result
     ids = [event.client_id for _i, event in valid if event.client_id]
     stored = set(Event.objects.filter(client_id__in=ids).values_list("client_id", flat=True)) if ids else set()
-    shopper = shopper_for_batch()
+    shopper = shopper_for_batch([event for _i, event in valid])
     if shopper is None:
         return None
     now = timezone.now()
