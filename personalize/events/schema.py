@@ -155,7 +155,7 @@ BEACON_FIELDS = frozenset(
     {"id", "ts", "kind", "product", "quantity", "value", "query", "placement", "model_version", "token", "context"}
 )
 # Context keys the server owns (or that have their own field).
-RESERVED_CONTEXT_KEYS = frozenset({"source", "lines", "placement", "model_version", "variant", "signed"})
+RESERVED_CONTEXT_KEYS = frozenset({"source", "lines", "placement", "model_version", "signed"})
 CONTEXT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 MAX_CONTEXT_KEYS = 20

@@ -9,19 +9,58 @@
   var MAX_BATCH = 50, ITEM = "[data-personalize-widget] [data-product-id]";
   var queue = [], seen = {};
 
-  function post(events) {
+  // --- delivery (issue 12a): every event gets an id and a time; unsent batches wait in
+  // localStorage (bounded) and are retried with backoff on network errors, 429 and 5xx until
+  // the server acknowledges them; the server stores each id once, so retries never double.
+  var STORE = "personalize:unsent", MAX_UNSENT = 500, backoff = 0, retryTimer = null, sending = false;
+  function load() { try { return JSON.parse(window.localStorage.getItem(STORE) || "[]"); } catch (e) { return []; } }
+  function save(events) {
+    try { window.localStorage.setItem(STORE, JSON.stringify(events.slice(-MAX_UNSENT))); } catch (e) { /* private mode, full */ }
+  }
+  function uid() {
+    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
+    return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12) + Math.random().toString(36).slice(2, 12);
+  }
+  function retryLater() {
+    backoff = Math.min(backoff ? backoff * 2 : 2000, 60000);
+    if (!retryTimer) retryTimer = window.setTimeout(function () { retryTimer = null; send(); }, backoff);
+  }
+
+  function send() {  // the oldest unsent batch, with fetch so the answer is read
+    var unsent = load();
+    if (sending || !unsent.length || !window.fetch) return;
+    var batch = unsent.slice(0, MAX_BATCH), body = JSON.stringify({ events: batch });
+    sending = true;
+    window.fetch(endpoint, { method: "POST", body: body, keepalive: body.length < 60000, credentials: "same-origin",
+      headers: { "Content-Type": "application/json" } }).then(function (response) {
+      sending = false;
+      if (response.status === 429 || response.status >= 500) return retryLater();
+      return response.json().catch(function () { return {}; }).then(function (answer) {
+        if (answer && answer.resend) return send();  // first contact: now with the cookie
+        var sent = {};  // acknowledged, or refused for good (4xx): either way not sent again
+        batch.forEach(function (event) { sent[event.id] = true; });
+        save(load().filter(function (event) { return !sent[event.id]; }));
+        backoff = 0;
+        send();
+      });
+    }).catch(function () { sending = false; retryLater(); });
+  }
+
+  function post(events) {  // when the page goes away: fire and forget, the copy stays for retry
     var body = JSON.stringify({ events: events });
     try {
       if (navigator.sendBeacon(endpoint, new Blob([body], { type: "application/json" }))) return;
-    } catch (e) { /* no sendBeacon: fetch */ }
-    if (window.fetch) window.fetch(endpoint, { method: "POST", body: body, keepalive: true,
-      credentials: "same-origin", headers: { "Content-Type": "application/json" } }).catch(function () {});
+    } catch (e) { /* no sendBeacon: the next page sends them */ }
   }
 
-  function flush() { while (queue.length) post(queue.splice(0, MAX_BATCH)); }
+  function flush(leaving) {
+    if (queue.length) { save(load().concat(queue)); queue = []; }
+    if (leaving === true) { var unsent = load(); if (unsent.length) post(unsent.slice(0, MAX_BATCH)); return; }
+    send();
+  }
 
   function track(kind, data) {
-    var event = { kind: kind };
+    var event = { kind: kind, id: uid(), ts: Date.now() };
     for (var key in data || {}) if (data[key] != null) event[key] = data[key];
     queue.push(event);
     if (queue.length >= MAX_BATCH) flush();
@@ -60,8 +99,8 @@
     // Items whose links carry the signed click parameter are recorded by the server.
     if (item && !item.hasAttribute("data-click-signed")) track("rec_click", describe(item));
   }, true);
-  document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") flush(); });
-  window.addEventListener("pagehide", flush);
+  document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") flush(true); });
+  window.addEventListener("pagehide", function () { flush(true); });
   window.setInterval(flush, 5000);
   function start() {
     scan();
