@@ -200,3 +200,25 @@ def test_check_warns_when_no_one_can_consent():
     assert "personalize.W080" in ids
     with settings_with(CONSENT_REQUIRED=False):
         assert "personalize.W080" not in {message.id for message in run_checks()}
+
+
+def test_a_code_issued_to_the_account_works_at_checkout_without_consent(consent_on):
+    """Consent governs personalisation, not what the store owes: the account's code is its own."""
+    from decimal import Decimal
+
+    from personalize.models import Offer
+    from personalize.offers import best_offer, redeem
+    from personalize.offers.codes import issue_code
+
+    user = factories.user()
+    account = Shopper.objects.create(user=user)
+    offer = Offer.objects.create(name="Ten", value=Decimal("10"), code_mode=Offer.CodeMode.UNIQUE, code="")
+    code = issue_code(offer, account)
+    product = factories.product(price=Decimal("20.00"))
+    request = factories.request("/checkout/", user_obj=user)  # no consent cookie: no personalisation
+    assert not personalize.has_consent(request)
+    decision = best_offer(request, [{"product": product, "quantity": 1}], code=code)
+    assert decision.applies and decision.discount == Decimal("2.00")
+    redemption = redeem(request, decision, order_ref="O-9")
+    assert redemption.shopper_id == account.pk
+    assert not Event.objects.exists()  # and still nothing tracked

@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 
 from personalize import signals
 from personalize.conf import personalize_settings as ps
+from personalize.models import Shopper
 
 logger = logging.getLogger("personalize")
 
@@ -110,3 +111,13 @@ def apply_to_response(request: HttpRequest, response: HttpResponse) -> None:
         delattr(request, PENDING_ATTR)
     if getattr(request, CHOICE_ATTR, None) is False and ps.COOKIE_NAME in request.COOKIES:
         response.delete_cookie(ps.COOKIE_NAME, samesite=ps.COOKIE_SAMESITE)
+
+
+def account_shopper(request: HttpRequest | None) -> Shopper | None:
+    """The logged-in account's saved profile, whatever the consent: for what the store owes the
+    person under its contract (a discount code issued to them is theirs at checkout), never for
+    personalisation. Read only; ``None`` for a visitor without an account or profile."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    return Shopper.objects.filter(user=user).first()

@@ -26,6 +26,7 @@ from personalize.conf import personalize_settings as ps
 from personalize.events import TrackingError, clean_lines
 from personalize.holdout import in_holdout
 from personalize.identity import ensure_shopper, get_shopper
+from personalize.identity.consent import account_shopper
 from personalize.models import (
     CONTROL,
     Campaign,
@@ -278,6 +279,8 @@ def best_offer(
         return OfferDecision(reason=_("The cart could not be read."), error=exc.message)
     shipping = Decimal(str(shipping or 0))
     shopper = get_shopper(request) if request is not None else None
+    # A code issued to the account is its own even where personalisation has no consent.
+    owner = shopper if shopper is None or shopper.pk is not None else account_shopper(request) or shopper
     now = timezone.now()
     typed = (code or "").strip()
     session = getattr(request, "session", None)
@@ -288,7 +291,7 @@ def best_offer(
         if not raw:
             continue
         try:
-            candidates.append(resolve_code(raw, shopper, now, bearer=not loud))
+            candidates.append(resolve_code(raw, owner, now, bearer=not loud))
         except OfferError as exc:
             if loud:
                 error = exc.message
@@ -344,7 +347,7 @@ def redeem(request: Any, decision: OfferDecision, order_ref: str, *, shopper: Sh
         raise ValueError("redeem() needs the order reference.")
     offer = decision.offer
     if shopper is None and request is not None:
-        shopper = ensure_shopper(request)
+        shopper = ensure_shopper(request) or account_shopper(request)
     now = timezone.now()
     with transaction.atomic():
         existing = Redemption.objects.filter(offer=offer, order_ref=order_ref).first()
