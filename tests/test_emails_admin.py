@@ -14,6 +14,7 @@ from django.utils import timezone
 from personalize.emails import reporting
 from personalize.emails.defaults import ABANDONED_SLUG
 from personalize.models import EmailSend, Flow, Step
+from personalize.models import Event
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +42,8 @@ def make_sends():
                 recovered_at=now - timedelta(hours=19) if i == 0 else None,
             )
         )
+        if i == 0:  # the order the click led to: the report credits it by the one attribution rule
+            Event.objects.create(shopper=shopper, kind="purchase", order_ref="O-1", value=Decimal("80.00"), created_at=now - timedelta(hours=19))
     shopper = factories.cart_shopper([], updated_at=now)
     EmailSend.objects.create(flow=flow, step=last, shopper=shopper, cycle="cart:1", status="failed", attempts=4, error="SMTP 554")
     return flow, first, last

@@ -10,6 +10,7 @@ from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from personalize import attribution
 from personalize.models import EmailSend
 
 S = EmailSend.Status
@@ -24,17 +25,19 @@ def step_table(since: Any) -> list[dict[str, Any]]:
         .annotate(
             sent=Count("id", filter=Q(status=S.SENT)),
             clicked=Count("id", filter=Q(status=S.SENT, clicked_at__isnull=False)),
-            orders=Count("id", filter=Q(status=S.SENT) & ~Q(order_ref="")),
-            revenue=Sum("order_value", filter=Q(status=S.SENT)),
             failed=Count("id", filter=Q(status=S.FAILED)),
             pending=Count("id", filter=Q(status__in=[S.RETRY, S.CLAIMED])),
             skipped=Count("id", filter=Q(status=S.SKIPPED)),
         )
         .order_by("flow__name", "step__position")
     )
+    # Orders and revenue come from the one attribution rule (a code redeemed from a campaign, or
+    # a later click elsewhere, takes the order away from the email; an emailed code brings it).
+    credited = attribution.totals(attribution.credits(attribution.in_period(since)).values(), attribution.step_of)
     table = []
     for row in rows:
-        row["revenue"] = row["revenue"] or Decimal("0")
+        row["orders"] = credited.get(row["step_id"], {}).get("orders", 0)
+        row["revenue"] = credited.get(row["step_id"], {}).get("revenue", Decimal("0"))
         row["click_rate"] = (100.0 * row["clicked"] / row["sent"]) if row["sent"] else None
         row["conversion_rate"] = (100.0 * row["orders"] / row["sent"]) if row["sent"] else None
         table.append(row)

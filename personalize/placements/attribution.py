@@ -1,21 +1,21 @@
 """Recommendation performance: impressions, clicks, CTR, attributed orders and revenue.
 
 Grouped by placement, model version and variant (the keys every impression and click carries
-in its context). A purchase is credited to the shopper's last ``rec_click`` within
-``REC_ATTRIBUTION_HOURS`` before it. Two aggregate queries, however many events.
+in its context). Orders are credited by the one attribution rule (``personalize.attribution``).
+A few aggregate queries, however many events.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, DateTimeField, ExpressionWrapper, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, Q
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
-from personalize.conf import personalize_settings as ps
+from personalize import attribution
 from personalize.models import Event, EventKind
 from personalize.placements.config import placement_configs
 
@@ -86,28 +86,18 @@ def performance(since: datetime, until: datetime | None = None) -> list[Performa
     return sorted(rows.values(), key=lambda r: (r.placement, r.model_version, r.variant))
 
 
-def attributed_orders(since: datetime, until: datetime):
-    """Purchases in [since, until) grouped by the last rec_click before each (in the window)."""
-    window = timedelta(hours=ps.REC_ATTRIBUTION_HOURS)
-    start = ExpressionWrapper(OuterRef("created_at") - Value(window), output_field=DateTimeField())
-    last_click = Event.objects.filter(
-        shopper_id=OuterRef("shopper_id"),
-        kind=EventKind.REC_CLICK,
-        created_at__lte=OuterRef("created_at"),
-        created_at__gte=start,
-    ).order_by("-created_at", "-id")
-
-    def field(name: str) -> Subquery:
-        return Subquery(last_click.annotate(tag=KT(f"context__{name}")).values("tag")[:1])
-
-    return (
-        Event.objects.filter(kind=EventKind.PURCHASE, created_at__gte=since, created_at__lt=until)
-        .annotate(placement=field("placement"), model_version=field("model_version"), variant=field("variant"))
-        .filter(placement__isnull=False)
-        .values(*GROUP)
-        .annotate(orders=Count("id"), revenue=Sum("value"))
-        .order_by()
+def attributed_orders(since: datetime, until: datetime) -> list[dict]:
+    """Purchases in [since, until) credited to a recommendation by the one attribution rule
+    (``personalize.attribution``: a redeemed code or a later campaign/email click wins),
+    grouped by the clicked list's placement, model version and variant."""
+    found = attribution.credits(attribution.in_period(since, until)).values()
+    groups = attribution.totals(
+        (c for c in found if c.channel == attribution.RECOMMENDATION), lambda c: (c.placement, c.model_version, c.variant)
     )
+    return [
+        {"placement": key[0], "model_version": key[1], "variant": key[2], "orders": v["orders"], "revenue": v["revenue"]}
+        for key, v in groups.items()
+    ]
 
 
 @dataclass
