@@ -96,9 +96,7 @@ def recommend_for(
 
     excluded = _exclusions(config, profile, product_key, holdout=result.holdout)
     page = _page_of(request_or_shopper)
-    for key in page:
-        excluded.setdefault(key, _("already shown on this page"))
-    wanted = min(limit * max(1, ps.RECOMMENDATION_OVERFETCH) + len(excluded), MAX_CANDIDATES)
+    wanted = min(limit * max(1, ps.RECOMMENDATION_OVERFETCH) + len(excluded) + len(page), MAX_CANDIDATES)
     try:
         candidates = candidate_list(recommender, alias, method, profile, product_key, category_key, wanted)
     except Exception:
@@ -120,13 +118,20 @@ def recommend_for(
         if explain:
             dropped.append(FilteredItem(key=candidate[0], score=candidate[1], reason=candidate[2], why=why))
 
+    # Products an earlier widget on this page showed go last, not away: they fill only what
+    # the placement cannot fill otherwise ("bought together" keeps its one real co-purchase
+    # after "similar" showed it).
     kept: list[Candidate] = []
+    repeats: list[Candidate] = []
     for candidate in candidates:
         why = excluded.get(candidate[0])
         if why:
             drop(candidate, why)
+        elif candidate[0] in page:
+            repeats.append(candidate)
         else:
             kept.append(candidate)
+    kept.extend(repeats)
 
     adapter = get_adapter()
     rules = placement_q(config, profile)
@@ -152,6 +157,10 @@ def recommend_for(
         result.items = [lazy_product(key) for key in result.keys]
     result.reasons = {key: by_key[key][2] for key in result.keys}
     result.scores = {key: by_key[key][1] for key in result.keys}
+    shown = set(result.keys)
+    for candidate in repeats:
+        if candidate[0] not in shown:
+            drop(candidate, _("already shown on this page"))
     result.filtered = dropped
     page.update(result.keys)
     return result
