@@ -353,3 +353,30 @@ def test_banner_in_a_store_template_silences_w080(settings, tmp_path):
     settings.PERSONALIZE = {**settings.PERSONALIZE, "CONSENT_REQUIRED": True}
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [str(tmp_path)]}]
     assert "personalize.W080" not in {message.id for message in run_checks()}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("value", ["a\x00b@example.com", "\ud800@example.com", "x" * 300 + "@example.com"])
+@pytest.mark.parametrize("option", ["--email", "--user", "--shopper"])
+def test_privacy_commands_give_a_clear_error_for_what_postgresql_rejects(option, value):
+    for command in ("personalize_export_data", "personalize_erase_data"):
+        with pytest.raises(CommandError):
+            call_command(command, option, value, **({"interactive": False} if command.endswith("erase_data") else {}))
+
+
+@pytest.mark.postgres
+def test_round_trip_on_postgresql():
+    """The whole export/erase cycle against PostgreSQL (jsonb counts, case-insensitive matches)."""
+    user, account, browser, guest = build_person()
+    assert len(export_data(user=user.username)["data"]["personalize.Event"]) == 3
+    result = erase(email=EMAIL.title())
+    assert result.profiles == 3 and not Shopper.objects.exists()
+    assert ErasureRecord.objects.get().counts["personalize.Event"] == 3
+
+
+def test_suppression_search_with_a_malformed_address_is_not_a_500(admin_client):
+    # A lone surrogate as a browser would send it (invalid UTF-8 bytes), and a NUL.
+    response = admin_client.get("/admin/personalize/emailsuppression/?q=%ED%A0%80%40example.com")
+    assert response.status_code == 200 and response.context["cl"].result_count == 0
+    response = admin_client.get("/admin/personalize/emailsuppression/?q=a%00b%40example.com")
+    assert response.status_code == 200 and response.context["cl"].result_count == 0

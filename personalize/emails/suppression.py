@@ -23,7 +23,9 @@ def _normalise(address: str) -> str:
 
 
 def digest(address: str, secret: str | bytes | None = None) -> str:
-    return salted_hmac(SALT, _normalise(address), secret=secret, algorithm="sha256").hexdigest()
+    # surrogatepass: a malformed address typed in the admin's search still hashes (to nothing stored).
+    value = _normalise(address).encode("utf-8", "surrogatepass")
+    return salted_hmac(SALT, value, secret=secret, algorithm="sha256").hexdigest()
 
 
 def digests(address: str) -> list[str]:

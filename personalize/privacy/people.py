@@ -35,6 +35,17 @@ class Person:
         return not (self.shopper_ids or self.emails)
 
 
+def _storable(text: str) -> bool:
+    """Whether PostgreSQL can hold ``text`` in a query (no NUL, no lone surrogate)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def normalise_email(address: str) -> str:
     return (address or "").strip().lower()
 
@@ -45,7 +56,7 @@ def resolve_user(value: Any) -> Any:
     if isinstance(value, User):
         return value
     text = str(value or "").strip()
-    if not text or "\x00" in text or len(text) > 254:  # PostgreSQL refuses NUL in a query
+    if not text or not _storable(text) or len(text) > 254:
         raise PersonNotFound(f"no user {text[:60]!r}")
     lookup = Q(**{User.USERNAME_FIELD: text})
     try:
@@ -99,7 +110,7 @@ def find_person(*, user: Any = None, email: str = "", shopper: Any = None) -> Pe
     """
     if user is None and not normalise_email(email) and shopper is None:
         raise PersonNotFound("name a user, an email address or a shopper")
-    if "\x00" in (email or "") or len(email or "") > 254:
+    if not _storable(email or "") or len(email or "") > 254:
         raise PersonNotFound(f"{str(email)[:60]!r} is not an email address")
     person = Person()
     if user is not None:
