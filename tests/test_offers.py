@@ -102,7 +102,7 @@ def test_no_offer_is_a_reasoned_empty_decision():
     "setup, message",
     [
         ("unknown", "We do not know the code"),
-        ("foreign", "issued to another customer"),
+        ("foreign", "We do not know the code"),  # the same words as unknown: guessing learns nothing
         ("used", "already been used"),
         ("expired", "expired on"),
         ("offer_ended", "ended on"),
@@ -272,4 +272,20 @@ def test_email_link_code_works_on_another_device_but_a_typed_foreign_code_does_n
     decision = best_offer(phone, lines((a, 1)))
     assert decision.applies and decision.code == code
     typed = best_offer(factories.shopper_request(Shopper.objects.create()), lines((a, 1)), code=code)
-    assert not typed.applies and "another customer" in typed.error
+    assert not typed.applies and "We do not know the code" in typed.error
+
+
+def test_code_guessing_is_limited_per_shopper_and_address(settings):
+    """After CODE_ATTEMPTS_PER_HOUR failed codes even a real code is refused, with one message."""
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "CODE_ATTEMPTS_PER_HOUR": 3}
+    a = factories.product(price=Decimal("50.00"))
+    make_offer(code="REAL10")
+    me = Shopper.objects.create()
+    request = factories.shopper_request(me)
+    for attempt in range(3):
+        assert "We do not know" in best_offer(request, lines((a, 1)), code=f"GUESS{attempt}").error
+    blocked = best_offer(request, lines((a, 1)), code="REAL10")
+    assert not blocked.applies and "Too many codes" in blocked.error
+    # A fresh cookie from the same address is limited too.
+    again = best_offer(factories.shopper_request(Shopper.objects.create()), lines((a, 1)), code="REAL10")
+    assert not again.applies and "Too many codes" in again.error

@@ -3,13 +3,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import personalize
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from personalize.caching import cache  # timeouts and a circuit breaker: a dead Redis costs nothing
+from personalize.events.schema import bad_string
 
 from demo_shop.catalog.models import Category, Product
 
@@ -44,7 +46,7 @@ def bestseller_ids(days: int = 30, limit: int = 500) -> list[int]:
     from demo_shop.orders.models import OrderLine
 
     key = f"demo:bestsellers:{days}:{limit}"
-    ids = cache.get(key)
+    ids = cache().get(key)
     if ids is None:
         since = timezone.now() - timedelta(days=days)
         rows = (
@@ -54,7 +56,7 @@ def bestseller_ids(days: int = 30, limit: int = 500) -> list[int]:
             .order_by("-units")[:limit]
         )
         ids = [row["product"] for row in rows]
-        cache.set(key, ids, 120)
+        cache().set(key, ids, 120)
     return ids
 
 
@@ -100,6 +102,8 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 def search(request: HttpRequest) -> HttpResponse:
     query = " ".join(request.GET.get("q", "").split())[:100]
+    if bad_string(query):  # NUL or a lone surrogate: PostgreSQL cannot even compare them
+        query = ""
     results = Product.objects.none()
     if query:
         results = Product.objects.active().search(query).select_related("category", "brand").order_by("-stock", "title")

@@ -123,6 +123,8 @@ def build_event(
     if kind in PRODUCT_KINDS and not key:
         raise TrackingError("product", _("This event kind needs a product."))
     query = (query or "").strip()
+    if bad_string(query):
+        raise TrackingError("query", _("Contains a character that cannot be stored (NUL or a lone surrogate)."))
     if kind == EventKind.SEARCH and not query:
         raise TrackingError("query", _("A search needs a query."))
     ctx = dict(context or {})

@@ -22,10 +22,12 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from personalize.adapters import get_adapter
+from personalize.caching.breaker import throttle_cache
 from personalize.conf import personalize_settings as ps
 from personalize.events import TrackingError, clean_lines
 from personalize.holdout import in_holdout
 from personalize.identity import ensure_shopper, get_shopper
+from personalize.identity.agent import client_network
 from personalize.identity.consent import account_shopper
 from personalize.models import (
     CONTROL,
@@ -152,7 +154,8 @@ def resolve_code(raw: str, shopper: Shopper | None, now=None, *, bearer: bool = 
     issued = OfferCode.objects.select_related("offer", "shopper").filter(code=code).first()
     if issued is not None:
         if not bearer and not _owned_by(issued, shopper):
-            raise OfferError(_("This code was issued to another customer."))
+            # The same words as for a code that does not exist: a guesser learns nothing.
+            raise OfferError(_("We do not know the code “%(code)s”.") % {"code": code[:48]})
         if issued.used_at is not None:
             raise OfferError(_("This code has already been used."))
         if issued.is_expired(now):
@@ -290,11 +293,15 @@ def best_offer(
     for raw, loud in ((typed, True), (from_session, False)):
         if not raw:
             continue
+        if loud and too_many_attempts(request, owner):
+            error = _("Too many codes tried. Please wait an hour, or contact us.")
+            continue
         try:
             candidates.append(resolve_code(raw, owner, now, bearer=not loud))
         except OfferError as exc:
             if loud:
                 error = exc.message
+                count_failed_attempt(request, owner)
     if shopper is not None and shopper.pk is not None:
         candidates.extend(_automatic_candidates(shopper, now))
     best: tuple[Decimal, OfferDecision] | None = None
@@ -317,6 +324,31 @@ def best_offer(
     if error and normalize_code(typed) != decision.code:
         decision.error = error
     return decision
+
+
+def _attempt_keys(request: Any, shopper: Shopper | None) -> list[str]:
+    """Who is guessing: the shopper (cookie or account) and the client's network."""
+    keys = [f"personalize:code_attempts:shopper:{shopper.key}"] if shopper is not None else []
+    network = client_network(request) if request is not None else ""
+    if network:
+        keys.append(f"personalize:code_attempts:net:{network}")
+    return keys
+
+
+def too_many_attempts(request: Any, shopper: Shopper | None) -> bool:
+    """Whether this shopper or address failed ``CODE_ATTEMPTS_PER_HOUR`` codes this hour."""
+    limit = ps.CODE_ATTEMPTS_PER_HOUR
+    if not limit:
+        return False
+    counts = throttle_cache().get_many(_attempt_keys(request, shopper))
+    return any(int(value or 0) >= limit for value in counts.values())
+
+
+def count_failed_attempt(request: Any, shopper: Shopper | None) -> None:
+    store = throttle_cache()  # in-process counts while the shared cache is down
+    for key in _attempt_keys(request, shopper):
+        if not store.add(key, 1, 3600):
+            store.incr(key)
 
 
 def _session_code_key() -> str:
