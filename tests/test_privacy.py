@@ -380,3 +380,30 @@ def test_suppression_search_with_a_malformed_address_is_not_a_500(admin_client):
     assert response.status_code == 200 and response.context["cl"].result_count == 0
     response = admin_client.get("/admin/personalize/emailsuppression/?q=a%00b%40example.com")
     assert response.status_code == 200 and response.context["cl"].result_count == 0
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ({"EVENT_RETENTION_DAYS": 0}, "personalize.E080"),
+        ({"ANONYMOUS_PROFILE_RETENTION_DAYS": "30"}, "personalize.E080"),
+        ({"RETENTION_BATCH_SIZE": True}, "personalize.E080"),
+        ({"RETENTION_PAUSE_SECONDS": -1}, "personalize.E080"),
+        ({"ARTEFACT_STORAGE": "nowhere"}, "personalize.E081"),
+        ({"ARTEFACT_STORAGE": "default"}, "personalize.W083"),
+    ],
+)
+def test_privacy_settings_are_checked(settings, values, expected):
+    from django.core.checks import run_checks
+
+    settings.PERSONALIZE = {**settings.PERSONALIZE, **values}
+    assert expected in {message.id for message in run_checks()}
+
+
+def test_artefact_folder_inside_media_root_is_flagged(settings):
+    from django.core.checks import run_checks
+
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "ARTEFACT_DIR": str(settings.MEDIA_ROOT) + "/models"}
+    assert "personalize.W083" in {message.id for message in run_checks()}
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "EVENT_RETENTION_DAYS": None}
+    assert not {m.id for m in run_checks()} & {"personalize.E080", "personalize.E081"}
