@@ -29,7 +29,13 @@ def _env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = _env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-shop-not-secret-change-me-in-production")
+PUBLIC_DEMO_KEY = "demo-shop-not-secret-change-me-in-production"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", PUBLIC_DEMO_KEY)
+if not DEBUG and SECRET_KEY == PUBLIC_DEMO_KEY:
+    # Everyone knows this key: with it anyone can sign shopper cookies, email links and sessions.
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("DJANGO_DEBUG=0 needs a secret DJANGO_SECRET_KEY (the demo's default key is public).")
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 
 INSTALLED_APPS = [

@@ -9,6 +9,8 @@ CAPABILITY_MODULES = (
     "personalize.identity.checks",
     "personalize.identity.checks",
     "personalize.checks",
+    "personalize.caching.checks",
+    "personalize.identity.deploy_checks",
     "personalize.recommenders.checks",
     "personalize.segments.receivers",
     "personalize.segments.checks",

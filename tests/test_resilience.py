@@ -280,3 +280,39 @@ def test_client_address_ignores_forwarded_for_unless_proxies_are_declared(settin
 
 def test_system_checks_run_with_the_cache_down(refused_cache):
     run_checks()  # no check may need the cache to answer
+
+
+# --- checks ---------------------------------------------------------------------------------------
+
+
+def _ids(**kwargs) -> set[str]:
+    return {m.id for m in run_checks(**kwargs) if m.id and m.id.startswith("personalize.W10")}
+
+
+def test_cache_without_timeouts_is_reported(settings):
+    settings.CACHES = _redis_caches(6379)
+    assert "personalize.W100" in _ids()
+    settings.CACHES = {
+        "default": {**_redis_caches(6379)["default"], "OPTIONS": {"socket_timeout": 0.2, "socket_connect_timeout": 0.2}}
+    }
+    assert "personalize.W100" not in _ids()
+
+
+def test_deploy_checks(settings):
+    settings.DEBUG = False
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "SITE_URL": "http://localhost:8000", "COOKIE_SECURE": False}
+    assert {"personalize.W101", "personalize.W102", "personalize.W103"} <= _ids(include_deployment_checks=True)
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "SITE_URL": "https://shop.example", "COOKIE_SECURE": True, "NUM_PROXIES": 1}
+    assert not {"personalize.W101", "personalize.W102", "personalize.W103"} & _ids(include_deployment_checks=True)
+
+
+def test_demo_refuses_debug_off_with_the_public_key(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DJANGO_DEBUG": "0", "DEMO_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "demo_shop.settings"}
+    env.pop("DJANGO_SECRET_KEY", None)
+    run = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "DJANGO_SECRET_KEY" in run.stderr
