@@ -184,3 +184,20 @@ def test_bad_input_is_400_with_a_message(client_ua, name):
 @pytest.mark.parametrize("name", BAD_NAMES)
 def test_bad_input_is_400_on_postgresql(client_ua, name):
     _assert_bad_input_is_400(client_ua, name)
+
+
+def test_a_made_up_variant_is_dropped_and_a_signed_one_is_the_servers(client_ua):
+    from personalize import signing
+
+    product = factories.product()
+    client_ua.get(f"/shop/p/{product.pk}/")  # a browser with its cookie
+    forged = {"kind": "impression", "product": str(product.pk), "placement": "for_you", "context": {"variant": "forged"}}
+    token = signing.sign("rec_click", {"p": "for_you", "m": "v3", "v": "b", "k": str(product.pk)})
+    signed = {"kind": "impression", "product": str(product.pk), "placement": "x", "context": {"variant": "z"}, "token": token}
+    other = signing.sign("rec_click", {"p": "for_you", "m": "v3", "v": "b", "k": "someone-else"})
+    replayed = {"kind": "impression", "product": str(product.pk), "context": {"variant": "b"}, "token": other}
+    assert post(client_ua, {"events": [forged, signed, replayed]}).json() == {"accepted": 3}
+    contexts = [e.context for e in Event.objects.filter(kind="impression").order_by("pk")]
+    assert "variant" not in contexts[0] and "signed" not in contexts[0]
+    assert contexts[1] == {"source": "beacon", "placement": "for_you", "model_version": "v3", "variant": "b", "signed": True}
+    assert "variant" not in contexts[2] and "signed" not in contexts[2]  # a token for another product

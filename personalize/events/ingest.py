@@ -20,6 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from personalize import signing
 from personalize.adapters import get_adapter
 from personalize.conf import personalize_settings as ps
 from personalize.events.schema import BeaconEvent, clean_beacon_event, safe_text
@@ -158,6 +159,8 @@ def ingest(
         if event.client_id:
             seen.add(event.client_id)
         rows.append((event, _row(shopper, event, now)))
+    for event, row in rows:
+        apply_signed_placement(event, row)
     if prepare is not None and rows:
         prepare(rows)
     if rows:
@@ -165,6 +168,33 @@ def ingest(
         save_events([row for _event, row in rows], request=request, ignore_conflicts=bool(ids))
     result.accepted = len(rows)
     return result
+
+
+def apply_signed_placement(event: BeaconEvent, row: Event) -> None:
+    """Placement, model version and A/B variant are the server's word, not the browser's.
+
+    The item's signed click token (the ``rec_click`` kind the server put on the link) names
+    them; with a valid one for this product they replace what the browser said and the event
+    is marked ``signed``. Without one the variant is dropped: an unsigned event never enters an
+    A/B comparison (four posts with a made-up variant once showed "CTR 100%").
+    """
+    claims = None
+    if event.token:
+        try:
+            claims = signing.unsign("rec_click", event.token)
+        except signing.BadSignature:
+            claims = None
+    context = row.context
+    if isinstance(claims, dict) and str(claims.get("k", "")) == row.product_key:
+        for short, name in (("p", "placement"), ("m", "model_version"), ("v", "variant")):
+            value = claims.get(short)
+            if isinstance(value, str) and value:
+                context[name] = value[:64]
+            else:
+                context.pop(name, None)
+        context["signed"] = True
+    else:
+        context.pop("variant", None)
 
 
 def _row(shopper: Shopper, event: BeaconEvent, now: Any) -> Event:

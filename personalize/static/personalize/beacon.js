@@ -66,6 +66,12 @@
     if (queue.length >= MAX_BATCH) flush();
   }
 
+  var CLICK_PARAM = (script && script.getAttribute("data-click-param")) || "pzrec";
+  function signedToken(item) {
+    var link = item.querySelector("a[href]") || item.closest("a[href]");
+    try { return link ? new URL(link.href, window.location.href).searchParams.get(CLICK_PARAM) : null; } catch (e) { return null; }
+  }
+
   function describe(item) {
     var widget = item.closest("[data-personalize-widget]");
     // The placement ("for_you") when the markup names it, else the widget's name.
@@ -75,6 +81,8 @@
     if (version) data.model_version = version;
     var variant = item.getAttribute("data-variant") || widget.getAttribute("data-variant");
     if (variant) data.context = { variant: variant }; // A/B variant of the placement
+    var token = signedToken(item);  // the server's signed placement/variant: only that counts in A/B results
+    if (token) data.token = token;
     return data;
   }
 
