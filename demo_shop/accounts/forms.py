@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 class SignupForm(UserCreationForm):
     first_name = forms.CharField(label=_("First name"), max_length=150)
     email = forms.EmailField(label=_("Email"))
+    # Unticked: marketing email needs an opt-in, for accounts too (personalize.set_email_consent).
+    email_consent = forms.BooleanField(label=_("Send me cart reminders and offers by email"), required=False)
 
     class Meta(UserCreationForm.Meta):
         model = get_user_model()

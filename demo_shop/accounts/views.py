@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+import personalize
 from demo_shop.accounts.forms import SignupForm
 
 
@@ -18,6 +19,8 @@ def signup(request: HttpRequest) -> HttpResponse:
         user = form.save()
         # login() fires user_logged_in: personalize moves this browser's history to the account.
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        if form.cleaned_data.get("email_consent"):
+            personalize.set_email_consent(request, True)
         messages.success(request, _("Welcome, %(name)s! Your account is ready.") % {"name": user.first_name})
         return redirect("catalog:home")
     return render(request, "accounts/signup.html", {"form": form})

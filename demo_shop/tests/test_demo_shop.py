@@ -416,3 +416,23 @@ def test_checkout_refuses_when_the_stock_ran_out_meanwhile(shopper_client):
     assert not Order.objects.exists()
     product.refresh_from_db()
     assert product.stock == 1
+
+
+def test_signup_asks_for_marketing_consent_unticked(shopper_client):
+    form = shopper_client.get(reverse("accounts:signup")).content.decode()
+    assert 'name="email_consent"' in form and "checked" not in form.split('name="email_consent"')[1].split(">")[0]
+    for username, extra in (("fay", {}), ("gus", {"email_consent": "on"})):
+        shopper_client.post(
+            reverse("accounts:signup"),
+            {"username": username, "first_name": username, "email": f"{username}@example.com",
+             "password1": "a-long-pass-42", "password2": "a-long-pass-42", **extra},
+        )
+        shopper_client.post(reverse("accounts:logout"))
+    consents = dict(Shopper.objects.filter(user__username__in=["fay", "gus"]).values_list("user__username", "email_consent"))
+    assert consents.get("gus") is True and consents.get("fay", False) is False
+
+
+def test_demo_pages_show_the_consent_banner_when_consent_is_required(client, settings):
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "CONSENT_REQUIRED": True}
+    html = client.get("/", HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0").content.decode()
+    assert "data-personalize-consent" in html and "/personalize/privacy/" in html
