@@ -19,7 +19,14 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _fresh_cache(settings):
     cache.clear()
-    settings.PERSONALIZE = {**settings.PERSONALIZE, "SEARCH_SUGGESTIONS_MIN_SHOPPERS": 2}
+    # These tests are about ranking and privacy thresholds: every searcher counts as real here
+    # (the bar for real searchers has its own tests in tests/test_search_abuse.py).
+    settings.PERSONALIZE = {
+        **settings.PERSONALIZE,
+        "SEARCH_SUGGESTIONS_MIN_SHOPPERS": 2,
+        "SEARCH_SHOPPER_MIN_AGE_HOURS": 0,
+        "SEARCH_SHOPPER_MIN_VISITS": 1,
+    }
     yield
     cache.clear()
 

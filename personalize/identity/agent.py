@@ -22,7 +22,10 @@ logger = logging.getLogger("personalize")
 
 # What crawlerdetect's maintained list (updated with the package) leaves to us: headless
 # browsers and uptime probes that look like browsers. The store adds its own in BOT_PATTERNS.
-BOT_MARKERS = ("bot", "crawl", "spider", "slurp", "headless", "lighthouse", "monitor", "uptime", "preview")
+BOT_MARKERS = (
+    "bot", "crawl", "spider", "slurp", "headless", "lighthouse", "monitor", "uptime", "preview",
+    "scanner", "checker", "validator", "fetcher", "httpclient", "http client", "url control",
+)  # fmt: skip
 # One detector per process: its patterns compile once and its answers are memoised per agent.
 CRAWLERS = CrawlerDetect()
 

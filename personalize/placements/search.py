@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db.models import Q
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from personalize.caching import cache
 from personalize.conf import personalize_settings as ps
-from personalize.models import Event, EventKind, purchase_lines
+from personalize.models import Event, EventKind, Shopper, purchase_lines
 from personalize.placements.pipeline import candidate_list, profile_of
 from personalize.recommenders import get_recommender
 
@@ -78,7 +79,7 @@ def compute_search_stats(now: datetime | None = None) -> SearchStats:
         .exclude(query="")
         .order_by("shopper_id", "created_at")
         # Only the result count, not the whole context: no JSON decoding per row.
-        .values_list("shopper_id", "query", KT("context__results"), "created_at")
+        .values_list("shopper_id", "query", KT("context__results"), "created_at", KT("context__source"))
     )
     normalised: dict[str, str] = {}  # the same raw query comes back again and again
     # query -> shopper -> latest search time; query -> (time of last zero / non-zero result)
@@ -86,14 +87,15 @@ def compute_search_stats(now: datetime | None = None) -> SearchStats:
     last_zero: dict[str, datetime] = {}
     last_found: dict[str, datetime] = {}
     by_shopper: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
-    for shopper_id, raw, raw_results, when in searches.iterator(chunk_size=5000):
+    for shopper_id, raw, raw_results, when, source in searches.iterator(chunk_size=5000):
         query = normalised.get(raw)
         if query is None:
             query = normalised[raw] = normalize_query(raw)
         if not query:
             continue
         latest[query][shopper_id] = when
-        results = _result_count(raw_results)
+        # The result count is the server's word: a browser could claim a private query "found 5".
+        results = None if source == "beacon" else _result_count(raw_results)
         if results is not None:
             target = last_zero if results <= 0 else last_found
             if query not in target or target[query] < when:
@@ -115,8 +117,12 @@ def compute_search_stats(now: datetime | None = None) -> SearchStats:
                 for key in keys:
                     bought[query][key].add(shopper_id)
 
+    real = real_searchers(searchers, now)
     stats = SearchStats(computed_at=now)
-    for query, shoppers in latest.items():
+    for query, typed_by in latest.items():
+        # Only real, distinct people count (a script's fresh cookies do not): k-anonymity that
+        # two fake profiles cannot satisfy, and spam that 150 cookieless posts cannot push.
+        shoppers = {shopper: when for shopper, when in typed_by.items() if shopper in real}
         zero, found = last_zero.get(query), last_found.get(query)
         if zero is not None and (found is None or zero >= found):
             continue  # its latest search found nothing
@@ -132,6 +138,15 @@ def compute_search_stats(now: datetime | None = None) -> SearchStats:
             bought={key: len(ids) for key, ids in products.items()},
         )
     return stats
+
+
+def real_searchers(searchers: Any, now: datetime) -> set[int]:
+    """Searchers who count: an account, a purchase, or a profile at least
+    ``SEARCH_SHOPPER_MIN_AGE_HOURS`` old with ``SEARCH_SHOPPER_MIN_VISITS`` visits."""
+    buyers = Event.objects.filter(kind=EventKind.PURCHASE).values("shopper_id")
+    seasoned = Q(first_seen__lte=now - timedelta(hours=ps.SEARCH_SHOPPER_MIN_AGE_HOURS), visits__gte=ps.SEARCH_SHOPPER_MIN_VISITS)
+    eligible = Shopper.objects.filter(pk__in=searchers).filter(Q(user__isnull=False) | Q(pk__in=buyers) | seasoned)
+    return set(eligible.values_list("pk", flat=True))
 
 
 def _result_count(raw: str | None) -> float | None:
