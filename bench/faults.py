@@ -219,6 +219,8 @@ class Browser(requests.Session):
         super().__init__()
         self.base = base
         self.headers["User-Agent"] = agent
+        # A person who accepted the consent banner (a script can always claim that too).
+        self.cookies.set("personalize_consent", "granted")
 
     def get_page(self, path: str, **kwargs) -> requests.Response:
         return self.get(self.base + path, timeout=kwargs.pop("timeout", REQUEST_TIMEOUT), **kwargs)
