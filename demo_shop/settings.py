@@ -170,6 +170,9 @@ PERSONALIZE = {
     # Consent is required (the default): the banner in shop/base.html asks; the privacy page
     # (download, erase, change the choice) is the demo's privacy notice.
     "CONSENT_POLICY_URL": "/personalize/privacy/",
+    # A store-wide holdout of 10% (sticky per shopper): the impact page compares it with
+    # everyone else; load_demo_data simulates weeks of it.
+    "HOLDOUT_PERCENT": 10,
 }
 
 LOGGING = {

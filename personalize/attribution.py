@@ -201,10 +201,10 @@ def _arms(redemptions: dict[int, Redemption]) -> dict[tuple[int, int], str]:
     pairs = {(r.campaign_id, r.shopper_id) for r in redemptions.values() if r.campaign_id and r.shopper_id}
     if not pairs:
         return {}
-    query = Q()
-    for campaign_id, shopper_id in pairs:
-        query |= Q(campaign_id=campaign_id, shopper_id=shopper_id)
-    return {(c, s): arm for c, s, arm in CampaignAssignment.objects.filter(query).values_list("campaign_id", "shopper_id", "arm")}
+    rows = CampaignAssignment.objects.filter(
+        campaign_id__in={c for c, _s in pairs}, shopper_id__in={s for _c, s in pairs}
+    ).values_list("campaign_id", "shopper_id", "arm")
+    return {(c, s): arm for c, s, arm in rows if (c, s) in pairs}
 
 
 def _int(value: object) -> int | None:

@@ -18,7 +18,7 @@ from personalize import events as tracking
 from personalize.identity import set_cookie
 from personalize.campaigns import selection
 from personalize.models import CampaignAssignment, CampaignVariant, OfferCode
-from personalize.models import Contact, Event, Shopper
+from personalize.models import Cart, Contact, Event, Shopper
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -409,6 +409,7 @@ def test_exit_intent_is_counted_when_it_opens_not_when_the_page_renders(client_u
 
     campaign = factories.campaign("exit_intent", headline="Wait!", offer=factories.offer(code="STAY5"), frequency_cap=1)
     s = shopper()
+    Cart.objects.create(shopper=s, lines=[{"product": "1", "quantity": 1, "price": "9.00"}], item_count=1, value=9)
     html = render(factories.shopper_request(s), "exit_intent")
     assert "<dialog" in html and "Wait!" in html and "STAY5" in html
     assert not CampaignAssignment.objects.exists() and not Contact.objects.exists()
@@ -456,3 +457,23 @@ def test_placeholders_fill_and_tidy_up_when_unknown(text, values, expected):
     from personalize.campaigns.content import fill_placeholders
 
     assert fill_placeholders(text, values) == expected
+
+
+def test_a_cart_offer_is_not_shown_to_an_empty_cart():
+    factories.campaign("exit_intent", headline="5 off your cart", offer=factories.offer(code="STAY6"))
+    empty = shopper()
+    assert "5 off your cart" not in render(factories.shopper_request(empty), "exit_intent")
+    full = shopper()
+    Cart.objects.create(shopper=full, lines=[{"product": "1", "quantity": 1, "price": "9.00"}], item_count=1, value=9)
+    assert "5 off your cart" in render(factories.shopper_request(full), "exit_intent")
+
+
+def test_free_shipping_gap_is_a_price_and_the_nudge_hides_over_the_threshold(settings):
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "FREE_SHIPPING_THRESHOLD": "50.00", "PRICE_FORMAT": "€{amount}"}
+    factories.campaign("cart", headline="Only {free_shipping_gap} away from free shipping")
+    near, over = shopper(), shopper()
+    Cart.objects.create(shopper=near, lines=[{"product": "1", "quantity": 1, "price": "40.99"}], item_count=1, value=Decimal("40.99"))
+    Cart.objects.create(shopper=over, lines=[{"product": "1", "quantity": 1, "price": "60.00"}], item_count=1, value=Decimal("60.00"))
+    assert "Only €9.01 away from free shipping" in render(factories.shopper_request(near), "cart")
+    html = render(factories.shopper_request(over), "cart")
+    assert "away from free shipping" not in html and "Only  away" not in html

@@ -34,6 +34,11 @@ def fill_placeholders(text: str, values: dict[str, str]) -> str:
     return filled.replace(_GONE, "")
 
 
+def needs_value(text: str, name: str) -> bool:
+    """Whether ``text`` uses ``{name}`` without a fallback (so it reads wrong when ``name`` is unknown)."""
+    return any(match.group(1) == name and match.group(2) is None for match in PLACEHOLDER.finditer(text or ""))
+
+
 def free_shipping_gap(shopper: Shopper | None) -> Decimal | None:
     """How much more the shopper's cart needs for free shipping (None when not applicable)."""
     threshold = ps.FREE_SHIPPING_THRESHOLD

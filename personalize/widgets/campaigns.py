@@ -7,18 +7,18 @@ from typing import Any
 from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.formats import number_format
 from django.utils.safestring import SafeString
 
 from personalize import signing
 from personalize.adapters import get_adapter
-from personalize.campaigns.content import fill_placeholders, free_shipping_gap
+from personalize.campaigns.content import fill_placeholders, free_shipping_gap, needs_value
 from personalize.campaigns.impressions import record_impression
 from personalize.campaigns.selection import choose, request_state
 from personalize.holdout import in_holdout
 from personalize.identity import ensure_shopper, get_shopper
-from personalize.models import Placement
+from personalize.models import Cart, Placement
 from personalize.offers.codes import issue_code
+from personalize.pricing import format_price
 from personalize.widgets.render import current_product_key, render_widget
 
 register = template.Library()
@@ -48,6 +48,18 @@ def first_name(request: Any) -> str:
     return get_adapter().user_first_name(user)
 
 
+# Placements whose offers are about the cart: an offer there is shown only while it holds something.
+CART_PLACEMENTS = {Placement.CART, Placement.CHECKOUT, Placement.EXIT_INTENT}
+
+
+def _cart_items(shopper: Any) -> int:
+    """Items in the shopper's cart as the store last reported it (``update_cart``)."""
+    try:
+        return shopper.cart.item_count
+    except Cart.DoesNotExist:
+        return 0
+
+
 @register.simple_tag(takes_context=True)
 def personalized_content(context: Any, placement: str) -> SafeString:
     """The best eligible campaign for ``placement``; records the impression. Renders "" if none.
@@ -67,6 +79,11 @@ def personalized_content(context: Any, placement: str) -> SafeString:
         state = request_state(request)
         state.shopper = shopper  # saved now (a new visitor's row was just created)
         spec, content = choice.spec, choice.content
+        if spec.offer is not None and placement in CART_PLACEMENTS and not _cart_items(shopper):
+            return {"campaign": None}  # "€5 off your cart" to an empty cart breaks the promise
+        gap = free_shipping_gap(shopper)
+        if gap is None and content is not None and any(needs_value(t, "free_shipping_gap") for t in (content.headline, content.text)):
+            return {"campaign": None}  # over the threshold (or unknown): never "Add  more"
         if placement == Placement.EXIT_INTENT:
             # Counted when the pop-up opens (or, for the control, when it would have): the
             # browser posts the signed "seen" link then.
@@ -85,12 +102,11 @@ def personalized_content(context: Any, placement: str) -> SafeString:
         if spec.offer is not None:
             personal_end = deadline if spec.personal_minutes else None
             code = issue_code(spec.offer, shopper, source=spec.source, expires_at=personal_end)
-        gap = free_shipping_gap(shopper)
         values = {
             "first_name": first_name(request),
             "code": code,
             "offer": spec.offer.describe() if spec.offer is not None else "",
-            "free_shipping_gap": number_format(gap, 2) if gap is not None else "",
+            "free_shipping_gap": format_price(gap) if gap is not None else "",
         }
         return {
             "campaign": spec,

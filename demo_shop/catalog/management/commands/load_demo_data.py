@@ -37,6 +37,9 @@ class Command(BaseCommand):
                 raise CommandError("The shop already has products. Use --reset to replace them or --if-empty to skip.")
             self.reset()
         started = time.monotonic()
+        # The campaigns first: the simulated history shows the first-visit campaign (with its
+        # control group) and redeems its codes.
+        call_command("load_demo_campaigns", stdout=self.stdout)
         stats = generate(
             n_products=options["products"],
             n_shoppers=options["shoppers"],
@@ -45,7 +48,6 @@ class Command(BaseCommand):
             progress=lambda message: self.stdout.write(f"  {message}"),
         )
         self.ensure_admin()
-        call_command("load_demo_campaigns", stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data loaded in {time.monotonic() - started:.1f}s: {stats.products} products, "
@@ -64,12 +66,13 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def reset(self) -> None:
-        from personalize.models import Shopper
+        from personalize.models import Redemption, Shopper
 
         from demo_shop.orders.models import Order
 
         self.stdout.write("Deleting the existing demo data…")
         Order.objects.all().delete()
+        Redemption.objects.all().delete()  # keyed by order number, which the new history reuses
         Shopper.objects.all().delete()
         Product.objects.all().delete()
         Category.objects.all().delete()
