@@ -226,12 +226,18 @@ class Browser(requests.Session):
         return self.get(self.base + path, timeout=kwargs.pop("timeout", REQUEST_TIMEOUT), **kwargs)
 
     def beacon(self, events: list[dict], *, headers: dict | None = None, body: str | bytes | None = None) -> requests.Response:
-        return self.post(
-            self.base + "/personalize/api/events/",
-            data=body if body is not None else json.dumps({"events": events}),
-            headers={"Content-Type": "application/json", "Origin": self.base, **(headers or {})},
-            timeout=REQUEST_TIMEOUT,
-        )
+        """Post a batch as beacon.js does (sent again once when the server answers "resend":
+        the first contact of a cookieless browser only sets its cookie)."""
+        for _attempt in range(2):
+            answer = self.post(
+                self.base + "/personalize/api/events/",
+                data=body if body is not None else json.dumps({"events": events}),
+                headers={"Content-Type": "application/json", "Origin": self.base, **(headers or {})},
+                timeout=REQUEST_TIMEOUT,
+            )
+            if answer.status_code != 202 or not answer.content or not answer.json().get("resend"):
+                break
+        return answer
 
     def form_post(self, path: str, data: dict, *, page: str | None = None) -> requests.Response:
         """POST a form with Django's CSRF token (read from the cookie a GET of ``page`` set)."""

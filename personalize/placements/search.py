@@ -14,6 +14,7 @@ would be recommended; a first visit gets trending searches.
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from personalize.caching import cache
+from personalize.caching.breaker import breaker
 from personalize.conf import personalize_settings as ps
 from personalize.models import Event, EventKind, Shopper, purchase_lines
 from personalize.placements.pipeline import candidate_list, profile_of
@@ -162,11 +164,19 @@ def _result_count(raw: str | None) -> float | None:
 
 def search_stats(*, refresh: bool = False) -> SearchStats:
     """The precomputed stats from the cache (computed on a miss or with ``refresh``)."""
+    global _outage
+    if not refresh and _outage is not None and _outage[0] > time.monotonic() and breaker().is_open:
+        return _outage[1]  # the cache is down: reuse what this process computed
     stats = None if refresh else cache().get(CACHE_KEY)
     if stats is None:
         stats = compute_search_stats()
         cache().set(CACHE_KEY, stats, ps.SEARCH_SUGGESTIONS_CACHE_SECONDS)
+        _outage = (time.monotonic() + ps.SEARCH_SUGGESTIONS_CACHE_SECONDS, stats) if breaker().is_open else None
     return stats
+
+
+# Stats computed while the cache was down, reused in this process: (expiry, stats).
+_outage: tuple[float, SearchStats] | None = None
 
 
 def _matches(query: str, prefix: str) -> bool:

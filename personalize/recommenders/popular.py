@@ -9,6 +9,7 @@ the store-wide holdout's neutral list.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from personalize.caching import cache
+from personalize.caching.breaker import breaker
 from personalize.models import Event, EventKind, purchase_lines
 from personalize.profiles import KIND_WEIGHTS
 from personalize.recommenders.base import Artefact, BaseRecommender, Recommendation, TrainingData
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("personalize")
 
 ALL = "*"
+# How long lists computed while the cache is down are reused in the process.
+OUTAGE_HOLD_SECONDS = 300
 
 
 class PopularRecommender(BaseRecommender):
@@ -141,11 +145,21 @@ class PopularRecommender(BaseRecommender):
 
     def reset(self) -> None:
         self._memory = None
+        self._outage = None
+
+    def _outage_lists(self) -> dict[str, Any] | None:
+        held = getattr(self, "_outage", None)
+        if held is None or held[0] < time.monotonic() or not breaker().is_open:
+            return None
+        return held[1]
 
     # --- serving --------------------------------------------------------------------------
     def _get(self, *parts: str) -> dict[str, Any]:
         if self._memory is not None:
             return {part: self._memory.get(part) for part in parts}
+        held = self._outage_lists()
+        if held is not None:
+            return {part: held.get(part) for part in parts}
         keys = [self._key("built")] + [self._key(p) for p in parts]
         found = cache().get_many(keys)
         if self._key("built") not in found:
@@ -155,6 +169,10 @@ class PopularRecommender(BaseRecommender):
                 logger.exception("personalize: cannot compute the popular lists of %r", self.alias)
                 return {}
             self._store(tables)
+            if breaker().is_open:
+                # The cache is down: keep the lists in this process rather than recompute them
+                # (two aggregate queries) on every request until it is back.
+                self._outage = (time.monotonic() + OUTAGE_HOLD_SECONDS, tables)
             return {part: tables.get(part) for part in parts}
         return {part: found.get(self._key(part)) for part in parts}
 
