@@ -33,6 +33,7 @@ import http.client
 import os
 import random
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -54,6 +55,8 @@ SETTINGS = "bench.page_settings"
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 OFF = "widgets=off"
 PRODUCT_LINK = re.compile(r'href="(/products/[^/"?]+/)"')
+# DJANGO_DEBUG=0 needs a secret key of its own: one per run, shared by the server and the bench.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)
 
 
 def env(args: argparse.Namespace) -> dict[str, str]:
@@ -63,6 +66,7 @@ def env(args: argparse.Namespace) -> dict[str, str]:
         "DATABASE_URL": args.database_url,
         "REDIS_URL": args.redis_url,
         "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": SECRET_KEY,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "DEMO_VAR_DIR": args.var_dir,
         "DEMO_MEDIA_ROOT": os.path.join(args.var_dir, "media"),

@@ -6,11 +6,13 @@ import logging
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.functional import SimpleLazyObject
 
 from personalize import identity
 from personalize.identity import consent
 from personalize.placements.clicks import handle_click
+from personalize.widgets.render import PERSONAL_FLAG
 
 logger = logging.getLogger("personalize")
 
@@ -26,6 +28,11 @@ class PersonalizeMiddleware:
         # A signed recommendation-click parameter: recorded, then redirected to the clean URL.
         response = handle_click(request) or self.get_response(request)
         self.update_cookie(request, response)
+        if getattr(request, PERSONAL_FLAG, False):
+            # A widget rendered this shopper's own list inline: no shared cache (Django's cache
+            # middleware, a CDN, a proxy) may hand this response to anybody else.
+            patch_cache_control(response, private=True)
+            patch_vary_headers(response, ("Cookie",))
         try:
             consent.apply_to_response(request, response)
         except Exception:  # personalisation never breaks a page

@@ -39,6 +39,21 @@ def current_product_key(context: Any) -> str:
     return ""
 
 
+# Set on a request whose response shows a widget rendered inline for its shopper; the
+# middleware then marks the response ``Cache-Control: private`` and ``Vary: Cookie``.
+PERSONAL_FLAG = "_personalize_personal"
+
+
+def mark_personal(request: Any) -> None:
+    """The response to ``request`` carries personal content (never served from a shared cache)."""
+    request = getattr(request, "_request", request)  # a DRF request
+    if request is not None:
+        try:
+            setattr(request, PERSONAL_FLAG, True)
+        except AttributeError:
+            pass
+
+
 def render_widget(
     name: str,
     context: Any,
@@ -48,6 +63,7 @@ def render_widget(
 ) -> SafeString:
     """Render ``personalize/widgets/<name>.html`` with what ``build()`` returns; "" on error."""
     request = context.get("request") if hasattr(context, "get") else None
+    mark_personal(request)
     try:
         data = build()
         data.setdefault("widget", name)
