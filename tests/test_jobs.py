@@ -6,6 +6,7 @@ import threading
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from personalize import jobs
 from personalize.checks import check_jobs
@@ -77,3 +78,13 @@ def test_the_check_runs_through_manage_py(settings, capsys):
     settings.PERSONALIZE = {**settings.PERSONALIZE, "JOBS_BACKEND": "auto"}
     call_command("check")
     assert "personalize.W005" in capsys.readouterr().err
+
+
+@pytest.mark.django_db
+def test_admin_train_now_starts_a_job_and_the_list_shows_its_status(admin_client, settings):
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "JOBS_BACKEND": "inline"}
+    response = admin_client.post(reverse("admin:personalize_modelversion_train"), follow=True)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Training of every recommender started (inline)" in html
+    assert "data-personalize-job-status" in html and "Training every recommender:" in html

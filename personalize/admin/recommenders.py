@@ -7,20 +7,22 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from personalize import jobs
 from personalize.models import ModelVersion
-from personalize.recommenders.tasks import train
 from personalize.recommenders.training import activate
 
 
 def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.4f}"
+
+
+TRAIN_ALL = "train:all"
 
 
 @admin.register(ModelVersion)
@@ -111,8 +113,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def train_now(self, request: HttpRequest, queryset: Any) -> None:
         aliases = sorted(set(queryset.values_list("alias", flat=True)))
         for alias in aliases:
-            transaction.on_commit(lambda alias=alias: train.delay(alias=alias))
-        self.message_user(request, gettext("Training queued for: %(aliases)s.") % {"aliases": ", ".join(aliases)})
+            job = jobs.start(
+                "personalize.recommenders.training:train", label=gettext("Training %(alias)s") % {"alias": alias},
+                name=f"train:{alias}", kwargs={"alias": alias},
+            )
+        self.message_user(request, gettext("Training started for: %(aliases)s (%(where)s); the status is shown above the list.") % {
+            "aliases": ", ".join(aliases), "where": job.runner})
 
     @admin.action(description=_("Serve the selected version (even if it scored lower)"), permissions=["train"])
     def activate_selected(self, request: HttpRequest, queryset: Any) -> None:
@@ -126,7 +132,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_train_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("personalize.train_modelversion")
 
-    # "Train now" also works before any version exists: a button above the list.
+    # "Train now" also works before any version exists: a button above the list; the job runs
+    # on a Celery worker or in a thread (personalize.jobs), never in the request.
     change_list_template = "admin/personalize/modelversion/change_list.html"
 
     def get_urls(self) -> list:
@@ -138,10 +145,15 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:personalize_modelversion_changelist"))
         if not self.has_train_permission(request):
             raise PermissionDenied
-        transaction.on_commit(lambda: train.delay())
-        self.message_user(request, gettext("Training of every recommender queued."))
+        job = jobs.start("personalize.recommenders.training:train_all", label=gettext("Training every recommender"), name=TRAIN_ALL)
+        self.message_user(request, gettext("Training of every recommender started (%(where)s); the status is shown above the list.") % {"where": job.runner})
         return HttpResponseRedirect(reverse("admin:personalize_modelversion_changelist"))
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
-        extra = {"can_train": self.has_train_permission(request), **(extra_context or {})}
+        statuses = [jobs.status(TRAIN_ALL), *(jobs.status(f"train:{a}") for a in ModelVersion.objects.order_by().values_list("alias", flat=True).distinct())]
+        extra = {
+            "can_train": self.has_train_permission(request),
+            "job_lines": [job.line() for job in statuses if job is not None],
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, extra)
