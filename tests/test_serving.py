@@ -185,3 +185,20 @@ def test_a_page_without_widgets_stays_cacheable(cached_site):
     second = Client(HTTP_USER_AGENT=BROWSER_UA).get("/cached/plain/")
     assert first.content == second.content
     assert "private" not in first.get("Cache-Control", "")
+
+
+# --- freshness on any cache ------------------------------------------------------------------------
+def test_a_version_switched_by_another_process_is_seen_within_the_bound_even_on_a_per_process_cache(settings):
+    from personalize.models import ModelVersion
+    from personalize.recommenders.loading import active_version_id
+
+    old = ModelVersion.objects.create(alias="default", is_active=True)
+    assert active_version_id("default") == old.pk
+    # Another process (a worker with its own local-memory cache) activates a new version: its
+    # publication never reaches this process's cache, only the database changes.
+    new = ModelVersion.objects.create(alias="default")
+    ModelVersion.objects.filter(pk=old.pk).update(is_active=False)
+    ModelVersion.objects.filter(pk=new.pk).update(is_active=True)
+    assert active_version_id("default") == old.pk  # within LOCAL_CACHE_SECONDS: the cached id
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "LOCAL_CACHE_SECONDS": 0}  # the bound has passed
+    assert active_version_id("default") == new.pk

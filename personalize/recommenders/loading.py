@@ -1,8 +1,9 @@
 """Serving the active model version: loaded once per process, reloaded when it changes.
 
 The active version id of each alias sits in Django's cache (written when a version is
-activated); a process looks at it at most every ``RELOAD_SECONDS`` and only touches the
-database when the id changed (or the cache lost it), so the warm path costs no SQL.
+activated); a process looks at it at most every ``RELOAD_SECONDS``, and asks the database
+too at most every ``LOCAL_CACHE_SECONDS`` (one indexed query) so that a model trained in
+another process reaches this one on any cache, even a per-process one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from django.core.files.storage import default_storage
 
 from personalize.caching import cache
+from personalize.conf import personalize_settings as ps
 from personalize.models import ModelVersion
 from personalize.recommenders import reset_instance
 from personalize.recommenders.base import Artefact, BaseRecommender
@@ -32,17 +34,33 @@ def active_cache_key(alias: str) -> str:
 def publish_active(alias: str, version_id: int | None) -> None:
     """Tell every process which version now serves ``alias`` (after the switch committed)."""
     cache().set(active_cache_key(alias), version_id or NO_VERSION, None)
+    _checked.pop(alias, None)
     reset_instance(alias)
 
 
+# alias -> (monotonic time of the last database check, the id it found), per process.
+_checked: dict[str, tuple[float, int]] = {}
+
+
 def active_version_id(alias: str) -> int:
-    """The serving version id (``NO_VERSION`` when none); the DB is read on a cache miss only."""
-    version_id = cache().get(active_cache_key(alias))
-    if version_id is None:
-        version_id = (
-            ModelVersion.objects.filter(alias=alias, is_active=True).values_list("pk", flat=True).first() or NO_VERSION
-        )
-        cache().set(active_cache_key(alias), version_id, None)
+    """The serving version id (``NO_VERSION`` when none).
+
+    The cache tells every process at once when training switched versions; the database is
+    also asked, at most every ``LOCAL_CACHE_SECONDS`` per alias and process (one indexed
+    query), so a new model reaches every process within that bound on any cache, including a
+    per-process one where the trainer's publication never arrives.
+    """
+    now = time.monotonic()
+    last = _checked.get(alias)
+    if last is not None and now - last[0] < float(ps.LOCAL_CACHE_SECONDS):
+        cached = cache().get(active_cache_key(alias))
+        if cached is not None:
+            return int(cached)
+    version_id = (
+        ModelVersion.objects.filter(alias=alias, is_active=True).values_list("pk", flat=True).first() or NO_VERSION
+    )
+    _checked[alias] = (now, version_id)
+    cache().set(active_cache_key(alias), version_id, None)
     return int(version_id)
 
 
