@@ -217,6 +217,17 @@ def test_quiet_hours_delay_and_do_not_drop():
     assert run(datetime(2026, 6, 11, 8, 0, tzinfo=UTC)).sent == 1
 
 
+def test_the_command_says_until_when_quiet_hours_defer_and_can_ignore_them(capsys):
+    factories.cart_shopper([factories.product()], updated_at=NOON)
+    call_command("personalize_send_lifecycle_emails", "--now", "2026-06-10T22:30:00+00:00")
+    out = capsys.readouterr().out
+    assert "deferred_quiet=1" in out
+    assert "1 deferred by quiet hours until 08:00 UTC (2026-06-11); use --ignore-quiet-hours to try it now." in out
+    call_command("personalize_send_lifecycle_emails", "--now", "2026-06-10T22:31:00+00:00", "--ignore-quiet-hours")
+    out = capsys.readouterr().out
+    assert "sent=1" in out and "deferred by quiet hours" not in out
+
+
 def test_quiet_hours_use_the_store_time_zone(settings):
     settings.PERSONALIZE = {**settings.PERSONALIZE, "EMAIL_TIME_ZONE": "America/New_York"}
     factories.cart_shopper([factories.product()], updated_at=NOON)

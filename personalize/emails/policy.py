@@ -85,6 +85,17 @@ def in_quiet_hours(shopper: Shopper, now: datetime) -> bool:
     return local >= start or local < end  # spans midnight (21:00-08:00)
 
 
+def quiet_hours_end(shopper: Shopper, now: datetime) -> datetime:
+    """When the quiet hours that hold ``now`` end for this shopper (an aware datetime)."""
+    zone = shopper_zone(shopper)
+    local = now.astimezone(zone)
+    end = _parse_time(ps.EMAIL_QUIET_HOURS[1])
+    moment = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    if moment <= local:
+        moment += timedelta(days=1)
+    return moment
+
+
 def cap_since(now: datetime) -> datetime:
     return now - timedelta(hours=ps.EMAIL_CAP_HOURS)
 

@@ -47,10 +47,13 @@ class RunStats:
     interrupted: int = 0
     missing_products: int = 0
     planned: list[dict[str, Any]] = field(default_factory=list)
+    # The earliest moment (UTC) a quiet-hours deferral ends: what the command tells the operator.
+    quiet_until: Any = None
 
     def as_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data.pop("planned")
+        data.pop("quiet_until")
         return data
 
 

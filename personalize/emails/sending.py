@@ -38,6 +38,7 @@ from personalize.emails import rendering
 from personalize.emails.policy import (
     fatigued,
     in_quiet_hours,
+    quiet_hours_end,
     is_unsubscribed,
     recent_counts,
     shopper_language,
@@ -61,8 +62,12 @@ OUTCOME_FLUSH = 100
 class Runner:
     """One run of :func:`send_due`."""
 
-    def __init__(self, now: datetime, *, dry_run: bool = False, limit: int | None = None, connection: Any = None) -> None:
+    def __init__(
+        self, now: datetime, *, dry_run: bool = False, limit: int | None = None, connection: Any = None,
+        ignore_quiet_hours: bool = False,
+    ) -> None:
         self.now = now
+        self.ignore_quiet_hours = ignore_quiet_hours
         self.dry_run = dry_run
         self.limit = limit if limit is not None else ps.EMAIL_MAX_PER_RUN
         self.stats = RunStats()
@@ -135,8 +140,11 @@ class Runner:
             if counts.get(shopper.pk, 0) >= ps.EMAIL_CAP_COUNT:
                 self.stats.deferred_cap += 1
                 continue
-            if in_quiet_hours(shopper, self.now):
+            if not self.ignore_quiet_hours and in_quiet_hours(shopper, self.now):
                 self.stats.deferred_quiet += 1
+                until = quiet_hours_end(shopper, self.now)
+                if self.stats.quiet_until is None or until < self.stats.quiet_until:
+                    self.stats.quiet_until = until
                 continue
             if step.offer_id and shopper.pk in tired:
                 self.stats.deferred_fatigue += 1
@@ -430,18 +438,22 @@ def send_due(
     dry_run: bool = False,
     limit: int | None = None,
     connection_factory: Callable[[], Any] | None = None,
+    ignore_quiet_hours: bool = False,
 ) -> RunStats:
-    """Send every lifecycle email due at ``now`` (default: the current time); returns the counts."""
+    """Send every lifecycle email due at ``now`` (default: the current time); returns the counts.
+
+    ``ignore_quiet_hours``: send even inside ``EMAIL_QUIET_HOURS`` (a demo, a manual run).
+    """
     now = now or timezone.now()
     if dry_run:
-        return Runner(now, dry_run=True, limit=limit).run()
+        return Runner(now, dry_run=True, limit=limit, ignore_quiet_hours=ignore_quiet_hours).run()
     connection = (connection_factory or get_connection)()
     try:
         connection.open()
     except Exception:
         logger.exception("personalize: could not open the email connection; sending message by message")
     try:
-        return Runner(now, limit=limit, connection=connection).run()
+        return Runner(now, limit=limit, connection=connection, ignore_quiet_hours=ignore_quiet_hours).run()
     finally:
         try:
             connection.close()

@@ -1,7 +1,9 @@
-"""``manage.py personalize_send_lifecycle_emails [--dry-run] [--now ISO] [--limit N]``.
+"""``manage.py personalize_send_lifecycle_emails [--dry-run] [--now ISO] [--limit N] [--ignore-quiet-hours]``.
 
 Runs what the beat task ``personalize.emails.send_due`` runs. ``--now`` moves the clock (for a
-demo or to replay a run): "2026-11-23T10:00", "+26h" / "+3d" (from now) are accepted.
+demo or to replay a run): "2026-11-23T10:00", "+26h" / "+3d" (from now) are accepted. Emails due
+inside the quiet hours wait; the command says how many and until when, and
+``--ignore-quiet-hours`` sends them now.
 """
 
 from __future__ import annotations
@@ -43,13 +45,18 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Show what would be sent; send and record nothing.")
         parser.add_argument("--now", help="Pretend it is this time: ISO date-time, or +26h / +3d from now (demo).")
         parser.add_argument("--limit", type=int, help="Send at most this many emails.")
+        parser.add_argument(
+            "--ignore-quiet-hours",
+            action="store_true",
+            help="Send now even inside EMAIL_QUIET_HOURS (21:00-08:00 in the shopper's time zone by default).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = parse_now(options["now"]) if options.get("now") else None
         limit = options.get("limit")
         if limit is not None and limit < 0:
             raise CommandError("--limit must be 0 or more.")
-        stats = send_due(now, dry_run=options["dry_run"], limit=limit)
+        stats = send_due(now, dry_run=options["dry_run"], limit=limit, ignore_quiet_hours=options["ignore_quiet_hours"])
         if options["dry_run"]:
             for item in stats.planned:
                 self.stdout.write(
@@ -57,3 +64,9 @@ class Command(BaseCommand):
                 )
         summary = ", ".join(f"{key}={value}" for key, value in stats.as_dict().items() if value)
         self.stdout.write(self.style.SUCCESS(summary or "nothing due"))
+        if stats.deferred_quiet and stats.quiet_until is not None:
+            until = stats.quiet_until
+            self.stdout.write(
+                f"{stats.deferred_quiet} deferred by quiet hours until {until:%H:%M} {until.tzname()} "
+                f"({until:%Y-%m-%d}); use --ignore-quiet-hours to try it now."
+            )
