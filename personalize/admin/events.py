@@ -19,10 +19,12 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from personalize.adapters import get_adapter
+from personalize.admin.timeline import timeline
 from personalize.admin.privacy import erase_personal_data, erase_shoppers, export_personal_data
 from personalize.events import event_kinds
 from personalize.models import Cart, Event, EventKind, Shopper
@@ -259,7 +261,7 @@ class ShopperAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     fields = (
         "key", "user", "email", "email_consent", "language", "country", "device", "visits",
-        "first_seen", "last_seen", "merged_into", "event_counts", "cart_table", "recent_events",
+        "first_seen", "last_seen", "merged_into", "event_counts", "cart_table", "decision_timeline", "recent_events",
     )
     readonly_fields = fields
 
@@ -307,6 +309,10 @@ class ShopperAdmin(ReadOnlyAdmin):
         return format_html("{}<p>{}: {} · {}: {}</p>", cart_lines_table(cart.lines), _("Value"), cart.value, _("updated"), cart.updated_at)
 
     @admin.display(description=_("recent events"))
+    @admin.display(description=_("why did this shopper see that?"))
+    def decision_timeline(self, obj: Shopper) -> str:
+        return render_to_string("admin/personalize/shopper/_timeline.html", {"entries": timeline(obj)})
+
     def recent_events(self, obj: Shopper) -> str:
         events = list(obj.events.order_by("-created_at")[:RECENT_EVENTS])
         if not events:
