@@ -249,6 +249,7 @@ class Browser(requests.Session):
             data={**data, "csrfmiddlewaretoken": token},
             headers={"Referer": self.base + (page or path)},
             timeout=REQUEST_TIMEOUT,
+            allow_redirects=False,  # the redirect (to the order page) is the answer
         )
 
 

@@ -120,13 +120,18 @@ def redis_blackholed(ctx: Context) -> Outcome:
         warm = [timed(lambda: browser.get_page(_product_page(ctx, i), timeout=10)) for i in range(4)]
         times, problems = [], []
         paths = [_product_page(ctx, i) for i in range(12)] + ["/", "/admin/login/", "/cart/"]
-        # A few at once too: hung requests must not pile up behind each other.
-        with ThreadPoolExecutor(4) as pool:
-            results = list(pool.map(lambda p: timed(lambda: Browser(server.base).get_page(p, timeout=10)), paths))
-        for path, (ms, result) in zip(paths, results):
+        # One after another: each must answer within the budget (the cache costs nothing now).
+        for path in paths:
+            ms, result = timed(lambda: browser.get_page(path, timeout=10))
             times.append(ms)
             if status(result) != "200":
                 problems.append(f"{path} -> {status(result)}")
+        # And eight at once: nothing piles up behind a hung call (the admin still answers).
+        with ThreadPoolExecutor(8) as pool:
+            burst = list(pool.map(lambda p: timed(lambda: Browser(server.base).get_page(p, timeout=10)), paths[:8]))
+        hung = [status(r) for _ms, r in burst if status(r) != "200"]
+        if hung:
+            problems.append(f"burst of 8: {hung}")
         slow = sorted(times)[-1]
         beacon_ms, beacon = timed(lambda: browser.beacon([{"kind": "view", "product": _key(ctx, 1)}]))
         if status(beacon) != "202":
@@ -134,7 +139,11 @@ def redis_blackholed(ctx: Context) -> Outcome:
         if slow >= PAGE_BUDGET_MS or beacon_ms >= PAGE_BUDGET_MS:
             problems.append(f"slowest page {slow:.0f} ms, beacon {beacon_ms:.0f} ms (budget {PAGE_BUDGET_MS:.0f})")
         first = ", ".join(f"{ms:.0f}" for ms, _r in warm)
-        detail = f"first requests {first} ms; then median {statistics.median(times):.0f} ms, max {slow:.0f} ms"
+        burst_max = max(ms for ms, _r in burst)
+        detail = (
+            f"first requests {first} ms; then median {statistics.median(times):.0f} ms, max {slow:.0f} ms; "
+            f"burst of 8 max {burst_max:.0f} ms"
+        )
         return Outcome(not problems, "; ".join(problems + [detail]) if problems else detail)
     finally:
         server = ctx.servers.pop("blackhole", None)
@@ -370,7 +379,9 @@ def xff_rotation(ctx: Context) -> Outcome:
         codes.append(answer.status_code)
     limited = codes.count(429)
     rows = Shopper.objects.count() - shoppers
-    ok = limited > 0 and rows <= 1
+    # At most NEW_PROFILES_PER_NETWORK_PER_HOUR (default 100) profiles per network and hour,
+    # however many cookies and X-Forwarded-For values a script invents (was: one per post).
+    ok = limited > 0 and rows <= 100
     return Outcome(ok, f"200 posts: {limited} answered 429; {rows} shopper rows created")
 
 

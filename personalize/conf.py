@@ -274,6 +274,9 @@ DEFAULTS: dict[str, Any] = {
     # least this old with at least this many visits (a script's fresh cookies do not count).
     "SEARCH_SHOPPER_MIN_AGE_HOURS": 24,
     "SEARCH_SHOPPER_MIN_VISITS": 2,
+    # Profiles the beacon may create per client network (IPv4 /24, IPv6 /64) per hour; beyond
+    # it a new browser is told to retry later (429): fresh cookies cannot mint profiles.
+    "NEW_PROFILES_PER_NETWORK_PER_HOUR": 100,
     # Discount-code attempts per shopper and per client address per hour; then a form error.
     "CODE_ATTEMPTS_PER_HOUR": 10,
     # Extra User-Agent substrings (lower case) treated as bots, on top of crawlerdetect's list.

@@ -201,3 +201,19 @@ def test_a_made_up_variant_is_dropped_and_a_signed_one_is_the_servers(client_ua)
     assert "variant" not in contexts[0] and "signed" not in contexts[0]
     assert contexts[1] == {"source": "beacon", "placement": "for_you", "model_version": "v3", "variant": "b", "signed": True}
     assert "variant" not in contexts[2] and "signed" not in contexts[2]  # a token for another product
+
+
+def test_new_profiles_per_network_are_capped(client_ua, settings):
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "NEW_PROFILES_PER_NETWORK_PER_HOUR": 3, "API_THROTTLE_RATE": None}
+    product = factories.product()
+    codes = []
+    for i in range(6):  # a fresh cookie every time, and a made-up forwarded address
+        fresh = type(client_ua)(HTTP_USER_AGENT=factories.BROWSER_UA)
+        response = fresh.post(
+            URL, json.dumps({"events": [{"kind": "view", "product": str(product.pk)}]}),
+            content_type="application/json", HTTP_ORIGIN="http://testserver", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}",
+        )
+        codes.append(response.status_code)
+    assert codes == [202, 202, 202, 429, 429, 429]
+    assert Shopper.objects.count() == 3
+    assert post(client_ua, {"events": [{"kind": "view", "product": str(product.pk)}]}).status_code == 429

@@ -16,13 +16,30 @@ from rest_framework.views import APIView
 from personalize import identity
 from personalize.api.permissions import OriginCheckedSessionAuthentication, SameOriginPermission
 from personalize.api.throttling import BeaconRateThrottle
+from personalize.caching.breaker import throttle_cache
 from personalize.conf import personalize_settings as ps
 from personalize.events.ingest import PASSIVE_KINDS, BatchError, ingest
 from personalize.events.schema import safe_text
+from personalize.identity.agent import client_network
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def new_profile_allowed(http: Any) -> bool:
+    """At most ``NEW_PROFILES_PER_NETWORK_PER_HOUR`` profiles are created through the beacon per
+    client network: a script that takes a fresh cookie for every post cannot mint profiles (or
+    shoppers to rig lists with) faster than that; a real browser asked to wait retries later."""
+    limit = ps.NEW_PROFILES_PER_NETWORK_PER_HOUR
+    network = client_network(http)
+    if not limit or not network:
+        return True
+    store, key = throttle_cache(), f"personalize:new_profiles:{network}"
+    if store.add(key, 1, 3600):
+        return True
+    count = store.incr(key)
+    return count is None or count <= limit
 
 
 class EventBatchView(APIView):
@@ -60,9 +77,14 @@ class EventBatchView(APIView):
         first_contact = shopper.pk is None and identity.read_cookie_key(http) is None
         pending: list[bool] = []
 
+        capped: list[bool] = []
+
         def shopper_for_batch(events: list) -> Any:
             if first_contact and all(event.kind in PASSIVE_KINDS for event in events):
                 pending.append(True)
+                return None
+            if shopper.pk is None and not new_profile_allowed(http):
+                capped.append(True)
                 return None
             return identity.ensure_shopper(http)
 
@@ -76,6 +98,12 @@ class EventBatchView(APIView):
             response = Response({"accepted": 0, "resend": True}, status=status.HTTP_202_ACCEPTED)
             identity.set_cookie(response, shopper.key)
             return response
+        if result is None and capped:
+            return Response(
+                {"detail": _("Too many new profiles from your network; try again later.")},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": "600"},
+            )
         if result is None:  # no profile may be kept (a bot identity recognised, no consent)
             return Response(status=status.HTTP_204_NO_CONTENT)
         if not result.accepted and not result.duplicates:  # every event was invalid
