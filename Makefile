@@ -32,7 +32,7 @@ PORT ?= 8000
 TRAIN ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-postgres test-py313 test-oscar print-python313 demo worker clean
+.PHONY: help install test test-postgres test-py313 test-oscar faults print-python313 demo worker clean
 
 help:
 	@sed -n '4,11p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
@@ -96,6 +96,11 @@ $(OSCAR_STAMP): pyproject.toml
 	@echo ">> installing -e .[test,oscar] into $(OSCAR_VENV)"
 	$(OSCAR_PY) -m pip install --quiet --disable-pip-version-check -e '.[test,oscar]'
 	@touch $@
+
+# The fault and abuse suite (bench/faults.py): starts gunicorn servers against PostgreSQL + Redis.
+FAULTS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench_faults
+faults: $(STAMP)
+	FAULTS_DATABASE_URL=$(FAULTS_DATABASE_URL) $(PY) bench/faults.py
 
 test-oscar: $(OSCAR_STAMP)
 	$(OSCAR_PY) -m pytest --ds tests.oscar_project.settings tests/oscar -p no:cacheprovider \
