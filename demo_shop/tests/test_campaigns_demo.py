@@ -111,6 +111,18 @@ def test_a_used_single_use_code_is_refused_with_a_message():
     assert "We do not know the code" in html or "already been used" in html  # foreign reads as unknown
 
 
+def test_an_unknown_code_is_said_once_at_checkout():
+    item = product("40.00")
+    client = browser()
+    client.post(f"/cart/add/{item.pk}/", {"quantity": 1})
+    response = client.post(
+        "/checkout/",
+        {"email": "x@example.com", "name": "X", "address": "2 Street", "card_number": "4242424242424242", "discount_code": "NOPE42"},
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and html.count("NOPE42”") == 1, html.count("NOPE42")
+
+
 def test_cart_just_under_free_shipping_gets_the_nudge_and_a_cart_gets_the_exit_intent_offer():
     item = product("42.00")
     client = browser()
