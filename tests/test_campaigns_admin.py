@@ -269,3 +269,9 @@ def test_admin_pause_action_invalidates_the_cache(admin_client):
     )
     campaign.refresh_from_db()
     assert not campaign.is_active and selection.load_campaigns("home_banner") == []
+
+
+def test_new_campaign_content_starts_in_the_store_language(admin_client, settings):
+    settings.LANGUAGE_CODE = "pt"
+    html = admin_client.get(reverse("admin:personalize_campaign_add")).content.decode()
+    assert '<option value="pt" selected>' in html

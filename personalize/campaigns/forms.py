@@ -81,6 +81,8 @@ class CampaignContentForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["language"].choices = settings.LANGUAGES
+        # A new content row starts in the store's language, not the first in the list ("af").
+        self.fields["language"].initial = settings.LANGUAGE_CODE
 
     def clean_variant(self) -> str:
         variant = self.cleaned_data["variant"]
