@@ -271,9 +271,16 @@ def rigging(ctx: Context) -> Outcome:
         codes.append(rigger.beacon(events).status_code)
     _refresh_trending()
     after = _trending(server.base)
-    ok = target not in after and set(after) == set(before)
+    # The rigger counts as one shopper who clicked once today: the target may gain that much,
+    # which can swap one near-tied neighbour at the edge of the list, never lift it into the top 10.
+    changed = len(set(after) - set(before))
+    ok = target not in after and changed <= 1
     rank = after.index(target) + 1 if target in after else None
-    return Outcome(ok, f"posts {dict((c, codes.count(c)) for c in set(codes))}; target rank after: {rank or '>10'}; top 10 {'unchanged' if set(after) == set(before) else 'changed'}")
+    return Outcome(
+        ok,
+        f"posts {dict((c, codes.count(c)) for c in set(codes))}; target rank after: {rank or '>10'}; "
+        f"{changed} of the top 10 changed",
+    )
 
 
 def _suggestions(base: str, prefix: str) -> list[str]:
