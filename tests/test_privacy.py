@@ -407,3 +407,18 @@ def test_artefact_folder_inside_media_root_is_flagged(settings):
     assert "personalize.W083" in {message.id for message in run_checks()}
     settings.PERSONALIZE = {**settings.PERSONALIZE, "EVENT_RETENTION_DAYS": None}
     assert not {m.id for m in run_checks()} & {"personalize.E080", "personalize.E081"}
+
+
+def test_erasure_refreshes_the_counts_of_materialised_segments(settings, django_capture_on_commit_callbacks):
+    from personalize.models import Segment
+    from personalize.segments.materialise import refresh_segments
+
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "JOBS_BACKEND": "inline"}
+    segment = factories.segment("germany", [("country", {"countries": ["DE"]})])
+    Segment.objects.filter(pk=segment.pk).update(mode=Segment.Mode.MATERIALISED)
+    person = Shopper.objects.create(email="de@example.com", country="DE")
+    refresh_segments(["germany"])
+    assert Segment.objects.get(pk=segment.pk).member_count == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        erase(shopper=person.key)
+    assert Segment.objects.get(pk=segment.pk).member_count == 0

@@ -96,6 +96,7 @@ def erase_person(
             profiles=len(person.shopper_ids),
             suppressed=suppressed,
         )
-        transaction.on_commit(lambda: rebuild.after_erasure(retrain=trained_on_them))
+        memberships = bool(counts.get("personalize.SegmentMembership"))
+        transaction.on_commit(lambda: rebuild.after_erasure(retrain=trained_on_them, memberships=memberships))
     logger.info("personalize: erasure %s (%s): %s rows", record.pk, source, sum(counts.values()))
     return ErasureResult(profiles=len(person.shopper_ids), counts=dict(counts), suppressed=suppressed, record=record)

@@ -19,14 +19,20 @@ logger = logging.getLogger("personalize")
 LISTS_JOB = "personalize.privacy.rebuild_lists"
 SEARCH_JOB = "personalize.privacy.rebuild_search"
 TRAIN_JOB = "personalize.privacy.retrain"
+SEGMENTS_JOB = "personalize.privacy.refresh_segments"
 
 
-def after_erasure(*, retrain: bool) -> None:
-    """Start the rebuild jobs (never raises: the erasure itself is already committed)."""
+def after_erasure(*, retrain: bool, memberships: bool = False) -> None:
+    """Start the rebuild jobs (never raises: the erasure itself is already committed).
+
+    ``memberships``: materialised segments lost members, so their counts are refreshed too.
+    """
     wanted = [
         ("personalize.recommenders.training:refresh_lists", _("Lists rebuilt after an erasure"), LISTS_JOB, {}),
         ("personalize.placements.search:search_stats", _("Search suggestions rebuilt after an erasure"), SEARCH_JOB, {"refresh": True}),
     ]
+    if memberships:
+        wanted.append(("personalize.segments.materialise:refresh_segments", _("Segments refreshed after an erasure"), SEGMENTS_JOB, {}))
     if retrain:
         wanted.append(("personalize.recommenders.training:train_all", _("Retraining after an erasure"), TRAIN_JOB, {}))
     for target, label, name, kwargs in wanted:
