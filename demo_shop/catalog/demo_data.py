@@ -464,6 +464,9 @@ def generate(*, n_products: int = 300, n_shoppers: int = 3000, seed: int = 7, im
                     country=p.country,
                     device=p.device,
                     visits=p.sessions,
+                    # The named demo accounts ticked "send me offers" at sign-up (lifecycle demo:
+                    # account holders need that opt-in, docs/privacy.md).
+                    email_consent=p.user is not None and p.user.username in demo,
                 )
                 for p in chunk
             ]
