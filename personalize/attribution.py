@@ -29,6 +29,7 @@ from decimal import Decimal
 from django.db.models import DateTimeField, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery, Value
 from django.utils.translation import gettext_lazy as _
 
+from personalize.batching import chunked
 from personalize.conf import personalize_settings as ps
 from personalize.models import CampaignAssignment, EmailSend, Event, EventKind, Redemption
 
@@ -82,10 +83,7 @@ def _window_start() -> ExpressionWrapper:
 
 
 def _annotated(purchases: QuerySet[Event]) -> QuerySet[Event]:
-    """Each purchase with the ids of its redemption, last click event and last clicked email."""
-    redemption = (
-        Redemption.objects.filter(order_ref=OuterRef("order_ref")).exclude(order_ref="").order_by("created_at", "pk")
-    )
+    """Each purchase with the ids of its last click event and last clicked email."""
     click = Event.objects.filter(
         shopper_id=OuterRef("shopper_id"),
         kind__in=CLICK_KINDS,
@@ -101,7 +99,6 @@ def _annotated(purchases: QuerySet[Event]) -> QuerySet[Event]:
         clicked_at__gte=_window_start(),
     ).order_by("-clicked_at", "-pk")
     return purchases.filter(kind=EventKind.PURCHASE).annotate(
-        redemption_id=Subquery(redemption.values("pk")[:1]),
         click_id=Subquery(click.values("pk")[:1]),
         email_id=Subquery(email.values("pk")[:1]),
     )
@@ -115,10 +112,20 @@ def credits(purchases: QuerySet[Event] | None = None) -> dict[int, Credit]:
     """
     rows = list(
         _annotated(purchases if purchases is not None else Event.objects.all()).values(
-            "pk", "shopper_id", "order_ref", "value", "created_at", "redemption_id", "click_id", "email_id"
+            "pk", "shopper_id", "order_ref", "value", "created_at", "click_id", "email_id"
         )
     )
-    redemptions = Redemption.objects.in_bulk({r["redemption_id"] for r in rows if r["redemption_id"]})
+    # Redemptions by order reference, fetched in bulk (an order_ref lookup per purchase inside
+    # the query would scan the table: its index leads with the offer).
+    by_ref: dict[str, Redemption] = {}
+    refs = sorted({r["order_ref"] for r in rows if r["order_ref"]})
+    for part in chunked(refs):
+        for red in Redemption.objects.filter(order_ref__in=part).order_by("-created_at", "-pk"):
+            by_ref[red.order_ref] = red  # the earliest redemption of the order wins
+    redemptions = {red.pk: red for red in by_ref.values()}
+    for row in rows:
+        found_red = by_ref.get(row["order_ref"]) if row["order_ref"] else None
+        row["redemption_id"] = found_red.pk if found_red is not None else None
     clicks = Event.objects.in_bulk({r["click_id"] for r in rows if r["click_id"] and not r["redemption_id"]})
     sends = _sends(rows, redemptions)
     sends["arm"] = _arms(redemptions)

@@ -89,9 +89,8 @@ def incremental(days: int) -> dict[str, Any]:
     return out
 
 
-def attributed_series(since: datetime, until: datetime) -> dict[str, Any]:
+def attributed_series(since: datetime, until: datetime, credits: dict) -> dict[str, Any]:
     """Credited revenue per day and channel in [since, until)."""
-    credits = attribution.credits(attribution.in_period(since, until))
     start = timezone.localdate(since)
     days = max(1, (timezone.localdate(until - timedelta(microseconds=1)) - start).days + 1)
     labels = [(start + timedelta(days=i)).isoformat() for i in range(days)]
@@ -116,9 +115,9 @@ def attributed_series(since: datetime, until: datetime) -> dict[str, Any]:
     }
 
 
-def placement_rows(since: datetime, until: datetime) -> tuple[list[dict[str, Any]], list]:
+def placement_rows(since: datetime, until: datetime, credits: dict) -> tuple[list[dict[str, Any]], list]:
     """CTR per placement, and the performance rows (per placement/model/variant) behind it."""
-    rows = performance(since, until)
+    rows = performance(since, until, found=credits)
     by_placement: dict[str, dict[str, Any]] = {}
     for row in rows:
         acc = by_placement.setdefault(row.placement, {"placement": row.placement, "impressions": 0, "clicks": 0, "orders": 0})
@@ -191,8 +190,9 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     started = time.perf_counter()
     span = date_range(request)
     impact = incremental(min(max(span["days"], 1), MAX_RANGE_DAYS))
-    series = attributed_series(span["since"], span["until"])
-    placements, performance_rows = placement_rows(span["since"], span["until"])
+    credits = attribution.credits(attribution.in_period(span["since"], span["until"]))  # once for both
+    series = attributed_series(span["since"], span["until"], credits)
+    placements, performance_rows = placement_rows(span["since"], span["until"], credits)
     context = {
         "title": _("Is personalisation paying off?"),
         "range": span,

@@ -51,7 +51,7 @@ def _key(placement: str | None, version: str | None, variant: str | None) -> tup
     return (placement or "", version or "", variant or "")
 
 
-def performance(since: datetime, until: datetime | None = None) -> list[PerformanceRow]:
+def performance(since: datetime, until: datetime | None = None, *, found: dict | None = None) -> list[PerformanceRow]:
     """One row per (placement, model version, variant) with activity in [since, until)."""
     until = until or timezone.now()
     rows: dict[tuple[str, str, str], PerformanceRow] = {}
@@ -79,18 +79,19 @@ def performance(since: datetime, until: datetime | None = None) -> list[Performa
         target.impressions += item["impressions"]
         target.clicks += item["clicks"]
 
-    for item in attributed_orders(since, until):
+    for item in attributed_orders(since, until, found=found):
         target = row(_key(item["placement"], item["model_version"], item["variant"]))
         target.orders += item["orders"]
         target.revenue += item["revenue"] or Decimal("0")
     return sorted(rows.values(), key=lambda r: (r.placement, r.model_version, r.variant))
 
 
-def attributed_orders(since: datetime, until: datetime) -> list[dict]:
+def attributed_orders(since: datetime, until: datetime, *, found: dict | None = None) -> list[dict]:
     """Purchases in [since, until) credited to a recommendation by the one attribution rule
     (``personalize.attribution``: a redeemed code or a later campaign/email click wins),
-    grouped by the clicked list's placement, model version and variant."""
-    found = attribution.credits(attribution.in_period(since, until)).values()
+    grouped by the clicked list's placement, model version and variant. ``found``: the period's
+    credits when the caller already has them (the dashboard), so they are computed once."""
+    found = (found if found is not None else attribution.credits(attribution.in_period(since, until))).values()
     groups = attribution.totals(
         (c for c in found if c.channel == attribution.RECOMMENDATION), lambda c: (c.placement, c.model_version, c.variant)
     )
