@@ -1,27 +1,35 @@
-"""The beacon endpoint under load: batches of events through the full Django stack.
+"""The beacon endpoint against the database's own insert speed, in one run.
 
-Creates a throw-away test database (SQLite in memory, or PostgreSQL with ``DATABASE_URL``),
-a catalogue, then posts ``--batches`` batches of ``--size`` impression/view events with the
-test client (middleware, origin check, throttle, validation, one transaction per batch) from
-``--shoppers`` browsers, and prints requests/s, events/s and SQL queries per batch.
-Throttling is disabled for the run (it would stop a single client, as it should).
+Creates a throw-away test database (PostgreSQL with ``DATABASE_URL``, else SQLite in memory), a
+catalogue and ``--shoppers`` browsers, then in alternating rounds (ABAB, so machine noise hits
+both sides):
+
+- **API**: batches of ``--size`` events with client ids posted through the full Django stack
+  (middleware, origin check, throttle disabled, validation, key lookup, insert, receivers);
+- **bulk20**: ``Event.objects.bulk_create`` of the same rows in batches of ``--size``, one
+  transaction each (the baseline of issue 11);
+- **COPY** (PostgreSQL): the same rows in one ``COPY``.
+
+Every acknowledged API event must be stored exactly once (counted by client id). Ends with::
+
+    beacon ratio: R of bulk20, p99 N ms, lost L
 
 Usage::
 
-    .venv/bin/python bench/beacon.py --batches 200 --size 50
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test PERSONALIZE_TEST_DB=bench_beacon \\
-        .venv/bin/python bench/beacon.py --batches 200 --size 50
+        .venv/bin/python bench/beacon.py --batches 300 --size 20
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
-import statistics
 import sys
 import time
+import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -30,8 +38,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=200)
-    parser.add_argument("--size", type=int, default=50)
+    parser.add_argument("--batches", type=int, default=300, help="batches per side and round")
+    parser.add_argument("--size", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--products", type=int, default=500)
     parser.add_argument("--shoppers", type=int, default=20)
     args = parser.parse_args()
@@ -40,14 +49,14 @@ def main() -> None:
 
     django.setup()
     from django.conf import settings
-    from django.db import connection
+    from django.db import connection, transaction
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext, override_settings, setup_test_environment, setup_databases
+    from django.test.utils import override_settings, setup_databases, setup_test_environment, teardown_databases
 
     setup_test_environment()
     old = setup_databases(verbosity=0, interactive=False)
     try:
-        from personalize.models import Event
+        from personalize.models import Event, Shopper
         from tests import factories
         from tests.testshop.models import Category, Product
 
@@ -56,47 +65,89 @@ def main() -> None:
             Product(name=f"P{i}", category=categories[i % 10], price=10 + i % 90) for i in range(args.products)
         )
         keys = [str(pk) for pk in Product.objects.values_list("pk", flat=True)]
-        clients = [Client(HTTP_USER_AGENT=factories.BROWSER_UA, HTTP_ORIGIN="http://testserver") for _ in range(args.shoppers)]
         rng = random.Random(7)
+        clients = [
+            Client(HTTP_USER_AGENT=factories.BROWSER_UA, HTTP_ORIGIN="http://testserver") for _ in range(args.shoppers)
+        ]
+        for client in clients:
+            client.cookies["personalize_consent"] = "granted"
 
-        def batch() -> str:
-            events = []
-            for _ in range(args.size):
-                kind = rng.choice(["impression", "impression", "impression", "view", "rec_click"])
-                events.append({"kind": kind, "product": rng.choice(keys), "placement": "recently_viewed"})
-            return json.dumps({"events": events})
+        def events() -> list[dict]:
+            return [
+                {"kind": rng.choice(["impression", "impression", "view", "rec_click"]), "product": rng.choice(keys),
+                 "placement": "recently_viewed", "id": uuid.uuid4().hex}
+                for _ in range(args.size)
+            ]  # fmt: skip
 
-        personalize = {**settings.PERSONALIZE, "API_THROTTLE_RATE": None, "API_MAX_BATCH": max(50, args.size)}
+        personalize = {**settings.PERSONALIZE, "API_THROTTLE_RATE": None, "CONSENT_REQUIRED": False,
+                       "NEW_PROFILES_PER_NETWORK_PER_HOUR": None, "API_MAX_BATCH": max(50, args.size)}  # fmt: skip
         with override_settings(PERSONALIZE=personalize):
-            bodies = [batch() for _ in range(args.batches)]
-            for client in clients:  # first request of each browser creates its shopper
-                client.post("/personalize/api/events/", bodies[0], content_type="application/json")
+            for client in clients:  # each browser's first post: its cookie and profile
+                client.post("/personalize/api/events/", json.dumps({"events": events()}), content_type="application/json")
+            shoppers = list(Shopper.objects.all())
             Event.objects.all().delete()
-            times, queries = [], []
-            start = time.perf_counter()
-            for i, body in enumerate(bodies):
-                client = clients[i % len(clients)]
+            api_time = bulk_time = 0.0
+            latencies: list[float] = []
+            acknowledged: set[str] = set()
+            bulk_rows = 0
+            for _round in range(args.rounds):
+                bodies = [events() for _ in range(args.batches)]
                 t0 = time.perf_counter()
-                with CaptureQueriesContext(connection) as ctx:
-                    response = client.post("/personalize/api/events/", body, content_type="application/json")
-                times.append(time.perf_counter() - t0)
-                queries.append(len(ctx.captured_queries))
-                assert response.status_code == 202, response.content
-            total = time.perf_counter() - start
-        stored = Event.objects.count()
-        assert stored == args.batches * args.size, stored
-        times.sort()
-        print(f"database: {connection.vendor}; batches: {args.batches} x {args.size} events; shoppers: {args.shoppers}")
-        print(f"requests/s: {args.batches / total:.1f}; events/s: {stored / total:.0f}")
-        print(
-            f"latency per batch ms: median {statistics.median(times) * 1000:.1f}, "
-            f"p95 {times[int(len(times) * 0.95) - 1] * 1000:.1f}"
-        )
-        print(f"SQL queries per batch: min {min(queries)}, max {max(queries)}")
+                for i, batch in enumerate(bodies):
+                    s = time.perf_counter()
+                    answer = clients[i % len(clients)].post(
+                        "/personalize/api/events/", json.dumps({"events": batch}), content_type="application/json"
+                    )
+                    latencies.append(time.perf_counter() - s)
+                    if answer.status_code == 202 and answer.json().get("accepted") == len(batch):
+                        acknowledged.update(e["id"] for e in batch)
+                api_time += time.perf_counter() - t0
+                rows = [
+                    [Event(shopper=shoppers[i % len(shoppers)], kind=e["kind"], product_key=e["product"],
+                           context={"placement": e["placement"], "source": "beacon"}) for e in batch]
+                    for i, batch in enumerate(events() for _ in range(args.batches))
+                ]  # fmt: skip
+                t0 = time.perf_counter()
+                for batch in rows:
+                    with transaction.atomic():
+                        Event.objects.bulk_create(batch)
+                bulk_time += time.perf_counter() - t0
+                bulk_rows += sum(len(batch) for batch in rows)
+        api_events = len(acknowledged)
+        stored = Event.objects.filter(client_id__in=acknowledged).count()
+        lost = api_events - stored
+        api_rate, bulk_rate = api_events / api_time, bulk_rows / bulk_time
+        latencies.sort()
+        p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000
+        copy_rate = _copy_rate(connection, shoppers, keys, rng, args.batches * args.size) if connection.vendor == "postgresql" else None
+        print(f"database: {connection.vendor}; {args.rounds} rounds x {args.batches} batches x {args.size} events; {args.shoppers} shoppers")
+        print(f"API (full stack):  {api_rate:8.0f} events/s, median {latencies[len(latencies) // 2] * 1000:.1f} ms, p99 {p99:.1f} ms per batch")
+        print(f"bulk_create x{args.size}:  {bulk_rate:8.0f} events/s")
+        if copy_rate:
+            print(f"COPY:              {copy_rate:8.0f} events/s")
+        print(f"acknowledged {api_events}, stored {stored} (exactly once by client id)")
+        print(f"beacon ratio: {api_rate / bulk_rate:.2f} of bulk{args.size}, p99 {p99:.0f} ms, lost {lost}")
     finally:
-        from django.test.utils import teardown_databases
-
         teardown_databases(old, verbosity=0)
+
+
+def _copy_rate(connection, shoppers, keys, rng, count: int) -> float:
+    """Events/s of one PostgreSQL COPY of ``count`` rows (the database's own ceiling)."""
+    from django.utils import timezone
+
+    now = timezone.now().isoformat()
+    buffer = io.StringIO()
+    for i in range(count):
+        shopper = shoppers[i % len(shoppers)].pk
+        buffer.write(f"{shopper}\timpression\t{rng.choice(keys)}\t1\t\\N\t\t\t{{\"source\": \"beacon\"}}\t{now}\n")
+    data = buffer.getvalue()
+    columns = "shopper_id, kind, product_key, quantity, value, query, order_ref, context, created_at"
+    with connection.cursor() as cursor:
+        t0 = time.perf_counter()
+        with cursor.cursor.copy(f"COPY personalize_event ({columns}) FROM STDIN") as copy:
+            copy.write(data)
+        elapsed = time.perf_counter() - t0
+    return count / elapsed
 
 
 if __name__ == "__main__":
