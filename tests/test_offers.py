@@ -289,3 +289,32 @@ def test_code_guessing_is_limited_per_shopper_and_address(settings):
     # A fresh cookie from the same address is limited too.
     again = best_offer(factories.shopper_request(Shopper.objects.create()), lines((a, 1)), code="REAL10")
     assert not again.applies and "Too many codes" in again.error
+
+
+def test_a_first_order_offer_seen_anonymously_does_not_apply_after_logging_in_with_past_orders():
+    from personalize.identity.merge import merge_shoppers
+    from personalize.models import Event, OfferCode, Shopper
+    from personalize.offers import OfferError, best_offer, redeem
+    from personalize.offers.codes import issue_code
+
+    offer = factories.offer(name="First order 10%", code_mode="unique", code="", code_prefix="HELLO", first_order_only=True)
+    product = factories.product(price=Decimal("40.00"))
+    lines = [{"product": product, "quantity": 1, "price": "40.00"}]
+    # A new visitor gets the code and it applies.
+    newcomer = Shopper.objects.create()
+    issue_code(offer, newcomer, source="test")
+    assert best_offer(factories.shopper_request(newcomer), lines).offer == offer
+    # Alice, with a past order, saw it while anonymous, then logged in: it no longer applies.
+    alice = factories.user("alice-first")
+    account = Shopper.objects.create(user=alice)
+    Event.objects.create(shopper=account, kind="purchase", order_ref="OLD-1", value=Decimal("30"))
+    browser = Shopper.objects.create()
+    code = issue_code(offer, browser, source="test")
+    merged = merge_shoppers(browser, account)  # the login
+    decision = best_offer(factories.shopper_request(merged, user_obj=alice), lines, code=code)
+    assert decision.offer is None and decision.error == "This offer is for a first order only."
+    # And redeem refuses it too (a decision made before the login).
+    early = best_offer(factories.shopper_request(newcomer), lines)
+    with pytest.raises(OfferError):
+        redeem(None, early, "NEW-2", shopper=merged)
+    assert OfferCode.objects.filter(code=code, used_at__isnull=True).exists()

@@ -44,7 +44,7 @@ class OfferAdmin(admin.ModelAdmin):
         (None, {"fields": ("name", "is_active")}),
         (gettext_lazy("Discount"), {"fields": ("discount_type", "value", "free_shipping", "min_cart_value")}),
         (gettext_lazy("Scope"), {"fields": ("scope", "scope_keys")}),
-        (gettext_lazy("Code"), {"fields": ("code_mode", "code", "code_prefix", "code_valid_days", "uses_per_shopper")}),
+        (gettext_lazy("Code"), {"fields": ("code_mode", "code", "code_prefix", "code_valid_days", "uses_per_shopper", "first_order_only")}),
         (gettext_lazy("Validity"), {"fields": ("valid_from", "valid_until")}),
     )
 

@@ -63,6 +63,11 @@ class Offer(models.Model):
     code_valid_days = models.PositiveIntegerField(
         _("unique codes valid for (days)"), default=14, help_text=_("0: valid as long as the offer.")
     )
+    first_order_only = models.BooleanField(
+        _("first order only"),
+        default=False,
+        help_text=_("Only for a customer's first order: checked at checkout against the account's and the browser's past orders."),
+    )
     uses_per_shopper = models.PositiveIntegerField(
         _("uses per shopper"), default=1, help_text=_("For a shared code; 0 means unlimited.")
     )

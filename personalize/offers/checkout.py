@@ -33,6 +33,8 @@ from personalize.models import (
     CONTROL,
     Campaign,
     CampaignAssignment,
+    Event,
+    EventKind,
     Offer,
     OfferCode,
     Placement,
@@ -181,6 +183,25 @@ def _check_offer_valid(offer: Offer, now) -> None:
         raise OfferError(_("This offer ended on %(date)s.") % {"date": date_format(timezone.localtime(offer.valid_until), "DATETIME_FORMAT")})
 
 
+def has_ordered(shopper: Shopper | None, *, exclude_ref: str = "") -> bool:
+    """Whether the shopper (or any profile of their account) bought before, other than ``exclude_ref``."""
+    if shopper is None or shopper.pk is None:
+        return False
+    mine = Q(shopper=shopper) | Q(shopper__merged_into=shopper)
+    if shopper.user_id:
+        mine |= Q(shopper__user_id=shopper.user_id)
+    purchases = Event.objects.filter(mine, kind=EventKind.PURCHASE)
+    if exclude_ref:
+        purchases = purchases.exclude(order_ref=exclude_ref)
+    return purchases.exists()
+
+
+def _check_first_order(offer: Offer, shopper: Shopper | None, *, order_ref: str = "") -> None:
+    """A first-order offer is refused to a customer with past orders (seen while anonymous, then logged in)."""
+    if offer.first_order_only and has_ordered(shopper, exclude_ref=order_ref):
+        raise OfferError(_("This offer is for a first order only."))
+
+
 def _check_uses(offer: Offer, shopper: Shopper | None) -> None:
     if not offer.uses_per_shopper or shopper is None or shopper.pk is None:
         return
@@ -311,6 +332,7 @@ def best_offer(
             continue
         seen.add((candidate.offer.pk, candidate.code))
         try:
+            _check_first_order(candidate.offer, shopper)
             worth, decision = _decide(candidate, lines, shipping)
         except OfferError as exc:
             if typed and normalize_code(typed) == candidate.code:
@@ -385,6 +407,8 @@ def redeem(request: Any, decision: OfferDecision, order_ref: str, *, shopper: Sh
         existing = Redemption.objects.filter(offer=offer, order_ref=order_ref).first()
         if existing is not None:
             return existing
+        # Checked again here: the shopper may have logged in (and brought past orders) since.
+        _check_first_order(offer, shopper, order_ref=order_ref)
         if decision.code_id is not None:
             claimed = (
                 OfferCode.objects.filter(pk=decision.code_id, used_at__isnull=True)

@@ -60,6 +60,7 @@ OFFERS: dict[str, dict[str, Any]] = {
         "code": "",
         "code_prefix": "WELCOME",
         "code_valid_days": 14,
+        "first_order_only": True,
     },
     "Second look 15%": {
         "discount_type": "percent",
