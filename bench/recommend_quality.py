@@ -401,6 +401,7 @@ def evaluate_test(data, train: np.ndarray, test: np.ndarray, als_params: dict, w
     placement = {"recommender": "default", "method": "recommend"}
     steps["served (every step on)"] = served()
     steps["no diversity cap"] = served({"PLACEMENTS": {"for_you": {**placement, "diversity": {"category": None, "brand": None}}}})
+    steps["category cap 4 forced on (DIVERSITY_OFF=[])"] = served(DIVERSITY_OFF=[])
     steps["no popular backfill"] = served({"PLACEMENTS": {"for_you": {**placement, "backfill": False}}})
     steps["no recency weighting (RECENCY=KNN_RECENCY=1)"] = served(RECENCY=1.0, KNN_RECENCY=1.0)
     steps["longer profile (PROFILE_EVENTS 1000)"] = served({"PROFILE_EVENTS": 1000})

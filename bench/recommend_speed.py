@@ -155,6 +155,9 @@ def train_size(size: int, refit: bool | None, trace: bool = True) -> dict:
             "refit": version.metrics.get("refit"), "ndcg@10": round((version.metrics.get("model") or {}).get("ndcg@10", 0.0), 4),
             "baseline_ndcg@10": round((version.metrics.get("baseline") or {}).get("ndcg@10", 0.0), 4),
             "error": (version.error or "")[:300],
+            "tuning_s": (version.metrics.get("tuning") or {}).get("seconds"),
+            "tuned_on_events": (version.metrics.get("split") or {}).get("events"),
+            "chosen": (version.metrics.get("tuning") or {}).get("chosen"),
         }
         print(f"  {size} events, {alias}: {row['aliases'][alias]}", flush=True)
     training.refresh_lists(data)

@@ -34,7 +34,7 @@ METRIC = "ndcg@10"
 TUNING_DEFAULTS: dict[str, Any] = {
     "TUNE": True,
     "TUNING_MAX_EVENTS": 50_000,
-    "TUNING_MAX_USERS": 2000,
+    "TUNING_MAX_USERS": 1000,
     "TUNING_SEED": 0,
     "VALIDATION_FRACTION": 0.2,
 }
