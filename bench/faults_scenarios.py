@@ -120,12 +120,19 @@ def redis_blackholed(ctx: Context) -> Outcome:
         warm = [timed(lambda: browser.get_page(_product_page(ctx, i), timeout=10)) for i in range(4)]
         times, problems = [], []
         paths = [_product_page(ctx, i) for i in range(12)] + ["/", "/admin/login/", "/cart/"]
+        # The same pages on the healthy server, right before: the machine's own speed (shared,
+        # noisy); the dead cache may add nothing noticeable on top of it.
+        healthy = Browser(ctx.server().base)
+        base = []
+        for path in paths:
+            base.append(timed(lambda: healthy.get_page(path, timeout=10))[0])
         # One after another: each must answer within the budget (the cache costs nothing now).
         for path in paths:
             ms, result = timed(lambda: browser.get_page(path, timeout=10))
             times.append(ms)
             if status(result) != "200":
                 problems.append(f"{path} -> {status(result)}")
+        extra = max(ms - b for ms, b in zip(times, base))
         # And eight at once: nothing piles up behind a hung call (the admin still answers).
         with ThreadPoolExecutor(8) as pool:
             burst = list(pool.map(lambda p: timed(lambda: Browser(server.base).get_page(p, timeout=10)), paths[:8]))
@@ -136,12 +143,16 @@ def redis_blackholed(ctx: Context) -> Outcome:
         beacon_ms, beacon = timed(lambda: browser.beacon([{"kind": "view", "product": _key(ctx, 1)}]))
         if status(beacon) != "202":
             problems.append(f"beacon -> {status(beacon)}")
-        if slow >= PAGE_BUDGET_MS or beacon_ms >= PAGE_BUDGET_MS:
-            problems.append(f"slowest page {slow:.0f} ms, beacon {beacon_ms:.0f} ms (budget {PAGE_BUDGET_MS:.0f})")
+        # Under the budget, or (on a loaded machine) no slower than the healthy server by 100 ms.
+        if (slow >= PAGE_BUDGET_MS and extra >= 100) or beacon_ms >= PAGE_BUDGET_MS:
+            problems.append(
+                f"slowest page {slow:.0f} ms ({extra:+.0f} ms on the healthy server), beacon {beacon_ms:.0f} ms (budget {PAGE_BUDGET_MS:.0f})"
+            )
         first = ", ".join(f"{ms:.0f}" for ms, _r in warm)
         burst_max = max(ms for ms, _r in burst)
         detail = (
-            f"first requests {first} ms; then median {statistics.median(times):.0f} ms, max {slow:.0f} ms; "
+            f"first requests {first} ms; then median {statistics.median(times):.0f} ms, max {slow:.0f} ms "
+            f"(healthy Redis: median {statistics.median(base):.0f} ms, worst difference {extra:+.0f} ms); "
             f"burst of 8 max {burst_max:.0f} ms"
         )
         return Outcome(not problems, "; ".join(problems + [detail]) if problems else detail)
