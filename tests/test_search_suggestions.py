@@ -151,3 +151,14 @@ def test_the_refresh_task_recomputes_the_cached_stats():
     assert refresh_search_suggestions.delay().get() == 2
     assert set(suggestions_for(None, limit=6).queries) == {"lamps", "rugs"}
     assert any(job["task"] == "personalize.placements.refresh_search_suggestions" for job in DEFAULT_SCHEDULES)
+
+
+@pytest.mark.django_db
+def test_a_prefix_is_completed_with_product_titles_and_nonsense_gets_nothing():
+    from personalize.placements.search import suggestions_for
+
+    factories.product(name="Espresso machine")
+    factories.product(name="Headlamp")
+    req = factories.request()
+    assert suggestions_for(req, limit=5, prefix="espr").queries == ["Espresso machine"]
+    assert suggestions_for(req, limit=5, prefix="zzzqqq").queries == []

@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
+from personalize.adapters import get_adapter
 from personalize.caching import cache
 from personalize.caching.breaker import breaker
 from personalize.conf import personalize_settings as ps
@@ -32,6 +33,8 @@ from personalize.placements.pipeline import candidate_list, profile_of
 from personalize.recommenders import get_recommender
 
 CACHE_KEY = "personalize:search_suggestions:v1"
+TITLES_KEY = "personalize:search_titles:v1"
+MAX_TITLES = 5000
 # Trending decays with a half-life of this many days.
 TREND_HALF_LIFE_DAYS = 7.0
 # Recommendations consulted to find "shoppers like this one".
@@ -197,18 +200,41 @@ def _affinity(profile: Any) -> dict[str, float]:
     return affinity
 
 
+def product_titles() -> list[tuple[str, str]]:
+    """``(key, title)`` of up to ``MAX_TITLES`` products in stock, cached like the query stats:
+    what a typed prefix is completed to when no popular query starts that way."""
+    titles = cache().get(TITLES_KEY)
+    if titles is None:
+        adapter = get_adapter()
+        products = adapter.get_queryset().filter(adapter.stock_filter())[:MAX_TITLES]
+        titles = [(adapter.product_key(p), adapter.title(p)) for p in products]
+        cache().set(TITLES_KEY, titles, ps.SEARCH_SUGGESTIONS_CACHE_SECONDS)
+    return titles
+
+
+def _complete_titles(prefix: str, affinity: dict[str, float], limit: int) -> list[str]:
+    """Product titles with a word starting with ``prefix``; the shopper's taste breaks ties."""
+    if not prefix:
+        return []
+    found = [(key, title) for key, title in product_titles() if _matches(normalize_query(title), prefix)]
+    found.sort(key=lambda kt: (not normalize_query(kt[1]).startswith(prefix), -affinity.get(kt[0], 0.0), kt[1]))
+    return [title for _key, title in found[:limit]]
+
+
 def suggestions_for(request_or_shopper: Any, *, limit: int, prefix: str = "") -> SuggestionResult:
-    """Up to ``limit`` suggested queries for this shopper, best first, matching ``prefix``."""
+    """Up to ``limit`` suggestions for this shopper, best first, completing ``prefix``: popular
+    queries (ranked by the shopper's taste), then product titles (taste breaks ties)."""
     prefix = normalize_query(prefix)[:MAX_PREFIX]
     stats = search_stats()
     candidates = [q for q in stats.queries if _matches(q, prefix)]
-    if not candidates:
-        return SuggestionResult(queries=[])
     _shopper, profile = profile_of(request_or_shopper)
+    affinity = _affinity(profile) if not profile.is_new and prefix else {}
+    if not candidates:
+        return SuggestionResult(queries=_complete_titles(prefix, affinity, limit))
     trending = sorted(candidates, key=lambda q: (-stats.queries[q].trend, -stats.queries[q].shoppers, q))
     if profile.is_new:
-        return SuggestionResult(queries=trending[:limit])
-    affinity = _affinity(profile)
+        return SuggestionResult(queries=_with_titles(trending, prefix, affinity, limit))
+    affinity = affinity or _affinity(profile)
     scored = []
     for query in candidates:
         qs = stats.queries[query]
@@ -222,7 +248,18 @@ def suggestions_for(request_or_shopper: Any, *, limit: int, prefix: str = "") ->
         key=lambda q: (-stats.queries[q].converters, -stats.queries[q].trend, q),
     )
     ordered = list(dict.fromkeys(personal + converting + trending))
-    return SuggestionResult(queries=ordered[:limit], personal=bool(personal))
+    return SuggestionResult(queries=_with_titles(ordered, prefix, affinity, limit), personal=bool(personal))
+
+
+def _with_titles(queries: list[str], prefix: str, affinity: dict[str, float], limit: int) -> list[str]:
+    """``queries`` then, while there is room, completing product titles (no case-duplicates)."""
+    out = list(queries[:limit])
+    seen = {q.casefold() for q in out}
+    for title in _complete_titles(prefix, affinity, limit) if len(out) < limit else ():
+        if title.casefold() not in seen and len(out) < limit:
+            out.append(title)
+            seen.add(title.casefold())
+    return out
 
 
 def trend_weight(age_days: float) -> float:
