@@ -18,6 +18,8 @@ class ProductFacts:
     category: str  # category key
     category_label: str
     features: dict[str, str] = field(default_factory=dict)
+    # Every category the product counts as in (its own and, in a tree, their ancestors).
+    categories: tuple[str, ...] = ()
 
 
 def _related_paths(adapter: DefaultAdapter) -> tuple[list[str], list[str]]:
@@ -63,4 +65,5 @@ def iter_products(keys: Iterable[str] | None = None, *, chunk_size: int = 2000) 
                 category=adapter.category_key(product),
                 category_label=adapter.category(product),
                 features=adapter.features(product),
+                categories=tuple(adapter.category_keys(product)),
             )

@@ -63,6 +63,7 @@ class PopularRecommender(BaseRecommender):
         scores: np.ndarray,
         categories: dict[str, str],
         labels: dict[str, str],
+        ancestors: dict[str, tuple[str, ...]] | None = None,
     ) -> dict[str, Any]:
         """``{"*": [(key, score)...], "<category>": [...], "labels": {...}, "items": {key: cat}}``."""
         size = int(self.option("SIZE", 200))
@@ -70,6 +71,17 @@ class PopularRecommender(BaseRecommender):
         tables: dict[str, Any] = {ALL: [(str(keys[i]), float(scores[i])) for i in top_k(scores, size) if scores[i] > 0]}
         for cat in {c for c in item_cats if c}:
             members = np.flatnonzero(item_cats == cat)
+            best = members[top_k(scores[members], size)]
+            tables[cat] = [(str(keys[i]), float(scores[i])) for i in best if scores[i] > 0]
+        # A parent category's list covers its subcategories' products (trending in "Clothing"
+        # includes "Clothing > Hoodies"), when the adapter knows the tree.
+        parents: dict[str, list[int]] = {}
+        for index, key in enumerate(keys):
+            for cat in (ancestors or {}).get(str(key), ()):
+                if cat and cat != item_cats[index]:
+                    parents.setdefault(cat, []).append(index)
+        for cat, extra in parents.items():
+            members = np.array(sorted(set(extra) | set(np.flatnonzero(item_cats == cat).tolist())), dtype=int)
             best = members[top_k(scores[members], size)]
             tables[cat] = [(str(keys[i]), float(scores[i])) for i in best if scores[i] > 0]
         tables["labels"] = {cat: labels.get(cat, "") for cat in tables if cat not in (ALL, "labels")}
@@ -125,6 +137,7 @@ class PopularRecommender(BaseRecommender):
             scores,
             {k: f.category for k, f in facts.items()},
             {f.category: f.category_label for f in facts.values()},
+            {k: f.categories for k, f in facts.items()},
         )
 
     def _store(self, tables: dict[str, Any]) -> None:

@@ -113,3 +113,14 @@ def test_a_widget_costs_the_same_queries_for_2_and_8_products(shop, shopper_clie
     assert many <= 12
     warm, _html = _render_recently_viewed(shopper, 8)
     assert warm <= many
+
+
+def test_trending_in_a_parent_category_covers_its_subcategories(shop, shopper_client):
+    view_all(shopper_client, [shop.products[0], shop.products[1]])  # a hoodie, a kitchen item
+    template = Template("{% load personalize %}{% trending category=category limit=8 %}")
+    request = RequestFactory().get("/", HTTP_USER_AGENT=BROWSER_UA)
+    request.user, request.session = AnonymousUser(), {}
+    html = template.render(Context({"request": request, "category": shop.clothing}))
+    shown = re.findall(r'data-product-id="(\d+)"', html)
+    assert str(shop.products[0].pk) in shown  # in Hoodies, a child of Clothing
+    assert str(shop.products[1].pk) not in shown
