@@ -117,6 +117,7 @@ LANGUAGES = [
     ("en", _("English")),
     ("id", _("Indonesian")),
     ("sr", _("Serbian")),
+    ("sr-latn", _("Serbian (Latin)")),
     ("pl", _("Polish")),
     ("pt", _("Portuguese")),
     ("tr", _("Turkish")),

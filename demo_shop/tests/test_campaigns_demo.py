@@ -153,3 +153,18 @@ def test_returning_customer_is_greeted_by_name():
     home = client.get("/").content.decode()
     assert "Welcome back, Ana!" in home
     assert "Ana, here is what is new" in campaign_block(home)
+
+
+def test_demo_campaign_copy_exists_in_every_shop_language(settings):
+    from demo_shop import settings as demo_settings
+    from personalize.models import CampaignContent
+
+    languages = {code for code, _name in demo_settings.LANGUAGES}
+    assert {"en", "id", "sr", "sr-latn", "pl", "pt", "tr", "nl"} <= languages
+    settings.LANGUAGES = demo_settings.LANGUAGES
+    call_command("load_demo_campaigns", stdout=open("/dev/null", "w"))
+    for campaign in Campaign.objects.all():
+        have = set(CampaignContent.objects.filter(campaign=campaign).values_list("language", flat=True))
+        assert have == languages, (campaign.name, languages - have)
+    latin = CampaignContent.objects.filter(language="sr-latn").values_list("headline", flat=True)
+    assert latin and not any(re.search("[\u0400-\u04ff]", h) for h in latin)
