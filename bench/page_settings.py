@@ -18,4 +18,4 @@ TEMPLATES = [
 # banner (with consent required and none given, every widget shows the neutral list).
 PERSONALIZE = {**PERSONALIZE, "CONSENT_REQUIRED": False}
 # The swapped library has the name of the real one on purpose.
-SILENCED_SYSTEM_CHECKS = ["templates.W003", "personalize.W005", "personalize.W080"]
+SILENCED_SYSTEM_CHECKS = ["templates.W003", "personalize.W005", "personalize.W080", "personalize.W100"]
