@@ -9,7 +9,7 @@ import pytest
 from django.http import HttpResponse
 from django.template import Context, Template
 
-from personalize.models import OfferCode
+from personalize.models import Cart, OfferCode
 from personalize.identity import set_cookie
 from personalize.models import Shopper
 from personalize.offers import best_offer
@@ -31,6 +31,8 @@ def test_exit_intent_code_applies_by_itself_only_once_the_pop_up_opened(client_u
     product = factories.product(price=40)
     shopper = Shopper.objects.create()
     cart = [{"product": str(product.pk), "quantity": 1, "price": "40.00"}]
+    # The store told personalize about the cart (an offer "on your cart" needs one to be shown).
+    Cart.objects.create(shopper=shopper, lines=cart, item_count=1, value=Decimal("40.00"))
 
     html = render_exit_intent(shopper)
     code = OfferCode.objects.get(shopper=shopper).code
