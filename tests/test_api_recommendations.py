@@ -108,7 +108,11 @@ SUGGEST = "/personalize/api/search-suggestions/"
 def test_search_suggestions_answer_and_validate(client_ua, settings):
     from tests.test_search_suggestions import searched
 
-    settings.PERSONALIZE = {**settings.PERSONALIZE, "SEARCH_SUGGESTIONS_MIN_SHOPPERS": 2}
+    # Every searcher counts as real here (the bar is tested in tests/test_search_abuse.py).
+    settings.PERSONALIZE = {
+        **settings.PERSONALIZE, "SEARCH_SUGGESTIONS_MIN_SHOPPERS": 2, "SEARCH_SHOPPER_MIN_AGE_HOURS": 0,
+        "SEARCH_SHOPPER_MIN_VISITS": 1,
+    }
     searched("Cat food", shoppers=3)
     searched("camera", shoppers=2)
     searched("dog bed", shoppers=4)
