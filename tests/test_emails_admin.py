@@ -128,3 +128,16 @@ def test_daily_series_shows_sends_dated_ahead_by_a_moved_clock():
     series = reporting.daily_series(7)
     assert series["labels"][-1] == timezone.localdate(ahead).isoformat()
     assert sum(series["sent"]) == 1
+
+
+def test_step_delays_are_a_number_and_a_unit_not_a_timedelta_string(staff_client):
+    from personalize.admin.widgets import DurationField, describe_duration
+
+    flow = Flow.objects.get(slug=ABANDONED_SLUG)
+    html = staff_client.get(reverse("admin:personalize_flow_change", args=[flow.pk])).content.decode()
+    assert 'name="steps-0-delay_0"' in html and 'name="steps-0-delay_1"' in html
+    assert "1 00:00:00" not in html and "1 day, 0:00:00" not in html
+    field = DurationField()
+    assert field.clean(["3", "days"]) == timedelta(days=3)
+    assert field.widget.decompress(timedelta(hours=24)) == [1, "days"]
+    assert describe_duration(timedelta(minutes=90)) == "90 minutes"

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from personalize.admin.periods import REPORT_PERIODS, report_days
+from personalize.admin.widgets import duration_formfield
 from personalize.conf import personalize_settings as ps
 from personalize.emails import reporting
 from personalize.models import EmailSend, Flow, Step, Unsubscribe
@@ -33,6 +34,11 @@ class StepInline(admin.StackedInline):
     readonly_fields = ("error",)
     raw_id_fields = ("offer",)
     ordering = ("position",)
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "delay":  # "1 hour" / "3 days", not Django's "1 00:00:00"
+            return duration_formfield(db_field)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 @admin.register(Flow)
