@@ -90,6 +90,9 @@ PERSONALIZE = {
     # Consent is on by default (docs/privacy.md); the suite tests features behind it, so it is
     # off here and tests/test_consent.py turns the default back on.
     "CONSENT_REQUIRED": False,
+    # Every read reaches the cache: a test that changes data behind the ORM's signals sees it at
+    # once (tests/test_serving.py turns the in-process layer's bound back on to prove budgets).
+    "LOCAL_CACHE_SECONDS": 0,
     # The lifecycle tests mail account holders on the strength of their sign-up; the default
     # (explicit opt-in for accounts too) is tested in tests/test_privacy_emails.py.
     "EMAIL_SIGNUP_CONSENT_COUNTS": True,

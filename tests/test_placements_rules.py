@@ -65,7 +65,7 @@ def test_rules_apply_to_live_data_and_edits_take_effect_at_once(settings):
 
 def test_stock_changed_behind_the_orm_waits_for_the_freshness_bound_a_save_does_not(settings):
     product = factories.product(stock=5)
-    configure(settings, items=[product])
+    configure(settings, items=[product], LOCAL_CACHE_SECONDS=5)
     assert recommend_for(None, "for_you", limit=8).keys == keys([product])
     type(product).objects.filter(pk=product.pk).update(stock=0)
     # Within LOCAL_CACHE_SECONDS this process still trusts its stock check...

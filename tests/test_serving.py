@@ -23,6 +23,12 @@ from tests.urls import urlpatterns as base_patterns
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _local_layer_on(settings):
+    """The shipped freshness bound (the suite's settings turn the in-process layer off)."""
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "LOCAL_CACHE_SECONDS": 5}
+
 CACHE_CALLS = ("get", "get_many", "has_key", "set", "add", "set_many", "delete", "delete_many", "incr", "touch")
 
 
