@@ -15,10 +15,9 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models
-from django.utils.module_loading import import_string
 
 from personalize.batching import chunked
-from personalize.conf import personalize_settings
+from personalize.conf import import_path, personalize_settings
 
 
 class DefaultAdapter:
@@ -345,7 +344,7 @@ class DefaultAdapter:
         """
         hook = personalize_settings.EMAIL_RESTORE_CART_HOOK
         if hook:
-            (import_string(hook) if isinstance(hook, str) else hook)(request, lines)
+            import_path(hook, "EMAIL_RESTORE_CART_HOOK")(request, lines)
 
 
 _adapter_cache: dict[type, DefaultAdapter] = {}

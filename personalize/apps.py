@@ -7,7 +7,6 @@ from django.utils.translation import gettext_lazy as _
 CAPABILITY_MODULES = (
     "personalize.identity.merge",
     "personalize.identity.checks",
-    "personalize.identity.checks",
     "personalize.checks",
     "personalize.caching.checks",
     "personalize.identity.deploy_checks",
@@ -20,8 +19,6 @@ CAPABILITY_MODULES = (
     "personalize.placements.checks",
     "personalize.emails.receivers",
     "personalize.emails.checks",
-    "personalize.privacy.receivers",
-    "personalize.privacy.checks",
     "personalize.privacy.receivers",
     "personalize.privacy.checks",
 )

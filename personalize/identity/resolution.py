@@ -42,7 +42,7 @@ def set_cookie(response: HttpResponse, key: uuid.UUID) -> None:
         ps.COOKIE_NAME,
         str(key),
         salt=ps.COOKIE_SALT,
-        max_age=ps.COOKIE_AGE,
+        max_age=ps.COOKIE_AGE_SECONDS,
         secure=ps.COOKIE_SECURE,
         httponly=True,
         samesite=ps.COOKIE_SAMESITE,
