@@ -11,10 +11,13 @@ import logging
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
 from django.template.loader import select_template
 from django.utils import translation
 
 from personalize.adapters import get_adapter
+from personalize.conf import personalize_settings as ps
 from personalize.emails import links
 from personalize.placements import recommend_for
 from personalize.widgets.items import item_for
@@ -164,3 +167,23 @@ def build_context(
         "unsubscribe_url": links.unsubscribe_url(send.pk, base),
         "site_url": base,
     }
+
+
+def build_message(
+    subject: str, text: str, html: str, to: str, unsubscribe_url: str, connection: Any = None
+) -> EmailMultiAlternatives:
+    """The email with RFC 8058 one-click unsubscribe headers."""
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=ps.EMAIL_FROM or settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Auto-Submitted": "auto-generated",
+        },
+        connection=connection,
+    )
+    message.attach_alternative(html, "text/html")
+    return message

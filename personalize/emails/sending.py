@@ -26,7 +26,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connections, router, transaction
 from django.db.models import F
@@ -38,8 +37,8 @@ from personalize.emails import rendering
 from personalize.emails.policy import (
     fatigued,
     in_quiet_hours,
-    quiet_hours_end,
     is_unsubscribed,
+    quiet_hours_end,
     recent_counts,
     shopper_language,
     unsubscribed_sets,
@@ -290,7 +289,7 @@ class Runner:
         send.subject = subject[:255]
         send.offer_code = code
         send.error = note
-        message = build_message(subject, text, html, send.email, context["unsubscribe_url"], self.connection)
+        message = rendering.build_message(subject, text, html, send.email, context["unsubscribe_url"], self.connection)
         self.attempt(send, message, source=f"email:{candidate.flow.slug}")
 
     def attempt(self, send: EmailSend, message: EmailMultiAlternatives, *, source: str) -> None:
@@ -409,27 +408,6 @@ class Runner:
         keys = [str(line.get("product")) for line in send.lines]
         products = {adapter.product_key(p): p for p in adapter.get_products(keys)} if keys else {}
         self.deliver(send, candidate, products)
-
-
-
-def build_message(
-    subject: str, text: str, html: str, to: str, unsubscribe_url: str, connection: Any = None
-) -> EmailMultiAlternatives:
-    """The email with RFC 8058 one-click unsubscribe headers."""
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        from_email=ps.EMAIL_FROM or settings.DEFAULT_FROM_EMAIL,
-        to=[to],
-        headers={
-            "List-Unsubscribe": f"<{unsubscribe_url}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Auto-Submitted": "auto-generated",
-        },
-        connection=connection,
-    )
-    message.attach_alternative(html, "text/html")
-    return message
 
 
 def send_due(
