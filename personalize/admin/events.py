@@ -18,14 +18,15 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from personalize.adapters import get_adapter
-from personalize.admin.timeline import timeline
 from personalize.admin.privacy import erase_personal_data, erase_shoppers, export_personal_data
+from personalize.admin.readonly import ReadOnlyMixin
+from personalize.admin.timeline import timeline
 from personalize.events import event_kinds
 from personalize.models import Cart, Event, EventKind, Shopper
 
@@ -131,7 +132,7 @@ def known_filter(user_path: str) -> type[admin.SimpleListFilter]:
     return KnownFilter
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """View permission only (the admin shows a read-only form)."""
 
     # Path from this model to the user, for searching by the user's email and username.
@@ -144,12 +145,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         concrete = {f.name for f in user_model._meta.concrete_fields}
         extra = [f"{self.user_path}__{name}" for name in sorted(n for n in names if n in concrete)]
         return [*super().get_search_fields(request), *extra]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # No bulk deletes of facts from the list. A single row may go with its shopper: the

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from personalize.adapters import get_adapter
 from personalize.admin.periods import REPORT_PERIODS, report_days
+from personalize.admin.readonly import ReadOnlyMixin
 from personalize.conf import personalize_settings as ps
 from personalize.models import PlacementRule, RecommendationReport
 from personalize.placements.attribution import performance, variant_summaries
@@ -99,17 +100,8 @@ class PlacementRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(RecommendationReport)
-class RecommendationReportAdmin(admin.ModelAdmin):
+class RecommendationReportAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Impressions, clicks, CTR, attributed orders and revenue per placement / model / variant."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         if not self.has_view_permission(request):

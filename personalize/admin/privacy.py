@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from personalize.admin.readonly import ReadOnlyMixin
 from personalize.emails import suppression
 from personalize.models import EmailSuppression, ErasureRecord, Shopper
 from personalize.privacy.erasure import count_person, erase_person
@@ -77,22 +78,13 @@ def erase_personal_data(modeladmin: admin.ModelAdmin, request: HttpRequest, quer
 
 
 @admin.register(ErasureRecord)
-class ErasureRecordAdmin(admin.ModelAdmin):
+class ErasureRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """The accountability log: that an erasure happened, never whose."""
 
     list_display = ("created_at", "source", "actor", "profiles", "total", "suppressed")
     list_filter = ("source", "suppressed", ("created_at", admin.DateFieldListFilter))
     fields = ("created_at", "source", "actor", "profiles", "counts", "suppressed")
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description=_("rows"))
     def total(self, obj: ErasureRecord) -> int:
