@@ -68,7 +68,9 @@ def test_a_failing_job_says_why(settings):
 
 def test_the_check_says_how_to_run_a_worker(settings, monkeypatch):
     settings.PERSONALIZE = {**settings.PERSONALIZE, "JOBS_BACKEND": "auto"}
-    monkeypatch.setitem(current_app.conf, "broker_url", "memory://")  # no worker can listen
+    # No worker can listen (Celery reads CELERY_BROKER_URL from the environment before its config).
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    monkeypatch.setitem(current_app.conf, "broker_url", "memory://")
     messages = check_jobs()
     assert [m.id for m in messages] == ["personalize.W005"]
     assert "celery" in messages[0].hint.lower() and "CELERY_BROKER_URL" in messages[0].hint
@@ -79,6 +81,7 @@ def test_the_check_says_how_to_run_a_worker(settings, monkeypatch):
 @pytest.mark.django_db
 def test_the_check_runs_through_manage_py(settings, capsys, monkeypatch):
     settings.PERSONALIZE = {**settings.PERSONALIZE, "JOBS_BACKEND": "auto"}
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     monkeypatch.setitem(current_app.conf, "broker_url", "memory://")
     call_command("check")
     assert "personalize.W005" in capsys.readouterr().err
