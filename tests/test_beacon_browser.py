@@ -89,7 +89,7 @@ def run_chromium(url: str, tmp_path) -> str:
         f"--user-data-dir={tmp_path / 'profile'}",
         # A headless User-Agent counts as a bot (nothing stored): look like a desktop browser.
         f"--user-agent={factories.BROWSER_UA}",
-        "--virtual-time-budget=3000",
+        "--virtual-time-budget=12000",  # room for beacon.js to retry (its timer flushes every 5 s)
         "--dump-dom",
         url,
     ]
