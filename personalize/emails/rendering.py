@@ -36,6 +36,12 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
+def products_by_key(keys: list[str]) -> dict[str, Any]:
+    """The products behind an email's lines, by key, in one adapter query (missing ones absent)."""
+    adapter = get_adapter()
+    return {adapter.product_key(p): p for p in adapter.get_products(keys)} if keys else {}
+
+
 def product_facts(product: Any, base: str) -> dict[str, Any]:
     """The item of :func:`~personalize.widgets.items.item_for` with absolute links, price a Decimal."""
     item = item_for(product, base_url=base, placement="email")

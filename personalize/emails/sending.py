@@ -31,7 +31,6 @@ from django.db import connections, router, transaction
 from django.db.models import F
 from django.utils import timezone, translation
 
-from personalize.adapters import get_adapter
 from personalize.conf import personalize_settings as ps
 from personalize.emails import rendering
 from personalize.emails.policy import (
@@ -163,8 +162,7 @@ class Runner:
         if not ready:
             return
         keys = {str(line.get("product")) for c in ready for line in c.lines}
-        adapter = get_adapter()
-        products = {adapter.product_key(p): p for p in adapter.get_products(sorted(keys))} if keys else {}
+        products = rendering.products_by_key(sorted(keys))
         for send, candidate in self.claim(ready, products):
             try:
                 self.deliver(send, candidate, products)
@@ -404,9 +402,7 @@ class Runner:
             cart_revision=send.cart_revision,
             lines=list(send.lines),
         )
-        adapter = get_adapter()
-        keys = [str(line.get("product")) for line in send.lines]
-        products = {adapter.product_key(p): p for p in adapter.get_products(keys)} if keys else {}
+        products = rendering.products_by_key([str(line.get("product")) for line in send.lines])
         self.deliver(send, candidate, products)
 
 

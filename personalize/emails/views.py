@@ -17,7 +17,7 @@ from personalize import identity, signing
 from personalize.adapters import get_adapter
 from personalize.conf import personalize_settings as ps
 from personalize.emails import attribution as email_attribution
-from personalize.emails import links, subscriptions
+from personalize.emails import links, rendering, subscriptions
 from personalize.emails.receivers import SESSION_SEND_KEY
 from personalize.events import update_cart
 from personalize.models import EmailSend, Shopper
@@ -62,7 +62,7 @@ def restore(request: HttpRequest, token: str) -> HttpResponse:
         email_attribution.record_click(send)
     adapter = get_adapter()
     keys = [str(line.get("product")) for line in send.lines]
-    products = {adapter.product_key(p): p for p in adapter.get_products(keys)} if keys else {}
+    products = rendering.products_by_key(keys)
     lines = [
         {"product": products[str(line["product"])], "key": str(line["product"]), "quantity": int(line.get("quantity") or 1), "price": line.get("price")}
         for line in send.lines
