@@ -88,11 +88,9 @@ def read_movielens(path: str) -> tuple[np.ndarray, dict[int, dict]]:
     return ratings, films
 
 
-def split_last(rows: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per user, the latest ``fraction`` of rows (at least one when the user has two) -> test.
-
-    Ties in time are broken by item id so the split is deterministic."""
-    order = np.lexsort((rows[:, 1], rows[:, 3], rows[:, 0]))
+def _split(rows: np.ndarray, fraction: float, order: np.ndarray, *, last: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per user (rows sorted by ``order``, grouped by user), ``fraction`` of the rows -> test:
+    the last ones of each user's order or the first; at least one when the user has two."""
     rows = rows[order]
     users = rows[:, 0]
     starts = np.r_[0, np.flatnonzero(np.diff(users)) + 1]
@@ -101,8 +99,15 @@ def split_last(rows: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarra
     n_test = np.floor(sizes * fraction).astype(np.int64)
     n_test[(sizes >= 2) & (n_test == 0)] = 1
     n_test[sizes < 2] = 0
-    is_test = rank >= np.repeat(sizes - n_test, sizes)
+    is_test = rank >= np.repeat(sizes - n_test, sizes) if last else rank < np.repeat(n_test, sizes)
     return rows[~is_test], rows[is_test]
+
+
+def split_last(rows: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per user, the latest ``fraction`` of rows (at least one when the user has two) -> test.
+
+    Ties in time are broken by item id so the split is deterministic."""
+    return _split(rows, fraction, np.lexsort((rows[:, 1], rows[:, 3], rows[:, 0])), last=True)
 
 
 # --- metrics (one definition for every method) ----------------------------------------------
@@ -257,17 +262,7 @@ def load_store(films: dict[int, dict], train: np.ndarray, shift: int, workdir: s
 def split_random(rows: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Per user, a seeded random ``fraction`` of rows (at least one when the user has two) -> test."""
     rng = np.random.default_rng(seed)
-    order = np.lexsort((rng.random(len(rows)), rows[:, 0]))
-    rows = rows[order]
-    users = rows[:, 0]
-    starts = np.r_[0, np.flatnonzero(np.diff(users)) + 1]
-    sizes = np.diff(np.r_[starts, len(users)])
-    rank = np.arange(len(users)) - np.repeat(starts, sizes)
-    n_test = np.floor(sizes * fraction).astype(np.int64)
-    n_test[(sizes >= 2) & (n_test == 0)] = 1
-    n_test[sizes < 2] = 0
-    is_test = rank < np.repeat(n_test, sizes)
-    return rows[~is_test], rows[is_test]
+    return _split(rows, fraction, np.lexsort((rng.random(len(rows)), rows[:, 0])), last=False)
 
 
 def split_last_one(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
