@@ -117,7 +117,12 @@ def redis_blackholed(ctx: Context) -> Outcome:
         server = ctx.server("blackhole", f"redis://127.0.0.1:{hole.port}/0")
         browser = Browser(server.base)
         # The first requests may pay one timeout each per worker process; after that, nothing.
-        warm = [timed(lambda: browser.get_page(_product_page(ctx, i), timeout=10)) for i in range(4)]
+        # Warm-up in concurrent rounds so that every worker process takes its first request (and
+        # pays its one timeout) before the measured ones: sequential requests may all reach one.
+        warm = []
+        for _round in range(2):
+            with ThreadPoolExecutor(8) as pool:
+                warm += list(pool.map(lambda i: timed(lambda: Browser(server.base).get_page(_product_page(ctx, i), timeout=10)), range(8)))
         times, problems = [], []
         paths = [_product_page(ctx, i) for i in range(12)] + ["/", "/admin/login/", "/cart/"]
         # The same pages on the healthy server, right before: the machine's own speed (shared,
@@ -139,7 +144,7 @@ def redis_blackholed(ctx: Context) -> Outcome:
         hung = [status(r) for _ms, r in burst if status(r) != "200"]
         if hung:
             problems.append(f"burst of 8: {hung}")
-        slow = sorted(times)[-1]
+        slow, slow_path = max(zip(times, paths))
         beacon_ms, beacon = timed(lambda: browser.beacon([{"kind": "view", "product": _key(ctx, 1)}]))
         if status(beacon) != "202":
             problems.append(f"beacon -> {status(beacon)}")
@@ -148,10 +153,10 @@ def redis_blackholed(ctx: Context) -> Outcome:
             problems.append(
                 f"slowest page {slow:.0f} ms ({extra:+.0f} ms on the healthy server), beacon {beacon_ms:.0f} ms (budget {PAGE_BUDGET_MS:.0f})"
             )
-        first = ", ".join(f"{ms:.0f}" for ms, _r in warm)
+        first = f"max {max(ms for ms, _r in warm[:8]):.0f}, then {max(ms for ms, _r in warm[8:]):.0f}"
         burst_max = max(ms for ms, _r in burst)
         detail = (
-            f"first requests {first} ms; then median {statistics.median(times):.0f} ms, max {slow:.0f} ms "
+            f"warm-up rounds of 8 {first} ms; then median {statistics.median(times):.0f} ms, max {slow:.0f} ms ({slow_path}) "
             f"(healthy Redis: median {statistics.median(base):.0f} ms, worst difference {extra:+.0f} ms); "
             f"burst of 8 max {burst_max:.0f} ms"
         )
