@@ -19,11 +19,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from personalize.adapters import get_adapter
+from personalize.api.schema import RecommendationsSchema, SearchSuggestionsSchema
 from personalize.api.throttling import BeaconRateThrottle
 from personalize.conf import personalize_settings as ps
 from personalize.placements.config import UnknownPlacement, get_placement
 from personalize.placements.pipeline import recommend_for
-from personalize.placements.search import suggestions_for
+from personalize.placements.search import MAX_PREFIX, suggestions_for
 from personalize.widgets.items import item_for
 
 # What the API shows of an item: the adapter's fields, the reason and the click-recording link.
@@ -34,8 +35,6 @@ def api_item(product: Any, result: Any) -> dict[str, Any]:
     item = item_for(product, result=result)
     item["url"] = item["plain_url"]
     return {name: item[name] for name in API_FIELDS}
-
-MAX_PREFIX = 100
 
 
 class FieldError(Exception):
@@ -90,6 +89,8 @@ class RecommendationsView(ReadView):
     """``{"placement", "model_version", "variant", "items": [{...adapter fields, "reason",
     "tracked_url"}]}``. ``tracked_url`` carries the signed click parameter."""
 
+    schema = RecommendationsSchema()
+
     def respond(self, request: Request) -> Response:
         params = request.query_params
         name = params.get("placement", "").strip()
@@ -126,6 +127,8 @@ class RecommendationsView(ReadView):
 
 class SearchSuggestionsView(ReadView):
     """``{"prefix", "personal", "suggestions": ["query", ...]}``."""
+
+    schema = SearchSuggestionsSchema()
 
     def respond(self, request: Request) -> Response:
         params = request.query_params

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from personalize import identity
 from personalize.api.permissions import OriginCheckedSessionAuthentication, SameOriginPermission
+from personalize.api.schema import EventBatchSchema
 from personalize.api.throttling import BeaconRateThrottle
 from personalize.caching.breaker import throttle_cache
 from personalize.conf import personalize_settings as ps
@@ -60,6 +61,7 @@ class EventBatchView(APIView):
     throttle_classes = (BeaconRateThrottle,)
     renderer_classes = (JSONRenderer,)
     parser_classes = ()  # the body is read in read_payload, with errors naming the problem
+    schema = EventBatchSchema()  # the OpenAPI description (api/schema/, docs/api.md)
 
     def permission_denied(self, request: Request, message: str | None = None, code: str | None = None) -> None:
         # Always 403 with the origin message: DRF would answer "credentials were not provided"
