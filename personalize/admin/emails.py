@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -15,14 +17,36 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from personalize.admin.periods import REPORT_PERIODS, report_days
+from personalize.admin.translations import TranslationsField, keep_hidden, store_languages
 from personalize.admin.widgets import duration_formfield
 from personalize.conf import personalize_settings as ps
 from personalize.emails import reporting
 from personalize.models import EmailSend, Flow, Step, Unsubscribe
 
 
+class StepForm(forms.ModelForm):
+    """A step's subject in the default language, and one box per other store language."""
+
+    class Meta:
+        model = Step
+        fields = "__all__"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("subject_translations")
+        if isinstance(field, TranslationsField) and self.instance.subject:
+            # An empty box sends the default subject through the catalogue: show what that gives.
+            for (code, _name), widget in zip(field.languages, field.widget.widgets):
+                widget.attrs["placeholder"] = self.instance.subject_for(code)
+
+    def clean_subject_translations(self) -> dict[str, str]:
+        edited = self.cleaned_data.get("subject_translations") or {}
+        return keep_hidden(self.fields["subject_translations"], edited, self.instance.subject_translations)
+
+
 class StepInline(admin.StackedInline):
     model = Step
+    form = StepForm
     extra = 0
     fields = (
         ("position", "delay", "active"),
@@ -38,7 +62,19 @@ class StepInline(admin.StackedInline):
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "delay":  # "1 hour" / "3 days", not Django's "1 00:00:00"
             return duration_formfield(db_field)
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
+        default = settings.LANGUAGE_CODE.lower()
+        if db_field.name == "subject_translations":  # one box per store language, not JSON
+            return TranslationsField(
+                exclude=(default,),
+                max_length=Step._meta.get_field("subject").max_length,
+                label=_("Subject in other languages"),
+                help_text=_("Leave a language empty to send the default subject (translated by the shipped catalogue when it has it)."),
+            )
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "subject":
+            name = dict(store_languages()).get(default, default)
+            field.label = _("Subject (%(language)s, the default language)") % {"language": name}
+        return field
 
 
 @admin.register(Flow)

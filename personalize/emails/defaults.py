@@ -13,6 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext_noop
 
 from personalize.models import Flow, Offer, Step
@@ -31,6 +32,14 @@ ABANDONED_STEPS = [
     # xgettext:no-python-format
     (3, timedelta(hours=72), gettext_noop("10% off the cart you left behind"), {"fr": "10 % de réduction sur votre panier", "de": "10 % Rabatt auf Ihren Warenkorb", "es": "10 % de descuento en tu carrito", "id": "Diskon 10% untuk keranjang yang Anda tinggalkan", "nl": "10% korting op de winkelwagen die je achterliet", "pl": "10% zniżki na porzucony koszyk", "pt": "10% de desconto no carrinho que deixou", "sr": "10% попуста на корпу коју сте оставили", "tr": "Bıraktığınız sepette %10 indirim"}, True),
 ]
+
+
+def for_store(translations: dict[str, str]) -> dict[str, str]:
+    """The shipped subjects in the languages the store offers (``pt`` also serves ``pt-br``);
+    the admin shows a box per store language, never French to a store without French."""
+    offered = {str(code).lower() for code, _name in settings.LANGUAGES}
+    offered |= {code.split("-")[0] for code in offered if len(code.partition("-")[2]) != 4}
+    return {code: text for code, text in translations.items() if code in offered}
 
 
 def _offer(name: str, value: Decimal, prefix: str) -> Any:
@@ -58,7 +67,7 @@ def ensure_default_flows(**kwargs: Any) -> None:
                 position=position,
                 delay=delay,
                 subject=subject,
-                subject_translations=translations,
+                subject_translations=for_store(translations),
                 template="abandoned_cart",
                 offer=_offer("Abandoned cart: 10% off", Decimal("10"), "BACK") if with_offer else None,
             )
@@ -70,7 +79,7 @@ def ensure_default_flows(**kwargs: Any) -> None:
             delay=timedelta(0),
             # xgettext:no-python-format
             subject=gettext_noop("We miss you: 15% off your next order"),
-            subject_translations={"fr": "Vous nous manquez : 15 % sur votre prochaine commande", "de": "Wir vermissen Sie: 15 % auf Ihre nächste Bestellung", "es": "Te echamos de menos: 15 % en tu próximo pedido", "id": "Kami merindukan Anda: diskon 15% untuk pesanan berikutnya", "nl": "We missen je: 15% korting op je volgende bestelling", "pl": "Tęsknimy: 15% zniżki na następne zamówienie", "pt": "Temos saudades: 15% de desconto na próxima encomenda", "sr": "Недостајете нам: 15% попуста на следећу поруџбину", "tr": "Sizi özledik: bir sonraki siparişinizde %15 indirim"},
+            subject_translations=for_store({"fr": "Vous nous manquez : 15 % sur votre prochaine commande", "de": "Wir vermissen Sie: 15 % auf Ihre nächste Bestellung", "es": "Te echamos de menos: 15 % en tu próximo pedido", "id": "Kami merindukan Anda: diskon 15% untuk pesanan berikutnya", "nl": "We missen je: 15% korting op je volgende bestelling", "pl": "Tęsknimy: 15% zniżki na następne zamówienie", "pt": "Temos saudades: 15% de desconto na próxima encomenda", "sr": "Недостајете нам: 15% попуста на следећу поруџбину", "tr": "Sizi özledik: bir sonraki siparişinizde %15 indirim"}),
             template="win_back",
             offer=_offer("Win-back: 15% off", Decimal("15"), "MISSYOU"),
         )
@@ -82,6 +91,6 @@ def ensure_default_flows(**kwargs: Any) -> None:
             position=1,
             delay=timedelta(hours=2),
             subject=gettext_noop("Still thinking about it?"),
-            subject_translations={"fr": "Vous y pensez encore ?", "de": "Denken Sie noch darüber nach?", "es": "¿Todavía lo estás pensando?"},
+            subject_translations=for_store({"fr": "Vous y pensez encore ?", "de": "Denken Sie noch darüber nach?", "es": "¿Todavía lo estás pensando?"}),
             template="browse_abandonment",
         )

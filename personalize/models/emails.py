@@ -96,7 +96,7 @@ class Step(models.Model):
         return f"{self.flow} #{self.position}"
 
     def subject_for(self, language: str) -> str:
-        """The subject in ``language`` (``pt-br`` falls back to ``pt``), else the default one.
+        """The subject in ``language`` (``pt-br`` falls back to ``pt``, ``sr-latn`` not to ``sr``), else the default one.
 
         The default one goes through the message catalogue of ``language``: the shipped default
         subjects are translated there (an edited subject is not in it and stays as written).
@@ -105,7 +105,9 @@ class Step(models.Model):
 
         translations = self.subject_translations or {}
         language = (language or "").lower()
-        for code in (language, language.split("-")[0]):
+        base, _sep, subtag = language.partition("-")
+        # pt-br falls back to pt; sr-latn never to sr: a script subtag means other letters.
+        for code in (language,) if len(subtag) == 4 else (language, base):
             if code and translations.get(code):
                 return str(translations[code])
         if not language or not self.subject:  # gettext("") is the catalogue's header
