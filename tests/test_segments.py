@@ -397,6 +397,7 @@ def errors_of(response: Any) -> str:
     text = []
     for formset in response.context["inline_admin_formsets"]:
         text += [str(e) for e in formset.formset.errors] + [str(e) for e in formset.formset.non_form_errors()]
+        text += [error for form in formset.formset.forms for error in form.params_errors()]
     text.append(str(response.context["adminform"].form.errors))
     return " ".join(text)
 
@@ -409,7 +410,7 @@ def staff(admin_client):
 def test_admin_add_segment_with_rules(staff):
     url = reverse("admin:personalize_segment_add")
     assert staff.get(url).status_code == 200
-    response = staff.post(url, segment_post("de", [{"kind": "country", "params": '{"countries": "de"}', "position": "0"}]))
+    response = staff.post(url, segment_post("de", [{"kind": "country", "params-country-countries": "de", "position": "0"}]))
     assert response.status_code == 302, errors_of(response)
     rule = Segment.objects.get(slug="de").rules.get()
     assert rule.params == {"countries": ["DE"]}
@@ -418,11 +419,11 @@ def test_admin_add_segment_with_rules(staff):
 @pytest.mark.parametrize(
     "rule, message",
     [
-        ({"kind": "visits", "params": "{}", "position": "0"}, "lower or an upper bound"),
-        ({"kind": "cart_value", "params": '{"op": "above"}', "position": "0"}, "amount"),
-        ({"kind": "country", "params": "not json", "position": "0"}, "JSON"),
-        ({"kind": "no_such", "params": "{}", "position": "0"}, "valid choice"),
-        ({"kind": "hour", "params": '{"start": 30, "end": 2}', "position": "0"}, "start"),
+        ({"kind": "visits", "position": "0"}, "lower or an upper bound"),
+        ({"kind": "cart_value", "params-cart_value-op": "above", "position": "0"}, "amount: This field is required"),
+        ({"kind": "country", "params-country-countries": "Germany", "position": "0"}, "two-letter"),
+        ({"kind": "no_such", "position": "0"}, "valid choice"),
+        ({"kind": "hour", "params-hour-start": "30", "params-hour-end": "2", "position": "0"}, "start: Ensure this value"),
     ],
 )
 def test_admin_bad_rule_input_is_a_form_error(staff, rule, message):
@@ -433,14 +434,22 @@ def test_admin_bad_rule_input_is_a_form_error(staff, rule, message):
 
 
 def test_admin_rejects_visit_rules_in_materialised_segment(staff):
-    rule = {"kind": "utm", "params": '{"field": "source", "values": "news"}', "position": "0"}
+    rule = {"kind": "utm", "params-utm-field": "source", "params-utm-values": "news", "position": "0"}
     response = staff.post(reverse("admin:personalize_segment_add"), segment_post("m", [rule], mode="materialised"))
     assert response.status_code == 200 and "depends on the request" in errors_of(response)
 
 
 def test_admin_rejects_self_inclusion(staff):
-    rule = {"kind": "segment", "params": '{"segment": "me"}', "position": "0"}
-    response = staff.post(reverse("admin:personalize_segment_add"), segment_post("me", [rule]))
+    make_segment("me", [("visits", {"min": 1})])
+    me = Segment.objects.get(slug="me")
+    existing = me.rules.get()
+    rules = [
+        {"id": str(existing.pk), "segment": str(me.pk), "kind": "visits", "params-visits-min": "1", "position": "0"},
+        {"segment": str(me.pk), "kind": "segment", "params-segment-segment": "me", "position": "1"},
+    ]
+    data = segment_post("me", rules)
+    data["rules-INITIAL_FORMS"] = "1"
+    response = staff.post(reverse("admin:personalize_segment_change", args=[me.pk]), data)
     assert response.status_code == 200 and "cannot include itself" in errors_of(response)
 
 
@@ -452,8 +461,8 @@ def test_admin_rejects_indirect_cycle(staff):
     data = segment_post(
         "a",
         [
-            {"id": str(existing.pk), "segment": str(a.pk), "kind": "visits", "params": '{"min": 1}', "position": "0"},
-            {"segment": str(a.pk), "kind": "segment", "params": '{"segment": "c"}', "position": "1"},
+            {"id": str(existing.pk), "segment": str(a.pk), "kind": "visits", "params-visits-min": "1", "position": "0"},
+            {"segment": str(a.pk), "kind": "segment", "params-segment-segment": "c", "position": "1"},
         ],
     )
     data["rules-INITIAL_FORMS"] = "1"
@@ -473,7 +482,7 @@ def test_admin_change_page_shows_count_sample_and_rule_help(staff):
     assert response.status_code == 200
     assert response.context["preview"].count == 3
     content = response.content.decode()
-    assert 'data-segment-count="3"' in content and "segment-rule-types" in content
+    assert 'data-segment-count="3"' in content and 'data-rule-kind="country"' in content
     assert reverse("admin:personalize_segment_export", args=[seg.pk]) in content
 
 

@@ -1,25 +1,40 @@
-"""Admin for segments: rules inline, the live count and a sample on the change page, a
-streaming CSV export of the matching shoppers, and "refresh now" for materialised segments."""
+"""Admin for segments: rules inline as typed forms (``rule_forms``), a live count and sample
+that follow the unsaved rules, a catalogue search for the rules' product / category / brand
+pickers, a streaming CSV export of the matching shoppers, and "refresh now" for materialised
+segments."""
 
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from personalize.adapters import get_adapter
+from personalize.admin.rule_forms import SegmentRuleForm
 from personalize.models import Segment, SegmentRule
-from personalize.segments.forms import SegmentForm, SegmentRuleForm, SegmentRuleFormSet
+from personalize.segments.forms import SegmentForm, SegmentRuleFormSet
 from personalize.segments.materialise import iter_matching_shoppers, preview, refresh_segments
-from personalize.segments.rules import describe_rule, rule_registry
+from personalize.segments.rules import CATALOGUE_FACETS, describe_rule
+
+logger = logging.getLogger("personalize")
+
+# The live preview evaluates per-shopper rules for at most this long, then says "at least N".
+PREVIEW_SECONDS = 2.0
+PREVIEW_SAMPLE = 5
+# Catalogue search (pickers): results per page, and the deepest page served.
+SEARCH_PAGE_SIZE = 20
+SEARCH_MAX_PAGE = 20
 
 # A spreadsheet runs a cell starting with these as a formula (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -61,26 +76,13 @@ def csv_rows(segment: Segment) -> Iterator[str]:
         yield writer.writerow(shopper_row(shopper))
 
 
-def rule_types() -> list[dict[str, Any]]:
-    """Every rule type with its parameters, for the help table under the rules."""
-    return [
-        {
-            "kind": kind,
-            "label": cls.label,
-            "params": cls.help_text(),
-            "doc": " ".join((cls.__doc__ or "").split("\n\n")[0].split()),
-            "live_only": cls.live_only,
-        }
-        for kind, cls in rule_registry().items()
-    ]
-
-
-class SegmentRuleInline(admin.TabularInline):
+class SegmentRuleInline(admin.StackedInline):
     model = SegmentRule
     form = SegmentRuleForm
     formset = SegmentRuleFormSet
+    template = "admin/personalize/segment/rule_inline.html"
     extra = 1
-    fields = ["position", "kind", "params", "negate"]
+    fields = [("kind", "negate", "position")]
     ordering = ["position", "pk"]
 
 
@@ -110,6 +112,9 @@ class SegmentAdmin(admin.ModelAdmin):
         return [
             path("<int:pk>/export.csv", self.admin_site.admin_view(self.export_csv), name="%s_%s_export" % info),
             path("<int:pk>/refresh/", self.admin_site.admin_view(self.refresh_view), name="%s_%s_refresh" % info),
+            path("preview/", self.admin_site.admin_view(self.preview_view), name="%s_%s_preview" % info),
+            path("<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="%s_%s_preview_change" % info),
+            path("catalogue/", self.admin_site.admin_view(self.catalogue_view), name="%s_%s_catalogue" % info),
             *super().get_urls(),
         ]
 
@@ -160,24 +165,106 @@ class SegmentAdmin(admin.ModelAdmin):
                     request, gettext("%(slug)s was not refreshed: another refresh is running or it failed.") % {"slug": result.slug}, messages.WARNING
                 )
 
+    # --- the rule forms' helpers: catalogue search and live preview ----------------------
+    def can_edit_rules(self, request: HttpRequest, obj: Segment | None = None) -> bool:
+        return self.has_change_permission(request, obj) if obj is not None else self.has_add_permission(request)
+
+    def catalogue_view(self, request: HttpRequest) -> JsonResponse:
+        """Products, categories or brands matching ``term``, searched through the adapter, in
+        the shape Django admin's select2 autocomplete reads (``results``, ``pagination``)."""
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
+        facet = request.GET.get("facet", "")
+        if facet not in CATALOGUE_FACETS:
+            return JsonResponse({"error": gettext("Unknown catalogue “%(facet)s”.") % {"facet": facet[:40]}}, status=400)
+        try:
+            page = int(request.GET.get("page") or 1)
+        except ValueError:
+            page = 0
+        if not 1 <= page <= SEARCH_MAX_PAGE:
+            return JsonResponse({"error": gettext("The page must be a number from 1 to %(max)s.") % {"max": SEARCH_MAX_PAGE}}, status=400)
+        term = request.GET.get("term", "")[:100]
+        try:
+            found = get_adapter().search_catalogue(facet, term, limit=page * SEARCH_PAGE_SIZE + 1)
+        except Exception:  # noqa: BLE001 - the store's adapter failing must not break the form
+            logger.exception("personalize: catalogue search for %s failed", facet)
+            found = []
+        rows = found[(page - 1) * SEARCH_PAGE_SIZE : page * SEARCH_PAGE_SIZE]
+        return JsonResponse(
+            {
+                "results": [{"id": key, "text": label} for key, label in rows],
+                "pagination": {"more": len(found) > page * SEARCH_PAGE_SIZE},
+            }
+        )
+
+    def preview_view(self, request: HttpRequest, pk: int | None = None) -> JsonResponse:
+        """Who matches the rules as they are in the (unsaved) change form: the POSTed form is
+        validated by the admin's own forms and evaluated by ``materialise.preview``."""
+        obj = get_object_or_404(Segment, pk=pk) if pk is not None else None
+        if request.method != "POST":
+            return JsonResponse({"error": gettext("Send the change form with POST.")}, status=405)
+        if not self.can_edit_rules(request, obj):
+            raise PermissionDenied
+        form = self.get_form(request, obj, change=obj is not None)(request.POST, instance=obj)
+        form.is_valid()  # the rules can be previewed before the name is typed
+        segment = form.instance
+        for name in ("match", "mode"):
+            if name in form.errors:
+                return self._preview_answer(request, segment, message=gettext("Choose how the rules combine."), status=400)
+        segment.slug = segment.slug or "__preview__"
+        formsets, _inlines = self._create_formsets(request, segment, change=obj is not None)
+        problems: list[str] = []
+        rules: list[SegmentRule] = []
+        for formset in formsets:
+            if not formset.is_valid():
+                problems += [str(e) for e in formset.non_form_errors()]
+                for rule_form in formset.forms:
+                    problems += [" ".join(m) for m in rule_form.errors.values()] + rule_form.params_errors()
+                continue
+            live = sorted(formset.live_forms(), key=lambda f: (f.cleaned_data.get("position") or 0))
+            rules += [f.instance for f in live]
+        if problems:
+            message = gettext("Complete the rules to see who matches: %(problems)s") % {"problems": "; ".join(dict.fromkeys(problems))}
+            return self._preview_answer(request, segment, message=message, status=400)
+        if not rules:
+            return self._preview_answer(request, segment, message=gettext("No rules yet: a segment without rules matches nobody."))
+        try:
+            result = preview(segment, rules=rules, sample_size=PREVIEW_SAMPLE, seconds=PREVIEW_SECONDS)
+        except Exception as exc:  # noqa: BLE001 - a store's rule failing is reported, not a 500
+            logger.exception("personalize: segment preview failed")
+            return self._preview_answer(request, segment, error=str(exc))
+        return self._preview_answer(request, segment, result=result)
+
+    def _preview_answer(
+        self, request: HttpRequest, segment: Segment, *, result: Any = None, message: str = "", error: str = "", status: int = 200
+    ) -> JsonResponse:
+        context = {
+            "preview": result,
+            "preview_message": message,
+            "preview_error": error,
+            "unsaved": True,
+            "original": segment,
+            "can_view_shoppers": request.user.has_perm("personalize.view_shopper"),
+        }
+        html = render_to_string("admin/personalize/segment/preview.html", context, request=request)
+        body = {"html": html, "count": result.count if result is not None else None, "partial": bool(result and result.partial)}
+        if message or error:
+            body["error"] = message or error
+        return JsonResponse(body, status=status)
+
     # --- the change page ----------------------------------------------------------------
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
         extra_context = dict(extra_context or {})
-        extra_context["rule_types"] = rule_types()
         segment = self.get_object(request, object_id)
+        extra_context["can_view_shoppers"] = request.user.has_perm("personalize.view_shopper")
         if segment is not None and request.method == "GET":
             try:
-                extra_context["preview"] = preview(segment)
+                extra_context["preview"] = preview(segment, seconds=PREVIEW_SECONDS)
             except Exception as exc:  # noqa: BLE001 - the page must open even if a rule is broken
                 extra_context["preview_error"] = str(exc)
             extra_context["can_export"] = self.can_export(request, segment)
             extra_context["can_refresh"] = segment.is_materialised and self.has_change_permission(request, segment)
         return super().change_view(request, object_id, form_url, extra_context)
-
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
-        extra_context = dict(extra_context or {})
-        extra_context["rule_types"] = rule_types()
-        return super().add_view(request, form_url, extra_context)
 
 
 __all__ = ["SegmentAdmin", "csv_safe"]

@@ -20,18 +20,17 @@ from django.utils.translation import ngettext
 from personalize.pricing import format_price
 
 UNITS = (("minutes", _("minutes"), 60), ("hours", _("hours"), 3600), ("days", _("days"), 86400))
-_SECONDS = {name: seconds for name, _label, seconds in UNITS}
 
 
-def split_duration(value: timedelta | None) -> tuple[int | None, str]:
+def split_duration(value: timedelta | None, units: tuple = UNITS) -> tuple[int | None, str]:
     """``timedelta(days=3)`` -> ``(3, "days")``: the largest unit that divides it exactly."""
     if value is None:
-        return None, "hours"
+        return None, units[min(1, len(units) - 1)][0]
     seconds = int(value.total_seconds())
-    for name, _label, size in reversed(UNITS):
+    for name, _label, size in reversed(units):
         if seconds % size == 0:
             return seconds // size, name
-    return round(seconds / 60), "minutes"
+    return round(seconds / units[0][2]), units[0][0]
 
 
 def describe_duration(value: timedelta | None) -> str:
@@ -48,21 +47,22 @@ def describe_duration(value: timedelta | None) -> str:
 
 
 class DurationInput(forms.MultiWidget):
-    """A number box and a unit select."""
+    """A number box and a unit select (``units``: ``(name, label, seconds)``, smallest first)."""
 
     template_name = "django/forms/widgets/multiwidget.html"
 
-    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+    def __init__(self, attrs: dict[str, Any] | None = None, units: tuple = UNITS) -> None:
+        self.units = units
         widgets = (
             forms.NumberInput(attrs={"min": 0, "step": 1, "style": "width:6em", **(attrs or {})}),
-            forms.Select(choices=[(name, label) for name, label, _s in UNITS]),
+            forms.Select(choices=[(name, label) for name, label, _s in units]),
         )
         super().__init__(widgets, attrs)
 
     def decompress(self, value: Any) -> list[Any]:
         if isinstance(value, timedelta):
-            return list(split_duration(value))
-        return [None, "hours"]
+            return list(split_duration(value, self.units))
+        return [None, split_duration(None, self.units)[1]]
 
 
 class DurationField(forms.MultiValueField):
@@ -70,20 +70,22 @@ class DurationField(forms.MultiValueField):
 
     widget = DurationInput
 
-    def __init__(self, *, max_value: timedelta | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, max_value: timedelta | None = None, units: tuple = UNITS, **kwargs: Any) -> None:
         self.max_value = max_value
+        self.unit_seconds = {name: seconds for name, _label, seconds in units}
         fields = (
             forms.IntegerField(min_value=0),
-            forms.ChoiceField(choices=[(name, label) for name, label, _s in UNITS]),
+            forms.ChoiceField(choices=[(name, label) for name, label, _s in units]),
         )
         kwargs.pop("max_length", None)
         kwargs.pop("empty_value", None)
+        kwargs.setdefault("widget", DurationInput(units=units))
         super().__init__(fields, require_all_fields=True, **kwargs)
 
     def compress(self, data_list: list[Any]) -> timedelta | None:
         if not data_list or data_list[0] in (None, ""):
             return None
-        value = timedelta(seconds=int(data_list[0]) * _SECONDS[data_list[1]])
+        value = timedelta(seconds=int(data_list[0]) * self.unit_seconds[data_list[1]])
         if self.max_value is not None and value > self.max_value:
             raise ValidationError(_("At most %(max)s."), params={"max": describe_duration(self.max_value)}, code="max_value")
         return value

@@ -1,82 +1,28 @@
-"""Admin forms: a segment and its inline rules, validated per rule type.
+"""Admin forms: a segment, and the checks across its inline rules.
 
-Bad input is a form error, never a 500: an unknown kind, a missing or malformed parameter,
-a per-request rule in a materialised segment, and a segment including itself (directly or
-through other segments).
+Bad input is a form error, never a 500: a per-request rule in a materialised segment, and a
+segment including itself (directly or through other segments). One rule's own form (its type
+and typed parameters) is ``personalize.admin.rule_forms.SegmentRuleForm``.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 
-from personalize.models import Segment, SegmentRule
+from personalize.models import Segment
 from personalize.segments.graph import dependency_graph, find_cycle, live_only_dependencies
-from personalize.segments.rules import build_rule, get_rule_class, kind_choices, segment_dependencies
+from personalize.segments.rules import get_rule_class, segment_dependencies
 
 
 class SegmentForm(forms.ModelForm):
     class Meta:
         model = Segment
         fields = ["name", "slug", "description", "match", "mode", "is_active"]
-
-
-class ParamsField(forms.JSONField):
-    """JSON object of parameters; empty means ``{}``."""
-
-    def to_python(self, value: Any) -> Any:
-        if value in (None, "") or (isinstance(value, str) and not value.strip()):
-            return {}
-        return super().to_python(value)
-
-    def prepare_value(self, value: Any) -> Any:
-        if value is None or value == {}:
-            return ""  # an empty row reads better blank than "null"
-        if isinstance(value, dict):
-            return json.dumps(value, ensure_ascii=False)
-        return super().prepare_value(value)
-
-
-class SegmentRuleForm(forms.ModelForm):
-    kind = forms.ChoiceField(label=_("rule"), choices=())
-    params = ParamsField(
-        label=_("parameters"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 50}),
-        help_text=_('JSON, e.g. {"min": 3} or {"countries": "DE, AT"}: see the rule types below.'),
-    )
-
-    class Meta:
-        model = SegmentRule
-        fields = ["kind", "params", "negate", "position"]
-
-    def __init__(self, *args: Any, parent: Segment | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.parent = parent
-        self.fields["kind"].choices = [("", "---------"), *kind_choices()]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        kind, params = data.get("kind"), data.get("params")
-        if not kind or "params" in self.errors:
-            return data
-        if kind == "segment" and self.parent is not None and isinstance(params, dict):
-            if params.get("segment") and params["segment"] == self.parent.slug:
-                self.add_error("params", gettext("A segment cannot include itself."))
-                return data
-        try:
-            rule = build_rule(kind, params)
-        except ValidationError as exc:
-            self.add_error("params", exc)
-            return data
-        data["params"] = type(rule).serialize_params(rule.params)
-        return data
 
 
 class SegmentRuleFormSet(BaseInlineFormSet):

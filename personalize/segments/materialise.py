@@ -6,6 +6,7 @@ admin's live count, sample and CSV export, and by the management command.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -219,12 +220,26 @@ class Preview:
     sample: list[Any]
     skipped: list[str]
     exact_sql: bool
+    # The time budget ran out before every shopper was evaluated: ``count`` is a lower bound.
+    partial: bool = False
 
 
-def preview(segment_obj: Any, *, sample_size: int = 20) -> Preview:
-    """How many shoppers match now, and a sample, for the admin (per-request rules ignored)."""
+def preview(segment_obj: Any, *, sample_size: int = 20, rules: list[Any] | None = None, seconds: float | None = None) -> Preview:
+    """How many shoppers match now, and a sample, for the admin (per-request rules ignored).
+
+    ``rules`` (unsaved ``SegmentRule``-like rows: ``kind``, ``params``, ``negate``) evaluate a
+    segment being edited instead of the stored one; other segments it refers to are the stored
+    ones. ``seconds`` bounds the per-shopper (Python) evaluation: past it, the count so far is
+    returned with ``partial`` set.
+    """
     segments = load_segments()
-    compiled = segments.get(segment_obj.slug)
+    if rules is not None:
+        compiled = compile_segment(segment_obj, rules)
+        if compiled.broken:
+            raise ValueError("a rule does not validate")
+        segments = {**segments, compiled.slug: compiled}
+    else:
+        compiled = segments.get(segment_obj.slug)
     if compiled is None:
         return Preview(0, [], [], True)
     compiled = CompiledSegment(compiled.pk, compiled.slug, compiled.match, "live", compiled.rules, compiled.broken)
@@ -234,13 +249,20 @@ def preview(segment_obj: Any, *, sample_size: int = 20) -> Preview:
     if plan.sql_only:
         qs = base_queryset().filter(plan.sql).order_by("-last_seen")
         return Preview(qs.count(), list(qs.select_related("user")[:sample_size]), skipped, True)
-    count, sample_ids = 0, []
-    for _low, _high, ids in iter_matching_ids(compiled, segments=segments, now=planner.now, skip_live_only=True):
+    deadline = time.monotonic() + seconds if seconds is not None else None
+    count, sample_ids, partial = 0, [], False
+    last_pk = Shopper.objects.order_by("-pk").values_list("pk", flat=True).first()
+    ranges = iter_matching_ids(compiled, segments=segments, now=planner.now, skip_live_only=True)
+    for _low, high, ids in ranges:
         count += len(ids)
         if len(sample_ids) < sample_size:
             sample_ids += ids[: sample_size - len(sample_ids)]
+        if deadline is not None and time.monotonic() > deadline and last_pk is not None and high < last_pk:
+            partial = True
+            ranges.close()
+            break
     sample = list(base_queryset().filter(pk__in=sample_ids).select_related("user").order_by("-last_seen"))
-    return Preview(count, sample, skipped, False)
+    return Preview(count, sample, skipped, False, partial)
 
 
 def iter_matching_shoppers(segment_obj: Any, *, batch_size: int = 2000) -> Iterator[Any]:

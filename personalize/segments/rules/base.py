@@ -68,6 +68,37 @@ class ListField(forms.CharField):
     def run_validators(self, value: Any) -> None:  # CharField's length validators expect a str
         return None
 
+    def prepare_value(self, value: Any) -> Any:
+        """A stored list shows as "DE, AT", not as Python's ``['DE', 'AT']``."""
+        if isinstance(value, (list, tuple)):
+            return ", ".join(str(item) for item in value)
+        return super().prepare_value(value)
+
+
+class DaysField(forms.IntegerField):
+    """A whole number of days (stored as an int). The admin shows it as a duration widget."""
+
+
+CATALOGUE_FACETS = ("product", "category", "brand")
+
+
+class CatalogueKeyField(forms.CharField):
+    """The key of a product, a category or a brand of the store (what the adapter calls a key).
+
+    ``facet`` names which one; ``facet_field`` instead names a sibling field whose value does
+    (a rule on "a product or a category"). The admin shows a search-as-you-type picker that
+    stores the key and shows the name.
+    """
+
+    def __init__(self, *, facet: str | None = None, facet_field: str | None = None, **kwargs: Any) -> None:
+        if (facet is None) == (facet_field is None):
+            raise TypeError("CatalogueKeyField needs one of facet= or facet_field=")
+        if facet is not None and facet not in CATALOGUE_FACETS:
+            raise ValueError(f"facet must be one of {CATALOGUE_FACETS}")
+        self.facet, self.facet_field = facet, facet_field
+        kwargs.setdefault("max_length", 100)
+        super().__init__(**kwargs)
+
 
 class MultipleChoiceListField(forms.MultipleChoiceField):
     """A multiple choice that also accepts comma-separated text (JSON params typed by hand)."""
@@ -100,8 +131,8 @@ class DecimalRangeParams(RangeParams):
 
 
 class DaysRangeParams(RangeParams):
-    min = forms.IntegerField(label=_("at least (days)"), required=False, min_value=0, max_value=36500)
-    max = forms.IntegerField(label=_("at most (days)"), required=False, min_value=0, max_value=36500)
+    min = DaysField(label=_("at least (days)"), required=False, min_value=0, max_value=36500)
+    max = DaysField(label=_("at most (days)"), required=False, min_value=0, max_value=36500)
 
 
 def _in_range(value: Any, params: dict[str, Any]) -> bool:
@@ -163,6 +194,23 @@ def _category_key(value: str, field: str) -> str:
     if key is None:
         raise ValidationError(_("No category “%(value)s” (use its id, slug or name).") % {"value": value})
     return key
+
+
+def _brand_product_keys(brand: str) -> list[str]:
+    """Keys of the store's products of a brand (the adapter's ``brand_filter``)."""
+    adapter = get_adapter()
+    manager = adapter.get_product_model()._default_manager
+    return [str(pk) for pk in manager.filter(adapter.brand_filter(brand)).values_list("pk", flat=True)]
+
+
+def catalogue_label(facet: str, key: str) -> str:
+    """The name of a product, category or brand for a rule's summary ("Hoodies", not "3");
+    the key itself when the store no longer has it or the lookup fails."""
+    try:
+        return get_adapter().catalogue_labels(facet, [key]).get(str(key)) or str(key)
+    except Exception:  # noqa: BLE001 - a summary must not break a page
+        logger.warning("personalize: no name for %s %r", facet, key, exc_info=True)
+        return str(key)
 
 
 # --- the base class -------------------------------------------------------------------------

@@ -23,17 +23,21 @@ if TYPE_CHECKING:
 logger = logging.getLogger("personalize")
 
 from personalize.segments.rules.base import (
+    CatalogueKeyField,
+    DaysField,
     DaysRangeParams,
     DecimalRangeParams,
     QueryEnv,
     RangeParams,
     Rule,
     _aggregate_range_q,
+    _brand_product_keys,
     _category_key,
     _category_product_keys,
     _in_range,
     _purchases,
     _range_text,
+    catalogue_label,
 )
 
 
@@ -44,14 +48,16 @@ class ViewedRule(Rule):
     event_kinds = frozenset({"view"})
 
     class Params(forms.Form):
-        target = forms.ChoiceField(label=_("what"), choices=[("product", _("product")), ("category", _("category"))])
-        key = forms.CharField(
-            label=_("product or category"),
-            max_length=100,
-            help_text=_("A product id, or a category's id, slug or name."),
+        target = forms.ChoiceField(
+            label=_("what"), choices=[("product", _("product")), ("category", _("category")), ("brand", _("brand"))]
+        )
+        key = CatalogueKeyField(
+            facet_field="target",
+            label=_("product, category or brand"),
+            help_text=_("Pick one from the store's catalogue (or type a product id, or a category's id, slug or name)."),
         )
         min_count = forms.IntegerField(label=_("at least N times"), min_value=1, initial=1, required=False)
-        days = forms.IntegerField(label=_("in the last D days"), min_value=1, max_value=3650, initial=30, required=False)
+        days = DaysField(label=_("in the last D days"), min_value=1, max_value=3650, initial=30, required=False)
 
         def clean(self) -> dict[str, Any]:
             data = super().clean()
@@ -62,6 +68,9 @@ class ViewedRule(Rule):
                     raise ValidationError({"key": _("“%(key)s” is not a valid product id.") % {"key": data["key"]}})
             elif data.get("target") == "category" and data.get("key"):
                 data["key"] = _category_key(data["key"], "key")
+            elif data.get("target") == "brand" and data.get("key"):
+                if data["key"] not in get_adapter().catalogue_labels("brand", [data["key"]]):
+                    raise ValidationError({"key": _("The store has no brand “%(key)s”.") % {"key": data["key"]}})
             return data
 
     _keys: list[str] | None = None
@@ -70,6 +79,8 @@ class ViewedRule(Rule):
         if self._keys is None:
             if self.params["target"] == "product":
                 self._keys = [self.params["key"]]
+            elif self.params["target"] == "brand":
+                self._keys = _brand_product_keys(self.params["key"])
             else:
                 self._keys = _category_product_keys(self.params["key"])
         return self._keys
@@ -92,10 +103,11 @@ class ViewedRule(Rule):
         return Q(pk__in=counted.values("shopper"))
 
     def describe(self) -> str:
-        what = gettext("product") if self.params["target"] == "product" else gettext("category")
-        return gettext("Viewed %(what)s %(key)s at least %(n)s times in the last %(days)s days") % {
+        target = self.params["target"]
+        what = {"product": gettext("product"), "category": gettext("category"), "brand": gettext("brand")}.get(target, target)
+        return gettext("Viewed %(what)s “%(name)s” at least %(n)s times in the last %(days)s days") % {
             "what": what,
-            "key": self.params["key"],
+            "name": catalogue_label(target, self.params["key"]),
             "n": self.params["min_count"],
             "days": self.params["days"],
         }
@@ -157,8 +169,8 @@ class CartCategoryRule(Rule):
     event_kinds = frozenset()
 
     class Params(forms.Form):
-        category = forms.CharField(
-            label=_("category"), max_length=100, help_text=_("The category's id, slug or name.")
+        category = CatalogueKeyField(
+            facet="category", label=_("category"), help_text=_("Pick one, or type the category's id, slug or name.")
         )
 
         def clean_category(self) -> str:
@@ -175,7 +187,9 @@ class CartCategoryRule(Rule):
         return Q(cart__isnull=False) & ~Q(cart__lines=[])
 
     def describe(self) -> str:
-        return gettext("Cart contains a product of category %(category)s") % {"category": self.params["category"]}
+        return gettext("Cart contains a product of category “%(category)s”") % {
+            "category": catalogue_label("category", self.params["category"])
+        }
 
 
 # --- orders ---------------------------------------------------------------------------------

@@ -30,13 +30,17 @@ from personalize.segments.rules.visits import *  # noqa: F403
 
 
 # --- other segments -------------------------------------------------------------------------
+class SegmentSlugField(forms.SlugField):
+    """The slug of another segment (the admin offers the segments as choices)."""
+
+
 class SegmentMemberRule(Rule):
     kind = "segment"
     label = _("Member of another segment")
     event_kinds = frozenset()
 
     class Params(forms.Form):
-        segment = forms.SlugField(label=_("segment slug"))
+        segment = SegmentSlugField(label=_("segment"))
 
         def clean_segment(self) -> str:
             slug = self.cleaned_data["segment"]
@@ -51,7 +55,9 @@ class SegmentMemberRule(Rule):
         return env.segment_q(self.params["segment"])
 
     def describe(self) -> str:
-        return gettext("Member of segment “%(slug)s”") % {"slug": self.params["segment"]}
+        slug = self.params["segment"]
+        name = Segment.objects.filter(slug=slug).values_list("name", flat=True).first()
+        return gettext("Member of segment “%(name)s”") % {"name": name or slug}
 
     def dependencies(self) -> set[str]:
         return {self.params["segment"]}
