@@ -270,6 +270,9 @@ DEFAULTS: dict[str, Any] = {
     # What one shopper adds to trending, popularity and co-occurrence: each (product, kind)
     # counts once per shopper per this many hours, however often it is sent.
     "CONTRIBUTION_WINDOW_HOURS": 24,
+    # ...and a shopper's searches count towards suggestions for at most this many distinct
+    # queries per window (None or 0: no cap).
+    "CONTRIBUTION_MAX_QUERIES": 20,
     # A searcher counts towards suggestions only with an account, a purchase, or a profile at
     # least this old with at least this many visits (a script's fresh cookies do not count).
     "SEARCH_SHOPPER_MIN_AGE_HOURS": 24,

@@ -31,6 +31,7 @@ from personalize.conf import personalize_settings as ps
 from personalize.models import Event, EventKind, Shopper, purchase_lines
 from personalize.placements.pipeline import candidate_list, profile_of
 from personalize.recommenders import get_recommender
+from personalize.recommenders.contributions import window_seconds
 
 CACHE_KEY = "personalize:search_suggestions:v1"
 TITLES_KEY = "personalize:search_titles:v1"
@@ -92,19 +93,28 @@ def compute_search_stats(now: datetime | None = None) -> SearchStats:
     last_zero: dict[str, datetime] = {}
     last_found: dict[str, datetime] = {}
     by_shopper: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
+    # (shopper, contribution window) -> the distinct queries it counts for (at most the cap)
+    width, cap = window_seconds(), ps.CONTRIBUTION_MAX_QUERIES
+    counted: dict[tuple[int, int], set[str]] = defaultdict(set)
     for shopper_id, raw, raw_results, when, source in searches.iterator(chunk_size=5000):
         query = normalised.get(raw)
         if query is None:
             query = normalised[raw] = normalize_query(raw)
         if not query:
             continue
-        latest[query][shopper_id] = when
         # The result count is the server's word: a browser could claim a private query "found 5".
         results = None if source == "beacon" else _result_count(raw_results)
         if results is not None:
             target = last_zero if results <= 0 else last_found
             if query not in target or target[query] < when:
                 target[query] = when
+        # One shopper counts once per query, and for at most CONTRIBUTION_MAX_QUERIES distinct
+        # queries per window (a few real profiles cannot seed hundreds of spam queries).
+        mine = counted[(shopper_id, int(when.timestamp() // width))]
+        if cap and query not in mine and len(mine) >= cap:
+            continue
+        mine.add(query)
+        latest[query][shopper_id] = when
         by_shopper[shopper_id].append((when, query))
 
     bought: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))

@@ -4,7 +4,8 @@ Two products co-occur when one shopper touched both within one basket (a visit, 
 order's lines go together) or, with ``SCOPE="shopper"``, anywhere in their history. Counts are
 normalised (cosine by default, so best-sellers do not pair with everything) and the top
 ``TOP_N`` neighbours of every product are kept in the artefact; ``recommend`` adds up the
-neighbours of the products in the shopper's profile.
+neighbours of the products in the shopper's profile. A shopper counts a pair at most once per
+``CONTRIBUTION_WINDOW_HOURS``, however many baskets repeat it (see contributions.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import scipy.sparse as sp
 from django.utils.translation import gettext as _
 
 from personalize.recommenders.base import Artefact, Recommendation, TrainingData, TuningSpace
+from personalize.recommenders.contributions import window_of
 from personalize.recommenders.loading import VersionedBackend
 from personalize.recommenders.ranking import indices_of, top_k
 
@@ -81,7 +83,7 @@ class CoOccurrenceRecommender(VersionedBackend):
         groups = (data.users if self.option("SCOPE", "session") == "shopper" else data.sessions)[mask]
         items, times = data.items[mask].astype(np.int64), data.times[mask]
         n_items = data.n_items
-        neighbours = self._neighbours(groups, items, times, n_items)
+        neighbours = self._neighbours(groups, items, times, n_items, shoppers=data.users[mask])
         artefact = Artefact(
             arrays={
                 "product_keys": np.asarray(data.product_keys, dtype=str),
@@ -95,7 +97,22 @@ class CoOccurrenceRecommender(VersionedBackend):
         self.pin()
         return artefact
 
-    def _neighbours(self, groups: np.ndarray, items: np.ndarray, times: np.ndarray, n_items: int) -> dict[str, np.ndarray]:
+    def _neighbours(
+        self,
+        groups: np.ndarray,
+        items: np.ndarray,
+        times: np.ndarray,
+        n_items: int,
+        *,
+        shoppers: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """The top neighbours of every item from its co-occurrences in ``groups`` (baskets).
+
+        With ``shoppers`` (the shopper of each entry) a shopper counts a pair, and an item's
+        support, at most once per contribution window however many baskets repeat it (see
+        :mod:`personalize.recommenders.contributions`): a script cannot pair two products by
+        opening session after session.
+        """
         top_n = int(self.option("TOP_N", 50))
         empty = {
             "indptr": np.zeros(n_items + 1, dtype=np.int64),
@@ -106,6 +123,8 @@ class CoOccurrenceRecommender(VersionedBackend):
             return empty
         order = np.lexsort((-times, groups))
         groups, items = groups[order], items[order]
+        owners = shoppers[order].astype(np.int64) if shoppers is not None else None
+        slots = window_of(times[order]) if shoppers is not None else None
         # one entry per (basket, item), the most recent first within each basket
         _, first = np.unique(groups.astype(np.int64) * n_items + items, return_index=True)
         keep = np.zeros(len(items), dtype=bool)
@@ -120,7 +139,16 @@ class CoOccurrenceRecommender(VersionedBackend):
         baskets = sp.csr_matrix(
             (np.ones(len(items), dtype=np.float32), (rows, items)), shape=(int(rows.max()) + 1, n_items)
         )
-        counts = (baskets.T @ baskets).tocsr()
+        if owners is None:
+            counts = (baskets.T @ baskets).tocsr()
+        else:
+            # A basket's contributor: its shopper in the window of its latest entry.
+            latest = rank[small] == 0
+            owners, slots = owners[keep][small][latest], slots[keep][small][latest]
+            basket_owner = np.zeros(baskets.shape[0], dtype=np.int64)
+            basket_slot = np.zeros(baskets.shape[0], dtype=np.int64)
+            basket_owner[rows[latest]], basket_slot[rows[latest]] = owners, slots
+            counts = _distinct_contributors(baskets, rows, items, basket_owner, basket_slot, n_items)
         support = counts.diagonal().astype(np.float64)
         counts.setdiag(0)
         counts.data[counts.data < float(self.option("MIN_COUNT", 1))] = 0
@@ -239,6 +267,38 @@ class CoOccurrenceRecommender(VersionedBackend):
             reason = _("Because you looked at %(title)s") % {"title": source_title} if source_title else ""
             result.append(Recommendation(str(self._keys[idx]), float(total[idx]), reason))
         return result
+
+
+def _distinct_contributors(
+    baskets: sp.csr_matrix,
+    rows: np.ndarray,
+    items: np.ndarray,
+    basket_owner: np.ndarray,
+    basket_slot: np.ndarray,
+    n_items: int,
+) -> sp.csr_matrix:
+    """Item x item: how many (shopper, window) contributors have each pair in some basket.
+
+    ``baskets`` is basket x item (binary), ``rows``/``items`` its entries. Each entry's
+    (contributor, item) gets a compact row id; ``A`` (basket x (contributor, item)) times
+    ``baskets`` gives per contributor and item the items sharing a basket with it, counted
+    once (binarised) and then summed over contributors. When every contributor has one basket
+    this equals ``baskets.T @ baskets``, which is what it computes then.
+    """
+    contributor = basket_owner * (int(basket_slot.max()) - int(basket_slot.min()) + 1) + (basket_slot - basket_slot.min())
+    if len(np.unique(contributor)) == baskets.shape[0]:
+        return (baskets.T @ baskets).tocsr()
+    _, contributor = np.unique(contributor, return_inverse=True)
+    codes, compact = np.unique(contributor[rows].astype(np.int64) * n_items + items, return_inverse=True)
+    spread = sp.csr_matrix(
+        (np.ones(len(items), dtype=np.float32), (rows, compact)), shape=(baskets.shape[0], len(codes))
+    )
+    per_contributor = (spread.T @ baskets).tocsr()
+    per_contributor.data[:] = 1.0  # a contributor counts a pair once, whatever the baskets
+    to_item = sp.csr_matrix(
+        (np.ones(len(codes), dtype=np.float32), (np.arange(len(codes)), codes % n_items)), shape=(len(codes), n_items)
+    )
+    return (to_item.T @ per_contributor).tocsr()
 
 
 def ease_neighbours(data: TrainingData, lam: float, top_n: int) -> dict[str, np.ndarray]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,6 +25,7 @@ from personalize.models import Event, EventKind, purchase_lines
 from personalize.profiles import KIND_WEIGHTS
 from personalize.recommenders.base import Artefact, BaseRecommender, Recommendation, TrainingData
 from personalize.recommenders.catalogue import iter_products
+from personalize.recommenders.contributions import WindowOf, first_per_window, window_middle, window_of, window_seconds
 from personalize.recommenders.ranking import decay, top_k
 
 if TYPE_CHECKING:
@@ -93,42 +95,54 @@ class PopularRecommender(BaseRecommender):
         table = np.array([weights.get(name, 0.0) for name in data.kind_names], dtype=np.float64)
         if now is None:
             now = float(data.times.max()) if len(data.times) else timezone.now().timestamp()
-        event_weight = table[data.kinds] * decay(now - data.times, self.half_life) if len(data.kinds) else np.zeros(0)
-        scores = np.bincount(data.items, weights=event_weight, minlength=data.n_items)
+        # One entry per (shopper, product, kind) and contribution window, decayed from the
+        # window's middle: the same counting as the lists computed from the database.
+        width = window_seconds()
+        keep = first_per_window(data.users, data.items, data.kinds, times=data.times, width=width)
+        items, kinds = data.items[keep], data.kinds[keep]
+        when = window_middle(window_of(data.times[keep], width), width, now=now)
+        event_weight = table[kinds] * decay(now - when, self.half_life) if len(kinds) else np.zeros(0)
+        scores = np.bincount(items, weights=event_weight, minlength=data.n_items)
         return self._lists(data.product_keys, scores, data.item_categories, data.category_labels)
 
     def _from_database(self) -> dict[str, Any]:
-        """Two aggregate queries (events per product, kind and day; purchase lines) + products."""
-        from django.db.models import Count
-        from django.db.models.functions import TruncDay
-
+        """Two aggregate queries (shoppers per product, kind and contribution window; purchase
+        lines) + products."""
         weights = self.kind_weights()
         now = timezone.now()
         window = self.option("WINDOW_DAYS") or 8 * max(self.half_life, 1)
         since = now - timedelta(days=float(window))
+        width = window_seconds()
         totals: dict[str, float] = {}
 
-        def add(key: str, kind: str, when: datetime, count: float) -> None:
-            age = (now - when).total_seconds()
+        def add(key: str, kind: str, slot: int, count: float) -> None:
+            age = now.timestamp() - float(window_middle(slot, width, now=now.timestamp()))
             totals[key] = totals.get(key, 0.0) + weights.get(kind, 0.0) * count * float(decay(np.array([age]), self.half_life)[0])
 
         rows = (
             Event.objects.filter(created_at__gte=since, kind__in=[k for k, w in weights.items() if w])
             .exclude(product_key="")
-            .annotate(day=TruncDay("created_at"))
-            .values_list("product_key", "kind", "day")
-            # Shoppers, not events: 2,000 clicks from one cookie count as one click that day
-            # (a script can rig a list only with as many real profiles as it has).
+            .annotate(slot=WindowOf("created_at", width))
+            .values_list("product_key", "kind", "slot")
+            # Shoppers, not events: 2,000 clicks from one cookie count as one click per
+            # CONTRIBUTION_WINDOW_HOURS (a script can rig a list only with as many real
+            # profiles as it has).
             .annotate(n=Count("shopper_id", distinct=True))
             .order_by()
         )
-        for key, kind, day, n in rows:
-            add(key, kind, day + timedelta(hours=12), n)
+        for key, kind, slot, n in rows:
+            add(key, kind, int(slot), n)
         if weights.get(EventKind.PURCHASE):
+            # Each buyer once per product and window, whatever the quantity or the number of orders.
+            bought: set[tuple[int, str, int]] = set()
             purchases = Event.objects.filter(kind=EventKind.PURCHASE, product_key="", created_at__gte=since)
-            for context, when in purchases.values_list("context", "created_at").iterator(chunk_size=2000):
+            rows = purchases.values_list("shopper_id", "context", "created_at")
+            for shopper_id, context, when in rows.iterator(chunk_size=2000):
+                slot = int(window_of(np.array([when.timestamp()]), width)[0])
                 for line in purchase_lines(context):
-                    add(line["product"], EventKind.PURCHASE, when, float(line["quantity"]))
+                    bought.add((shopper_id, line["product"], slot))
+            for _shopper_id, key, slot in bought:
+                add(key, EventKind.PURCHASE, slot, 1.0)
         facts = {f.key: f for f in iter_products(list(totals))}
         keys = np.array(list(facts), dtype=str)
         scores = np.array([totals[k] for k in facts], dtype=np.float64)
