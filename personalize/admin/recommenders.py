@@ -9,11 +9,12 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from personalize import jobs
+from personalize.admin import model_metrics
 from personalize.models import ModelVersion
 from personalize.recommenders.training import activate
 
@@ -46,12 +47,20 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_filter = ("alias", "status", "is_active")
     ordering = ("-created_at",)
     actions = ("train_now", "activate_selected")
-    # The offline metrics as a table (beside the popularity baseline) before the raw JSON.
+    # Hyper-parameters, metrics and the tuner's trials as tables (admin/model_metrics.py), never JSON.
+    fieldsets = (
+        (None, {"fields": ("alias", "backend", "status", "is_active", "problem")}),
+        (_("Offline quality"), {"fields": ("metrics_table", "evaluation_table")}),
+        (_("Training data"), {"fields": ("data_since", "data_until", "n_events", "n_shoppers", "n_products")}),
+        (_("Hyper-parameters"), {"fields": ("params_table",)}),
+        (_("Tuning"), {"fields": ("tuning_table",), "classes": ("collapse",)}),
+        (_("Run"), {"fields": ("training_seconds", "created_at", "finished_at", "activated_at", "artefact_file", "error", "load_error")}),
+    )
     readonly_fields = [
-        name
-        for f in ModelVersion._meta.fields
-        for name in (("metrics_summary", f.name) if f.name == "metrics" else ("artefact_file",) if f.name == "artefact" else (f.name,))
+        *(f.name for f in ModelVersion._meta.fields if f.name not in ("params", "metrics", "artefact")),
+        "artefact_file", "problem", "metrics_table", "evaluation_table", "params_table", "tuning_table",
     ]
+    change_form_template = "admin/personalize/modelversion/change_form.html"
 
     @admin.display(description=_("artefact"))
     def artefact_file(self, obj: ModelVersion) -> str:
@@ -73,22 +82,27 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return format_html('<span style="color:{}">{}</span> ({})', colour, _fmt(model), _fmt(base))
 
     @admin.display(description=_("offline metrics"))
-    def metrics_summary(self, obj: ModelVersion) -> str:
-        names = ("precision@10", "recall@10", "ndcg@10", "coverage")
-        if all(obj.metric(name) is None for name in names):
-            return "–"
-        rows = format_html_join(
-            "",
-            "<tr><th scope='row'>{}</th><td>{}</td><td>{}</td></tr>",
-            ((name, _fmt(obj.metric(name)), _fmt(obj.metric(name, "baseline"))) for name in names),
-        )
-        return format_html(
-            "<table><thead><tr><th></th><th scope='col'>{}</th><th scope='col'>{}</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
-            _("this version"),
-            _("popularity baseline"),
-            rows,
-        )
+    def metrics_table(self, obj: ModelVersion) -> str:
+        return model_metrics.metrics_table(obj)
+
+    @admin.display(description=_("how it was measured"))
+    def evaluation_table(self, obj: ModelVersion) -> str:
+        return model_metrics.evaluation_table(obj)
+
+    @admin.display(description=_("hyper-parameters"))
+    def params_table(self, obj: ModelVersion) -> str:
+        return model_metrics.params_table(obj)
+
+    @admin.display(description=_("options tried"))
+    def tuning_table(self, obj: ModelVersion) -> str:
+        return model_metrics.tuning_table(obj)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None) -> Any:
+        extra_context = dict(extra_context or {})
+        version = self.get_object(request, object_id)
+        if version is not None:
+            extra_context["version_chart"] = model_metrics.history_chart(version)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=_("precision@10"))
     def precision(self, obj: ModelVersion) -> str:
