@@ -23,9 +23,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import cProfile
 import io
 import json
 import os
+import pstats
 import random
 import sys
 import time
@@ -43,6 +45,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--products", type=int, default=500)
     parser.add_argument("--shoppers", type=int, default=20)
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the N costliest functions of the API side (cProfile)")
     args = parser.parse_args()
 
     import django
@@ -92,6 +95,9 @@ def main() -> None:
             bulk_rows = 0
             for _round in range(args.rounds):
                 bodies = [events() for _ in range(args.batches)]
+                profiler = cProfile.Profile() if args.profile else None
+                if profiler is not None:
+                    profiler.enable()
                 t0 = time.perf_counter()
                 for i, batch in enumerate(bodies):
                     s = time.perf_counter()
@@ -102,6 +108,9 @@ def main() -> None:
                     if answer.status_code == 202 and answer.json().get("accepted") == len(batch):
                         acknowledged.update(e["id"] for e in batch)
                 api_time += time.perf_counter() - t0
+                if profiler is not None:
+                    profiler.disable()
+                    pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(os.environ.get("BENCH_FILTER", ""), args.profile)
                 rows = [
                     [Event(shopper=shoppers[i % len(shoppers)], kind=e["kind"], product_key=e["product"],
                            context={"placement": e["placement"], "source": "beacon"}) for e in batch]

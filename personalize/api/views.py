@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.db import transaction
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
@@ -92,8 +91,9 @@ class EventBatchView(APIView):
 
         try:
             payload = self.read_payload(http)
-            with transaction.atomic():
-                result = ingest(payload, shopper_for_batch, request=http)
+            # No transaction around it: the batch is one INSERT (atomic by itself) unless it
+            # changes the cart, and then ingest opens one (events/tracking.py save_events).
+            result = ingest(payload, shopper_for_batch, request=http)
         except BatchError as exc:
             return Response({"detail": exc.detail, "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
         if result is None and pending and identity.has_consent(http):

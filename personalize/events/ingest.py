@@ -2,9 +2,11 @@
 
 :func:`ingest` validates the envelope (a bad one is a :class:`BatchError`: nothing stored),
 then each event against the light schema (:func:`personalize.events.schema.clean_beacon_event`),
-resolves every product key in one query, drops events whose client ``id`` is already stored (a
-retried batch), and writes the rest with one multi-row insert in one transaction; receivers run
-once per batch after the commit. Invalid events are reported by index; the valid ones are stored.
+resolves every product key in one query, and writes the events with one multi-row insert that
+skips client ids already stored (a retried batch: ``INSERT ... ON CONFLICT DO NOTHING RETURNING``
+on PostgreSQL and SQLite, which also says which rows were written, so there is no lookup
+first); receivers run once per batch after the commit. Invalid events are reported by index;
+the valid ones are stored.
 
 Delivery: at least once from ``beacon.js`` (it retries until acknowledged), exactly once in the
 table for events that carry an ``id`` (``Event.client_id`` is unique; docs/events.md).
@@ -23,8 +25,8 @@ from django.utils.translation import gettext as _
 from personalize import signing
 from personalize.adapters import get_adapter
 from personalize.conf import personalize_settings as ps
-from personalize.events.schema import BeaconEvent, clean_beacon_event, safe_text
-from personalize.events.tracking import save_events
+from personalize.events.schema import BeaconEvent, clean_beacon_event, event_kinds, safe_text
+from personalize.events.tracking import fast_insert_supported, save_events
 from personalize.models import Event, Shopper
 
 
@@ -103,10 +105,12 @@ def validate(data: Any) -> tuple[list[tuple[int, BeaconEvent]], dict[str, list[s
     items = check_envelope(data)
     now = timezone.now()
     allowed = set(ps.API_EVENT_KINDS)
+    known_kinds = event_kinds()
+    valid_key = get_adapter().is_valid_key
     cleaned: list[tuple[int, BeaconEvent]] = []
     errors: dict[str, list[str]] = {}
     for index, item in enumerate(items):
-        event, problems = clean_beacon_event(item, now, allowed)
+        event, problems = clean_beacon_event(item, now, allowed, known_kinds=known_kinds, valid_key=valid_key)
         if event is None:
             for name, messages in problems.items():
                 errors[f"events[{index}].{name}" if name else f"events[{index}]"] = messages
@@ -145,7 +149,10 @@ def ingest(
     if not valid:
         return result
     ids = [event.client_id for _i, event in valid if event.client_id]
-    stored = set(Event.objects.filter(client_id__in=ids).values_list("client_id", flat=True)) if ids else set()
+    # Where the insert itself skips stored ids and says which rows it wrote, no lookup first.
+    stored: set[str] = set()
+    if ids and not fast_insert_supported():
+        stored = set(Event.objects.filter(client_id__in=ids).values_list("client_id", flat=True))
     shopper = shopper_for_batch([event for _i, event in valid])
     if shopper is None:
         return None
@@ -163,10 +170,16 @@ def ingest(
         apply_signed_placement(event, row)
     if prepare is not None and rows:
         prepare(rows)
+    saved = []
     if rows:
-        # With ids, a concurrent retry of the same batch may win the race: its rows stand.
-        save_events([row for _event, row in rows], request=request, ignore_conflicts=bool(ids))
-    result.accepted = len(rows)
+        # With ids, a retry (or a concurrent retry of the same batch that won the race) was
+        # stored first: its rows stand, ours are counted as duplicates.
+        saved = save_events([row for _event, row in rows], request=request, ignore_conflicts=bool(ids))
+    if fast_insert_supported():
+        result.duplicates += len(rows) - len(saved)
+        result.accepted = len(saved)
+    else:
+        result.accepted = len(rows)
     return result
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import timezone as dt_timezone
@@ -263,8 +263,19 @@ def _client_time(raw: Any, now: datetime, errors: dict[str, list[str]]) -> datet
     return min(now, datetime.fromtimestamp(seconds, tz=dt_timezone.utc))
 
 
-def clean_beacon_event(item: Any, now: datetime, allowed_kinds: Iterable[str]) -> tuple[BeaconEvent | None, dict[str, list[str]]]:
-    """One browser event checked against the schema: ``(event, {})`` or ``(None, {field: [...]})``."""
+def clean_beacon_event(
+    item: Any,
+    now: datetime,
+    allowed_kinds: Iterable[str],
+    *,
+    known_kinds: Collection[str] | None = None,
+    valid_key: Callable[[str], bool] | None = None,
+) -> tuple[BeaconEvent | None, dict[str, list[str]]]:
+    """One browser event checked against the schema: ``(event, {})`` or ``(None, {field: [...]})``.
+
+    A batch passes ``known_kinds`` (:func:`event_kinds`) and ``valid_key`` (the adapter's
+    ``is_valid_key``) once for all its events: looked up per event they cost more than the checks.
+    """
     if not isinstance(item, Mapping):
         return None, {"": [_("Invalid data: expected an object.")]}
     errors: dict[str, list[str]] = {}
@@ -276,12 +287,12 @@ def clean_beacon_event(item: Any, now: datetime, allowed_kinds: Iterable[str]) -
         errors["kind"] = [_("This field is required.")]
     elif kind in SERVER_ONLY_KINDS:
         errors["kind"] = [_("Purchases are recorded by the server, not the browser.")]
-    elif kind not in event_kinds():
+    elif kind not in (known_kinds if known_kinds is not None else event_kinds()):
         errors["kind"] = [_("Unknown event kind “%(kind)s”.") % {"kind": safe_text(kind)}]
     elif kind not in allowed_kinds:
         errors["kind"] = [_("Event kind “%(kind)s” cannot be sent from the browser.") % {"kind": kind}]
     product = _text(item, "product", 64, errors).strip()
-    if product and "product" not in errors and not get_adapter().is_valid_key(product):
+    if product and "product" not in errors and not (valid_key or get_adapter().is_valid_key)(product):
         errors["product"] = [_("“%(id)s” is not a valid product id.") % {"id": safe_text(product)}]
     query = _text(item, "query", MAX_QUERY, errors).strip()
     placement = _text(item, "placement", 64, errors)
