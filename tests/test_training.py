@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
+from threadpoolctl import threadpool_info
 
 from personalize.recommenders import get_recommender
 from personalize.recommenders.base import TuningSpace
@@ -265,6 +266,26 @@ def test_tuning_is_bounded_by_a_seeded_sample_of_whole_shoppers(fast):
     assert [f["NO_COMPONENTS"] for f in space.fits] == [48, 96, 128]  # small data: all within budget
     big = LightFMRecommender("default", {"FIT_WORK_BUDGET": 1.0}).tuning_space(data)
     assert big.fits == space.fits[:1]  # the cheapest point always runs
+
+
+def test_the_search_scores_with_one_blas_thread(fast, monkeypatch):
+    """Validation scores one shopper at a time (a catalogue-sized matrix-vector product each):
+    BLAS threads on a busy machine made each product wait for a core, so the search holds BLAS
+    to one thread, and gives the threads back afterwards."""
+    taste_shop()
+    data = training.load_training_data()
+    seen = []
+    real_score = tuning.Validation.score
+
+    def spy(self, candidate, progress=None, category_cap=None):
+        seen.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+        return real_score(self, candidate, progress, category_cap=category_cap)
+
+    monkeypatch.setattr(tuning.Validation, "score", spy)
+    before = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    tuning.tune(LightFMRecommender("default", {**FAST_LIGHTFM, "TUNE": False}), data)
+    assert seen and set(seen) == {1}
+    assert [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"] == before
 
 
 def test_evaluate_the_popularity_baseline_directly(fast):
