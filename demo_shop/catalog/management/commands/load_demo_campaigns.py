@@ -91,7 +91,7 @@ def campaigns() -> list[dict[str, Any]]:
             "offer": "Welcome 10%",
             "priority": 20,
             "frequency_cap": 0,
-            "control_percent": 10,
+            "control_percent": 20,
             "contents": {
                 "A": {
                     "en": ("New here? 10% off your first order", "Your code {code} is applied at checkout by itself.", "Start shopping"),
