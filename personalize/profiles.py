@@ -33,6 +33,9 @@ class ShopperProfile:
     purchased_keys: set[str] = field(default_factory=set)
     # shopper features for hybrid models: country, device, segment slugs...
     features: dict[str, str] = field(default_factory=dict)
+    # When the history was cut at PROFILE_EVENTS: the time of the oldest event loaded (what
+    # the profile says about any window starting after it is complete); None when it is all.
+    truncated_at: datetime | None = None
 
     @property
     def is_new(self) -> bool:
@@ -44,6 +47,13 @@ class ShopperProfile:
         for key, kind, _when in self.interactions:
             weights[key] = weights.get(key, 0.0) + KIND_WEIGHTS.get(kind, 0.5)
         return weights
+
+    def views_since(self, product_key: str, since: datetime) -> int | None:
+        """Views of ``product_key`` since ``since``; ``None`` when the profile cannot tell (its
+        history was cut after ``since``: ask the database)."""
+        if self.truncated_at is not None and self.truncated_at >= since:
+            return None
+        return sum(1 for key, kind, when in self.interactions if kind == EventKind.VIEW and key == product_key and when >= since)
 
     def recent_keys(self, kinds: tuple[str, ...] | None = None) -> list[str]:
         seen: dict[str, None] = {}
@@ -84,6 +94,7 @@ def load_profile(shopper: Shopper | None, *, extra_features: dict[str, str] | No
         if key:
             profile.interactions.append((key, kind, when))
     if loaded >= ps.PROFILE_EVENTS and oldest is not None:
+        profile.truncated_at = oldest
         # A long history: what was bought before the newest PROFILE_EVENTS events is still
         # never recommended again (one more query, only for these shoppers).
         profile.purchased_keys |= older_purchases(shopper, before=oldest)

@@ -74,9 +74,11 @@ def test_limit_is_respected():
     assert ids(render(shopper, limit=2)) == [str(products[5].pk), str(products[4].pk)]
 
 
-# Cold: the shopper (from the cookie), the viewed keys, the keys-only stock check, the cards' rows.
-RECENTLY_VIEWED_QUERIES = 4
-# Warm (cards cached, stock checked within LOCAL_CACHE_SECONDS): the shopper and the viewed keys.
+# Cold: the shopper (from the cookie), the segment definitions and their rules (once per process:
+# the profile's segment features), the profile's events (the viewed keys come from them, shared
+# with the page's other widgets), the keys-only stock check, the cards' rows.
+RECENTLY_VIEWED_QUERIES = 6
+# Warm (cards cached, stock checked within LOCAL_CACHE_SECONDS): the shopper and the profile's events.
 RECENTLY_VIEWED_WARM_QUERIES = 2
 
 

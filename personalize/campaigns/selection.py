@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -32,6 +33,8 @@ from personalize.experiments import assign
 from personalize.fatigue import may_contact
 from personalize.holdout import in_holdout
 from personalize.identity import get_shopper, has_consent
+from personalize.placements.pipeline import profile_of
+from personalize.profiles import ShopperProfile
 from personalize.models import (
     CONTROL,
     Campaign,
@@ -289,6 +292,8 @@ class ShopperState:
     assignments: dict[int, CampaignAssignment] | None = None
     contactable: bool | None = None
     product_views: dict[str, int] = field(default_factory=dict)
+    # The request's shopper profile (shared with the page's widgets), loaded when asked.
+    profile: Callable[[], ShopperProfile] | None = None
 
     def _stored(self) -> dict | None:
         if self.session is None or self.shopper is None:
@@ -347,6 +352,11 @@ class ShopperState:
             return 0
         if product_key not in self.product_views:
             since = timezone.now() - timedelta(days=PRODUCT_VIEWS_DAYS)
+            if self.profile is not None:  # the page's profile (one events query for every widget)
+                counted = self.profile().views_since(product_key, since)
+                if counted is not None:
+                    self.product_views[product_key] = counted
+                    return counted
             self.product_views[product_key] = Event.objects.filter(
                 shopper=self.shopper, kind=EventKind.VIEW, product_key=product_key, created_at__gte=since
             ).count()
@@ -376,6 +386,7 @@ def request_state(request: Any) -> ShopperState:
             segments=segments_for(request),
             language=language,
             session=getattr(request, "session", None),
+            profile=lambda: profile_of(request)[1],
         )
         request._personalize_campaign_state = state
     return state

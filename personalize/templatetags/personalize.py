@@ -16,6 +16,7 @@ from personalize import pricing
 from personalize.conf import personalize_settings as ps
 from personalize.history import recently_viewed_keys
 from personalize.placements.cards import available_keys
+from personalize.placements.pipeline import profile_of
 from personalize.widgets import campaigns, consent, recommendations, segments
 from personalize.widgets.items import card_items
 from personalize.widgets.render import clamp_limit, current_product_key, render_widget
@@ -31,8 +32,10 @@ def recently_viewed(context: Any, limit: Any = None, title: str | None = None) -
         count = clamp_limit(limit, ps.RECENTLY_VIEWED_LIMIT)
         current = current_product_key(context)
         # Over-fetch a little so that out-of-stock or deleted products do not shorten the list;
-        # one keys-only stock check, then cached cards: no product rows on a warm page.
-        keys = recently_viewed_keys(request.shopper, count * 2, exclude={current} if current else None)
+        # one keys-only stock check, then cached cards: no product rows on a warm page. The
+        # views come from the profile the page's other widgets share (one events query).
+        shopper, profile = profile_of(request)
+        keys = recently_viewed_keys(shopper, count * 2, exclude={current} if current else None, profile=profile)
         shown = available_keys(keys, Q())[:count]
         return {"items": card_items(shown, placement="recently_viewed"), "title": title}
 
