@@ -83,7 +83,8 @@ def redeem_discount(request: HttpRequest, discount: Discount, order: Any) -> str
     if not isinstance(discount.source, OfferDecision):
         return ""
     try:
-        redeem(request, discount.source, order.number)
+        # The order's address: a shared code "once per customer" is once per address too.
+        redeem(request, discount.source, order.number, email=order.email)
     except OfferError as exc:
         return exc.message
     return ""

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from personalize.pricing import format_price
 
-__all__ = ["Offer", "OfferCode", "Redemption", "normalize_code"]
+__all__ = ["Offer", "OfferCode", "Redemption", "normalize_code", "canonical_email"]
 
 ZERO = Decimal("0")
 
@@ -143,6 +143,24 @@ def normalize_code(code: str) -> str:
     return (code or "").strip().upper()
 
 
+# Providers whose addresses ignore dots in the local part (j.doe@ and jdoe@ are one mailbox).
+DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def canonical_email(address: str) -> str:
+    """The mailbox behind an address, for "once per customer" limits: case folded, spaces
+    trimmed, a ``+tag`` dropped, and at Gmail the dots of the local part too
+    (``J.Doe+promo@GoogleMail.com`` and ``jdoe@gmail.com`` are one customer). ``""`` for none."""
+    address = (address or "").strip().casefold()
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        return address[:254]
+    local = local.split("+", 1)[0] or local
+    if domain in DOTLESS_DOMAINS:
+        local, domain = local.replace(".", "") or local, DOTLESS_DOMAINS[domain]
+    return f"{local}@{domain}"[:254]
+
+
 class OfferCode(models.Model):
     """A single-use code issued to one shopper."""
 
@@ -178,6 +196,9 @@ class Redemption(models.Model):
         "personalize.Shopper", verbose_name=_("shopper"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     order_ref = models.CharField(_("order reference"), max_length=64)
+    # The customer's address (canonical_email): a shared code's uses are counted per address
+    # and account as well as per browser, so fresh cookies with one address get it once.
+    email = models.CharField(_("email"), max_length=254, blank=True, default="", db_index=True)
     discount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=ZERO)
     free_shipping = models.BooleanField(_("free shipping"), default=False)
     campaign = models.ForeignKey(

@@ -40,6 +40,7 @@ from personalize.models import (
     Placement,
     Redemption,
     Shopper,
+    canonical_email,
     normalize_code,
 )
 from personalize.pricing import format_price
@@ -143,11 +144,12 @@ def _owned_by(code: OfferCode, shopper: Shopper | None) -> bool:
     return code.shopper.merged_into_id == shopper.pk
 
 
-def resolve_code(raw: str, shopper: Shopper | None, now=None, *, bearer: bool = False) -> _Candidate:
+def resolve_code(raw: str, shopper: Shopper | None, now=None, *, bearer: bool = False, email: str = "") -> _Candidate:
     """The offer behind a typed code; ``OfferError`` with a clear message if it cannot be used.
 
     ``bearer``: the code came with a signed email link (the session), so whoever followed the
     link may use it, on any device; a typed unique code must belong to the shopper.
+    ``email``: the checkout's address, when known (a shared code's uses count per address too).
     """
     now = now or timezone.now()
     code = normalize_code(raw)
@@ -170,7 +172,7 @@ def resolve_code(raw: str, shopper: Shopper | None, now=None, *, bearer: bool = 
     if offer is None:
         raise OfferError(_("We do not know the code “%(code)s”.") % {"code": code[:48]})
     _check_offer_valid(offer, now)
-    _check_uses(offer, shopper)
+    _check_uses(offer, shopper, email)
     return _Candidate(offer=offer, code=offer.code)
 
 
@@ -202,10 +204,38 @@ def _check_first_order(offer: Offer, shopper: Shopper | None, *, order_ref: str 
         raise OfferError(_("This offer is for a first order only."))
 
 
-def _check_uses(offer: Offer, shopper: Shopper | None) -> None:
-    if not offer.uses_per_shopper or shopper is None or shopper.pk is None:
+def customer_emails(shopper: Shopper | None, email: str = "") -> set[str]:
+    """The canonical addresses of a checkout: the one typed and the profile's (guest or account)."""
+    found = {canonical_email(email)}
+    if shopper is not None and shopper.pk is not None:
+        found |= {canonical_email(shopper.email), canonical_email(shopper.get_email())}
+    found.discard("")
+    return found
+
+
+def _customer(shopper: Shopper | None, emails: set[str]) -> Q | None:
+    """Redemptions of this customer: the browser, the profiles merged with it, the account's
+    profiles, and every profile that gave one of ``emails``. ``None`` when nobody is known."""
+    mine = Q(email__in=sorted(emails)) if emails else None
+    if shopper is not None and shopper.pk is not None:
+        ids = {shopper.pk} | ({shopper.merged_into_id} if shopper.merged_into_id else set())
+        who = Q(shopper_id__in=ids) | Q(shopper__merged_into_id__in=ids)
+        if shopper.user_id:
+            who |= Q(shopper__user_id=shopper.user_id) | Q(shopper__merged_into__user_id=shopper.user_id)
+        mine = who if mine is None else mine | who
+    return mine
+
+
+def _check_uses(offer: Offer, shopper: Shopper | None, email: str = "") -> None:
+    """A shared code's ``uses_per_shopper`` counts per customer: browser, account (with the
+    profiles merged into it) and address alike, so neither fresh cookies nor a second account
+    with the same address get it again."""
+    if not offer.uses_per_shopper:
         return
-    used = Redemption.objects.filter(offer=offer, shopper=shopper).count()
+    mine = _customer(shopper, customer_emails(shopper, email))
+    if mine is None:
+        return
+    used = Redemption.objects.filter(mine, offer=offer).count()
     if used >= offer.uses_per_shopper:
         raise OfferError(_("You have already used this code."))
 
@@ -231,7 +261,7 @@ def _shown(campaign: Campaign, shopper: Shopper) -> bool:
     ).exclude(arm=CONTROL).exists()
 
 
-def _automatic_candidates(shopper: Shopper, now) -> list[_Candidate]:
+def _automatic_candidates(shopper: Shopper, now, email: str = "") -> list[_Candidate]:
     """Unique codes issued to the shopper and shared-code offers of campaigns they saw."""
     candidates = []
     codes = (
@@ -263,7 +293,7 @@ def _automatic_candidates(shopper: Shopper, now) -> list[_Candidate]:
         if not offer.is_valid_at(now):
             continue
         try:
-            _check_uses(offer, shopper)
+            _check_uses(offer, shopper, email)
         except OfferError:
             continue
         candidates.append(_Candidate(offer=offer, code=offer.code, campaign=campaign))
@@ -289,13 +319,15 @@ def _decide(candidate: _Candidate, lines: list[dict[str, Any]], shipping: Decima
 
 
 def best_offer(
-    request: Any, cart_lines: Any, *, code: str | None = None, shipping: Decimal | str | int = 0
+    request: Any, cart_lines: Any, *, code: str | None = None, shipping: Decimal | str | int = 0, email: str = ""
 ) -> OfferDecision:
     """The discount the checkout should apply to ``cart_lines`` and why.
 
     ``code``: what the shopper typed (else a code an email link left in the session is tried
     quietly). ``shipping``: the shipping cost, so free shipping can be weighed against money
-    off. The decision's ``error`` explains a typed code that cannot be used.
+    off. ``email``: the checkout's address when the store has it (else the profile's): a
+    shared code used once per customer is refused to a new browser with the same address.
+    The decision's ``error`` explains a typed code that cannot be used.
     """
     try:
         lines = clean_lines(cart_lines)
@@ -318,13 +350,13 @@ def best_offer(
             error = _("Too many codes tried. Please wait an hour, or contact us.")
             continue
         try:
-            candidates.append(resolve_code(raw, owner, now, bearer=not loud))
+            candidates.append(resolve_code(raw, owner, now, bearer=not loud, email=email))
         except OfferError as exc:
             if loud:
                 error = exc.message
                 count_failed_attempt(request, owner)
     if shopper is not None and shopper.pk is not None:
-        candidates.extend(_automatic_candidates(shopper, now))
+        candidates.extend(_automatic_candidates(shopper, now, email))
     best: tuple[Decimal, OfferDecision] | None = None
     seen: set[tuple[int, str]] = set()
     for candidate in candidates:
@@ -384,11 +416,14 @@ def session_code(request: Any) -> str:
     return normalize_code(str(session.get(_session_code_key(), "") or "")) if session is not None else ""
 
 
-def redeem(request: Any, decision: OfferDecision, order_ref: str, *, shopper: Shopper | None = None) -> Redemption | None:
+def redeem(
+    request: Any, decision: OfferDecision, order_ref: str, *, shopper: Shopper | None = None, email: str = ""
+) -> Redemption | None:
     """Use the decision's offer for ``order_ref``; call it inside the order's transaction.
 
     ``shopper``: who placed the order when there is no request (a payment callback, Oscar's
-    order signals); else the request's shopper.
+    order signals); else the request's shopper. ``email``: the order's address (else the
+    profile's), recorded so a shared code's uses count per address and account, not per cookie.
 
     A single-use code is claimed with a conditional UPDATE (one concurrent checkout wins, the
     other gets :class:`OfferError`). Redeeming the same offer again for the same order returns
@@ -403,6 +438,9 @@ def redeem(request: Any, decision: OfferDecision, order_ref: str, *, shopper: Sh
     if shopper is None and request is not None:
         shopper = ensure_shopper(request) or account_shopper(request)
     now = timezone.now()
+    emails = customer_emails(shopper, email)
+    known = shopper is not None and shopper.pk is not None
+    address = canonical_email(email) or (canonical_email(shopper.get_email()) if known else "")
     with transaction.atomic():
         existing = Redemption.objects.filter(offer=offer, order_ref=order_ref).first()
         if existing is not None:
@@ -420,10 +458,11 @@ def redeem(request: Any, decision: OfferDecision, order_ref: str, *, shopper: Sh
                 if issued is not None and issued.used_at is None:
                     raise OfferError(_("This code has expired."))
                 raise OfferError(_("This code has already been used."))
-        elif offer.uses_per_shopper and shopper is not None:
-            # Serialise this shopper's uses of a shared code: lock the offer row.
+        elif offer.uses_per_shopper and (shopper is not None or emails):
+            # Serialise the uses of a shared code: lock the offer row, then count this
+            # customer's (browser, account, address) committed uses.
             Offer.objects.select_for_update().filter(pk=offer.pk).first()
-            _check_uses(offer, shopper)
+            _check_uses(offer, shopper, email)
         try:
             with transaction.atomic():
                 return Redemption.objects.create(
@@ -431,6 +470,7 @@ def redeem(request: Any, decision: OfferDecision, order_ref: str, *, shopper: Sh
                     code=decision.code,
                     shopper=shopper,
                     order_ref=order_ref,
+                    email=address,
                     discount=decision.discount,
                     free_shipping=decision.free_shipping,
                     campaign=decision.campaign,

@@ -14,13 +14,16 @@ from typing import Any
 from django.apps import apps
 from django.db.models import Model, Q, QuerySet
 
+from personalize.models import canonical_email
+
 
 @dataclass(frozen=True)
 class Holding:
     """A model holding personal data: how its rows of a person are found and erased.
 
     ``shopper_field``: the foreign key to ``Shopper`` (``"pk"`` for ``Shopper`` itself).
-    ``email_field``: a field holding an address, matched too (case-insensitively).
+    ``email_field``: a field holding an address, matched too (case-insensitively; with
+    ``canonical`` the field holds ``canonical_email`` forms, matched in that form as well).
     ``anonymise``: fields set on erasure instead of deleting the rows (records the store's
     accounts need, such as the discount given on an order).
     """
@@ -29,6 +32,7 @@ class Holding:
     shopper_field: str | None = "shopper"
     email_field: str | None = None
     anonymise: dict[str, Any] = field(default_factory=dict)
+    canonical: bool = False
 
     @property
     def model(self) -> type[Model]:
@@ -42,6 +46,8 @@ class Holding:
         for address in emails:
             if self.email_field and address:
                 condition |= Q(**{f"{self.email_field}__iexact": address})
+                if self.canonical:
+                    condition |= Q(**{self.email_field: canonical_email(address)})
         return self.model._default_manager.filter(condition)
 
 
@@ -50,7 +56,12 @@ HOLDINGS: tuple[Holding, ...] = (
     Holding("personalize.CampaignConversion"),
     Holding("personalize.CampaignAssignment"),
     Holding("personalize.SegmentMembership"),
-    Holding("personalize.Redemption", anonymise={"shopper": None, "code": "", "order_ref": ""}),
+    Holding(
+        "personalize.Redemption",
+        email_field="email",
+        canonical=True,
+        anonymise={"shopper": None, "code": "", "order_ref": "", "email": ""},
+    ),
     Holding("personalize.OfferCode"),
     Holding("personalize.EmailSend", email_field="email"),
     Holding("personalize.Unsubscribe", email_field="email"),

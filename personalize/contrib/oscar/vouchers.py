@@ -183,7 +183,10 @@ def redeem_voucher_use(voucher: Any, order: Any, shopper: Shopper | None) -> Non
     decision = decision_for(voucher, order)
     if decision is None or not decision.applies:
         return
+    # The order's address (the account's, or the guest's): a shared code's uses count per
+    # address and account, not per browser.
+    email = getattr(order, "email", "") or getattr(order, "guest_email", "") or ""
     try:
-        redeem(None, decision, str(order.number), shopper=shopper)
+        redeem(None, decision, str(order.number), shopper=shopper, email=str(email))
     except OfferError as exc:
         raise UnableToPlaceOrder(exc.message) from exc
