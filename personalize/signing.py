@@ -26,6 +26,15 @@ class TokenKind:
     salt: Callable[[], str]
     max_age_seconds: Callable[[], float | None]
     shape: type | tuple[type, ...] = object
+    # A list payload: exactly these element types, in order (``bool`` never passes as ``int``).
+    items: tuple[type, ...] | None = None
+
+
+def _is(value: Any, types: type | tuple[type, ...]) -> bool:
+    allowed = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, bool) and bool not in allowed and object not in allowed:
+        return False
+    return isinstance(value, allowed)
 
 
 DAY = 86400
@@ -37,10 +46,10 @@ KINDS: dict[str, TokenKind] = {
     "rec_click": TokenKind(lambda: ps.REC_CLICK_SALT, lambda: ps.REC_CLICK_MAX_AGE_SECONDS, dict),
     # A click on campaign content: [campaign id, arm, link].
     "campaign_click": TokenKind(
-        lambda: "personalize.campaign.click", lambda: ps.CAMPAIGN_CLICK_MAX_AGE_DAYS * DAY, list
+        lambda: "personalize.campaign.click", lambda: ps.CAMPAIGN_CLICK_MAX_AGE_DAYS * DAY, list, (int, str, str)
     ),
     # A deferred campaign (exit intent) shown by the browser: [campaign id, arm]; a day is plenty.
-    "campaign_seen": TokenKind(lambda: "personalize.campaign.seen", lambda: DAY, list),
+    "campaign_seen": TokenKind(lambda: "personalize.campaign.seen", lambda: DAY, list, (int, str)),
     # An email's cart-restore link: the send id (expires).
     "email_restore": TokenKind(
         lambda: "personalize.emails.restore", lambda: ps.EMAIL_LINK_MAX_AGE_DAYS * DAY, (int, dict)
@@ -77,6 +86,9 @@ def unsign(kind: str, token: str) -> Any:
         raise
     except (BadSignature, ValueError, TypeError, UnicodeError) as exc:
         raise BadSignature(str(exc)) from exc
-    if not isinstance(value, KINDS[kind].shape):
+    spec = KINDS[kind]
+    if not _is(value, spec.shape):
+        raise BadSignature(f"malformed {kind} payload")
+    if spec.items is not None and (len(value) != len(spec.items) or not all(map(_is, value, spec.items))):
         raise BadSignature(f"malformed {kind} payload")
     return value

@@ -411,7 +411,7 @@ def _token_param() -> dict[str, Any]:
         "name": "token",
         "in": "path",
         "required": True,
-        "schema": {"type": "string", "pattern": TOKEN_PATTERN, "maxLength": 4096},
+        "schema": {"type": "string", "pattern": TOKEN_PATTERN, "maxLength": 2000},
         "description": "A signed token from an email or a campaign (django.core.signing).",
     }
 

@@ -16,6 +16,7 @@ from personalize import signing
 from personalize.campaigns.impressions import record_impression
 from personalize.campaigns.selection import Choice, ShopperState, load_all_campaigns
 from personalize.events.tracking import track
+from personalize.experiments import CONTROL
 from personalize.identity import ensure_shopper, get_shopper
 from personalize.models import CampaignAssignment, validate_link
 
@@ -60,6 +61,8 @@ def campaign_seen(request: HttpRequest, token: str) -> HttpResponse:
     if spec is None:  # ended or paused meanwhile
         return HttpResponse(status=204)
     assignment = CampaignAssignment.objects.filter(campaign_id=campaign_id, shopper=shopper).first()
+    if assignment is None and arm not in {CONTROL, *(key for key, _weight in spec.variants)}:
+        return HttpResponse(status=204)  # an arm the campaign no longer has: nothing to count
     choice = Choice(
         spec=spec, arm=assignment.arm if assignment else arm, assignment=assignment, content=None, deadline=None
     )
