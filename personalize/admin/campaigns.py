@@ -37,7 +37,7 @@ def order_credits(refs: list[str]) -> dict[str, Any]:
 @admin.register(Offer)
 class OfferAdmin(admin.ModelAdmin):
     form = OfferForm
-    list_display = ("name", "summary", "code_mode", "code", "min_cart_value", "is_active", "valid_until", "issued", "used")
+    list_display = ("name", "summary", "code_mode", "code", "min_cart", "is_active", "valid_until", "issued", "used")
     list_filter = ("is_active", "code_mode", "discount_type", "scope")
     search_fields = ("name", "code")
     fieldsets = (
@@ -61,6 +61,10 @@ class OfferAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("offer"))
     def summary(self, obj: Offer) -> str:
         return obj.describe()
+
+    @admin.display(description=gettext_lazy("minimum cart value"), ordering="min_cart_value")
+    def min_cart(self, obj: Offer) -> str:
+        return money(obj.min_cart_value) if obj.min_cart_value else "—"
 
     @admin.display(description=gettext_lazy("codes issued"), ordering="issued_count")
     def issued(self, obj: Offer) -> int:

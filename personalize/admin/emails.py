@@ -18,7 +18,7 @@ from django.utils.translation import ngettext
 
 from personalize.admin.periods import REPORT_PERIODS, report_days
 from personalize.admin.translations import TranslationsField, keep_hidden, store_languages
-from personalize.admin.widgets import duration_formfield
+from personalize.admin.widgets import duration_formfield, money
 from personalize.conf import personalize_settings as ps
 from personalize.emails import reporting
 from personalize.models import EmailSend, Flow, Step, Unsubscribe
@@ -137,7 +137,7 @@ class FlowAdmin(admin.ModelAdmin):
 
 @admin.register(EmailSend)
 class EmailSendAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "flow", "step_position", "email", "status", "attempts", "sent_at", "clicked_at", "order_ref", "order_value")
+    list_display = ("created_at", "flow", "step_position", "email", "status", "attempts", "sent_at", "clicked_at", "order_ref", "order_value_text")
     list_filter = ("status", "flow", ("clicked_at", admin.EmptyFieldListFilter), ("order_ref", admin.EmptyFieldListFilter))
     search_fields = ("email", "order_ref", "offer_code", "shopper__key")
     date_hierarchy = "created_at"
@@ -146,6 +146,10 @@ class EmailSendAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in self.model._meta.fields]
+
+    @admin.display(description=_("recovered revenue"), ordering="order_value")
+    def order_value_text(self, obj: EmailSend) -> str:
+        return money(obj.order_value)
 
     @admin.display(description=_("step"), ordering="step__position")
     def step_position(self, obj: EmailSend) -> int:

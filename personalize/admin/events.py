@@ -27,6 +27,7 @@ from personalize.adapters import get_adapter
 from personalize.admin.privacy import erase_personal_data, erase_shoppers, export_personal_data
 from personalize.admin.readonly import ReadOnlyMixin
 from personalize.admin.timeline import timeline
+from personalize.admin.widgets import money
 from personalize.events import event_kinds
 from personalize.models import Cart, Event, EventKind, Shopper
 
@@ -66,7 +67,7 @@ def cart_lines_table(lines: list[dict[str, Any]], products: dict[str, Any] | Non
             (
                 product_label(str(line.get("product", "")), products),
                 line.get("quantity", ""),
-                line.get("price") or "-",
+                money(line.get("price")) or "-",
                 _line_total(line),
             )
             for line in lines
@@ -80,7 +81,7 @@ def cart_lines_table(lines: list[dict[str, Any]], products: dict[str, Any] | Non
 
 def _line_total(line: dict[str, Any]) -> str:
     try:
-        return str(Decimal(str(line["price"])) * int(line["quantity"]))
+        return money(Decimal(str(line["price"])) * int(line["quantity"]))
     except Exception:  # noqa: BLE001 - a line without a price shows no total
         return "-"
 
@@ -166,7 +167,7 @@ class ProductChangeList(ChangeList):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "kind_display", "product", "quantity", "value", "query", "shopper_link", "placement")
+    list_display = ("created_at", "kind_display", "product", "quantity", "value_text", "query", "shopper_link", "placement")
     list_filter = (
         KindFilter,
         ("created_at", admin.DateFieldListFilter),
@@ -180,7 +181,7 @@ class EventAdmin(ReadOnlyAdmin):
     list_select_related = ("shopper", "shopper__user")
     # Counting every event of a busy store on each page load is slow; the admin shows "more".
     show_full_result_count = False
-    fields = ("created_at", "kind_display", "shopper_link", "product", "quantity", "value", "query", "order_ref", "context_pretty")
+    fields = ("created_at", "kind_display", "shopper_link", "product", "quantity", "value_text", "query", "order_ref", "context_pretty")
     readonly_fields = fields
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
@@ -189,6 +190,10 @@ class EventAdmin(ReadOnlyAdmin):
     @admin.display(description=_("kind"), ordering="kind")
     def kind_display(self, obj: Event) -> str:
         return kind_label(obj.kind)
+
+    @admin.display(description=_("value"), ordering="value")
+    def value_text(self, obj: Event) -> str:
+        return money(obj.value) or "-"
 
     @admin.display(description=_("product"), ordering="product_key")
     def product(self, obj: Event) -> str:
@@ -218,13 +223,13 @@ class EventAdmin(ReadOnlyAdmin):
 
 @admin.register(Cart)
 class CartAdmin(ReadOnlyAdmin):
-    list_display = ("shopper", "item_count", "value", "summary", "language", "revision", "updated_at")
+    list_display = ("shopper", "item_count", "value_text", "summary", "language", "revision", "updated_at")
     list_filter = (("updated_at", admin.DateFieldListFilter), known_filter("shopper__user"), "shopper__device", "shopper__country")
     search_fields = ("shopper__email", "^shopper__key")
     search_help_text = _("Email or shopper key.")
     list_select_related = ("shopper", "shopper__user")
     date_hierarchy = "updated_at"
-    fields = ("shopper", "lines_table", "item_count", "value", "language", "revision", "updated_at")
+    fields = ("shopper", "lines_table", "item_count", "value_text", "language", "revision", "updated_at")
     readonly_fields = fields
 
     @admin.display(description=_("products"))
@@ -236,6 +241,10 @@ class CartAdmin(ReadOnlyAdmin):
     @admin.display(description=_("lines"))
     def lines_table(self, obj: Cart) -> str:
         return cart_lines_table(obj.lines)
+
+    @admin.display(description=_("value"), ordering="value")
+    def value_text(self, obj: Cart) -> str:
+        return money(obj.value)
 
 
 @admin.register(Shopper)
@@ -301,13 +310,13 @@ class ShopperAdmin(ReadOnlyAdmin):
         cart = Cart.objects.filter(shopper=obj).first()
         if cart is None:
             return "-"
-        return format_html("{}<p>{}: {} · {}: {}</p>", cart_lines_table(cart.lines), _("Value"), cart.value, _("updated"), cart.updated_at)
+        return format_html("{}<p>{}: {} · {}: {}</p>", cart_lines_table(cart.lines), _("Value"), money(cart.value), _("updated"), cart.updated_at)
 
-    @admin.display(description=_("recent events"))
     @admin.display(description=_("why did this shopper see that?"))
     def decision_timeline(self, obj: Shopper) -> str:
         return render_to_string("admin/personalize/shopper/_timeline.html", {"entries": timeline(obj)})
 
+    @admin.display(description=_("recent events"))
     def recent_events(self, obj: Shopper) -> str:
         events = list(obj.events.order_by("-created_at")[:RECENT_EVENTS])
         if not events:
@@ -322,7 +331,7 @@ class ShopperAdmin(ReadOnlyAdmin):
                     kind_label(e.kind),
                     product_label(e.product_key, products) if e.product_key else "-",
                     e.quantity,
-                    e.value if e.value is not None else (e.query or "-"),
+                    money(e.value) if e.value is not None else (e.query or "-"),
                     _context_summary(e.context or {}),
                 )
                 for e in events

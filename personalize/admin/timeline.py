@@ -15,6 +15,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from personalize.admin.widgets import money
 from personalize.attribution import credits
 from personalize.holdout import in_holdout
 from personalize.models import (
@@ -58,7 +59,7 @@ def _event_entry(event: Event) -> Entry:
     if event.kind == EventKind.CAMPAIGN_CLICK:
         return Entry(event.created_at, "event", _("Clicked campaign #%(c)s") % {"c": context.get("campaign")}, _("arm %(a)s") % {"a": context.get("arm", "")})
     if event.kind == EventKind.PURCHASE:
-        return Entry(event.created_at, "event", _("Purchase %(ref)s: %(value)s") % {"ref": event.order_ref or "—", "value": event.value}, "")
+        return Entry(event.created_at, "event", _("Purchase %(ref)s: %(value)s") % {"ref": event.order_ref or "—", "value": money(event.value)}, "")
     label = EventKind(event.kind).label if event.kind in EventKind.values else event.kind
     subject = event.product_key or event.query or context.get("category", "")
     return Entry(event.created_at, "event", f"{label} {subject}".strip(), "")
