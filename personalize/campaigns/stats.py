@@ -34,6 +34,7 @@ from scipy import stats as sps
 from personalize.conf import personalize_settings as ps
 from personalize.holdout import in_holdout
 from personalize.models import CONTROL, Campaign, CampaignAssignment, Event, EventKind, Shopper
+from personalize.pricing import format_price
 
 
 @dataclass(frozen=True)
@@ -162,8 +163,15 @@ class Results:
         return next((a for a in self.arms if a.is_control), None)
 
 
-def compare(treatment: ArmResult, control: ArmResult, *, label: str | None = None) -> Comparison:
-    """Lift of ``treatment`` over ``control`` with intervals and a plain-language verdict."""
+CONTROL_GROUP, HOLDOUT = "control", "holdout"
+
+
+def compare(treatment: ArmResult, control: ArmResult, *, label: str | None = None, against: str = CONTROL_GROUP) -> Comparison:
+    """Lift of ``treatment`` over ``control`` with intervals and a plain-language verdict.
+
+    ``against`` names what ``control`` is in the sentences: a campaign's control group
+    (``CONTROL_GROUP``) or the store-wide holdout (``HOLDOUT``), which sees no personalisation.
+    """
     confidence = float(ps.CAMPAIGN_CONFIDENCE)
     revenue = welch_interval(
         treatment.revenue_per_shopper,
@@ -181,8 +189,18 @@ def compare(treatment: ArmResult, control: ArmResult, *, label: str | None = Non
         min(treatment.shoppers, control.shoppers) >= ps.CAMPAIGN_MIN_SAMPLE
         and treatment.converters + control.converters >= ps.CAMPAIGN_MIN_CONVERSIONS
     )
-    code, text = verdict(label or treatment.arm, revenue, control.revenue_per_shopper, enough, confidence)
-    if not enough:
+    code, text = verdict(label or treatment.arm, revenue, control.revenue_per_shopper, enough, confidence, against=against)
+    if not enough and against == HOLDOUT:
+        text = _(
+            "Not enough data yet: a verdict needs %(sample)d shoppers in the holdout and as many personalised "
+            "(the smaller group has %(n)d) and %(conversions)d buyers in both together (now %(buyers)d)."
+        ) % {
+            "sample": ps.CAMPAIGN_MIN_SAMPLE,
+            "n": min(treatment.shoppers, control.shoppers),
+            "conversions": ps.CAMPAIGN_MIN_CONVERSIONS,
+            "buyers": treatment.converters + control.converters,
+        }
+    elif not enough:
         text = _(
             "Not enough data yet: a verdict needs %(sample)d shoppers in each arm (the smaller has %(n)d) and "
             "%(conversions)d buyers in both together (now %(buyers)d)."
@@ -204,8 +222,15 @@ def compare(treatment: ArmResult, control: ArmResult, *, label: str | None = Non
     )
 
 
-def verdict(label: str, revenue: Interval, base: float, enough: bool, confidence: float) -> tuple[str, str]:
-    """``(code, sentence)`` for a marketer."""
+def _signed_money(value: float) -> str:
+    """``+€5.00`` / ``−€5.00``: a difference of money in the store's format."""
+    return ("+" if value >= 0 else "−") + format_price(round(abs(value), 2))
+
+
+def verdict(
+    label: str, revenue: Interval, base: float, enough: bool, confidence: float, *, against: str = CONTROL_GROUP
+) -> tuple[str, str]:
+    """``(code, sentence)`` for a marketer, naming what the arm is compared with."""
     if not enough:
         return "not_enough_data", _("Not enough data yet.")
     level = round(confidence * 100)
@@ -214,19 +239,37 @@ def verdict(label: str, revenue: Interval, base: float, enough: bool, confidence
         values.update(
             lift=f"{revenue.diff / base:+.1%}", low=f"{revenue.low / base:+.1%}", high=f"{revenue.high / base:+.1%}"
         )
+    else:  # no revenue in the baseline: an amount per shopper, not a percentage of nothing
+        values.update(lift=_signed_money(revenue.diff), low=_signed_money(revenue.low), high=_signed_money(revenue.high))
+    code = "better" if revenue.low > 0 else "worse" if revenue.high < 0 else "no_difference"
+    if against == HOLDOUT:
+        sentences = {
+            "better": _(
+                "%(label)s earns more per shopper than the holdout, who see no personalisation: %(lift)s "
+                "(%(level)s%% confidence: %(low)s to %(high)s)."
+            ),
+            "worse": _(
+                "%(label)s earns less per shopper than the holdout, who see no personalisation: %(lift)s "
+                "(%(level)s%% confidence: %(low)s to %(high)s)."
+            ),
+            "no_difference": _(
+                "No clear difference yet between personalised shoppers and the holdout, who see no personalisation: "
+                "%(lift)s (%(level)s%% confidence: %(low)s to %(high)s)."
+            ),
+        }
     else:
-        values.update(lift=f"{revenue.diff:+.2f}", low=f"{revenue.low:+.2f}", high=f"{revenue.high:+.2f}")
-    if revenue.low > 0:
-        return "better", _(
-            "%(label)s earns more per shopper than the control: %(lift)s (%(level)s%% confidence: %(low)s to %(high)s)."
-        ) % values
-    if revenue.high < 0:
-        return "worse", _(
-            "%(label)s earns less per shopper than the control: %(lift)s (%(level)s%% confidence: %(low)s to %(high)s)."
-        ) % values
-    return "no_difference", _(
-        "No clear difference between %(label)s and the control yet: %(lift)s (%(level)s%% confidence: %(low)s to %(high)s)."
-    ) % values
+        sentences = {
+            "better": _(
+                "%(label)s earns more per shopper than the control: %(lift)s (%(level)s%% confidence: %(low)s to %(high)s)."
+            ),
+            "worse": _(
+                "%(label)s earns less per shopper than the control: %(lift)s (%(level)s%% confidence: %(low)s to %(high)s)."
+            ),
+            "no_difference": _(
+                "No clear difference between %(label)s and the control yet: %(lift)s (%(level)s%% confidence: %(low)s to %(high)s)."
+            ),
+        }
+    return code, sentences[code] % values
 
 
 def _add_shopper(arm: ArmResult, count: int, total: float) -> None:
@@ -350,5 +393,5 @@ def holdout_results(days: int = 30) -> tuple[Results, dict]:
     else:
         # Comparison against the holdout: reuse the campaign machinery with the holdout as control.
         held_as_control = ArmResult(**{**held.__dict__, "arm": CONTROL})
-        results.comparisons.append(compare(treated, held_as_control, label=_("Personalisation")))
+        results.comparisons.append(compare(treated, held_as_control, label=_("Personalisation"), against=HOLDOUT))
     return results, {"days": days, "since": since, "percent": ps.HOLDOUT_PERCENT}
