@@ -273,11 +273,21 @@ def _refresh_trending() -> None:
     time.sleep(6)
 
 
+def _trending_scores() -> dict[str, float]:
+    """Every product's trending score as the servers compute it from the database."""
+    from personalize.recommenders.popular import PopularRecommender
+
+    return dict(PopularRecommender("faults")._from_database()["*"])
+
+
 @scenario("rigging: 2,000 clicks from one cookie leave trending unchanged")
 def rigging(ctx: Context) -> Outcome:
+    from personalize.recommenders.popular import PopularRecommender
+
     server = ctx.server()
     _refresh_trending()
     before = _trending(server.base)
+    scores_before = _trending_scores()
     candidates = [p for p in (str(p["id"]) for p in ctx.products) if p not in before]
     target = candidates[-1]
     rigger = Browser(server.base)
@@ -287,15 +297,24 @@ def rigging(ctx: Context) -> Outcome:
         codes.append(rigger.beacon(events).status_code)
     _refresh_trending()
     after = _trending(server.base)
-    # The rigger counts as one shopper who clicked once today: the target may gain that much,
-    # which can swap one near-tied neighbour at the edge of the list, never lift it into the top 10.
+    scores_after = _trending_scores()
+    # The cap (CONTRIBUTION_WINDOW_HOURS): the rigger counts as one shopper who clicked once in
+    # this window, so the target gains at most one click's weight, and no other score moves.
+    one_click = PopularRecommender("faults").kind_weights().get("rec_click", 0.0)
+    gain = scores_after.get(target, 0.0) - scores_before.get(target, 0.0)
+    others_moved = [
+        key for key, score in scores_before.items()
+        if key != target and abs(scores_after.get(key, 0.0) - score) > 1e-3 * max(score, 1.0)
+    ]  # fmt: skip
+    # One click can swap one near-tied neighbour at the edge of the list, never lift it into the top 10.
     changed = len(set(after) - set(before))
-    ok = target not in after and changed <= 1
+    ok = target not in after and changed <= 1 and gain <= one_click * (1 + 1e-6) and not others_moved
     rank = after.index(target) + 1 if target in after else None
     return Outcome(
         ok,
         f"posts {dict((c, codes.count(c)) for c in set(codes))}; target rank after: {rank or '>10'}; "
-        f"{changed} of the top 10 changed",
+        f"{changed} of the top 10 changed; target score +{gain:.3f} (one click weighs {one_click:g}); "
+        f"{len(others_moved)} other scores moved",
     )
 
 
@@ -436,6 +455,45 @@ def code_guessing(ctx: Context) -> Outcome:
     if limited_at is None:
         problems.append("202 guesses, never limited")
     return Outcome(not problems, "; ".join(problems) or f"limited after {limited_at} attempts; same message for unknown and foreign codes")
+
+
+@scenario("shared code: one email, fresh cookies")
+def shared_code_per_email(ctx: Context) -> Outcome:
+    from personalize.models import Offer, Redemption
+
+    server = ctx.server()
+    code = f"ONCE{uuid.uuid4().hex[:6].upper()}"
+    offer = Offer.objects.create(name="faults once per shopper", code=code, value=10, uses_per_shopper=1)
+    tag = uuid.uuid4().hex[:6]
+    # The same mailbox written five ways, each from a fresh browser (a new cookie each time).
+    addresses = [f"same.buyer.{tag}@example.com", f"Same.Buyer.{tag}@Example.com", f"same.buyer.{tag}+2@example.com",
+                 f" SAME.BUYER.{tag}@EXAMPLE.COM", f"same.buyer.{tag}+deal@example.com"]  # fmt: skip
+    placed, refused = 0, []
+    for index, address in enumerate(addresses):
+        answer = _checkout(Browser(server.base), ctx, product=6 + index, code=code, email=address)
+        if answer.status_code == 302 and "/orders/" in answer.headers.get("Location", ""):
+            placed += 1
+        else:
+            refused.extend(_form_errors(answer.text)[:1])
+    sequential = Redemption.objects.filter(offer=offer).count()
+    # Five browsers with one new address at the same moment: the offer row lock lets one through.
+    racing = f"racer.{tag}@example.com"
+    with ThreadPoolExecutor(5) as pool:
+        answers = list(pool.map(lambda i: _checkout(Browser(server.base), ctx, product=12 + i, code=code, email=racing), range(5)))
+    raced = Redemption.objects.filter(offer=offer, email=racing).count()
+    problems = []
+    if sequential != 1 or placed != 1:
+        problems.append(f"sequential: {sequential} redemptions, {placed} orders with the code (want 1)")
+    if refused and not all("already used" in message for message in refused):
+        problems.append(f"refusal says {refused[:1]}")
+    if raced != 1:
+        problems.append(f"racing: {raced} redemptions for one address (want 1)")
+    statuses = sorted(a.status_code for a in answers)
+    return Outcome(
+        not problems,
+        "; ".join(problems) or f"5 cookies, one address: 1 redemption, {len(refused)} refused ({refused[:1]}); "
+        f"5 racing cookies: 1 redemption (answers {statuses})",
+    )
 
 
 # --- bad input ----------------------------------------------------------------------------------
