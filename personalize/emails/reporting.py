@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Max, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -17,8 +17,15 @@ S = EmailSend.Status
 MAX_AHEAD_DAYS = 14
 
 
-def step_table(since: Any) -> list[dict[str, Any]]:
-    """One row per flow and step: sent, clicked, recovered orders and revenue, failures, skips."""
+def email_credits(since: Any) -> list[attribution.Credit]:
+    """The orders since ``since`` credited to an email step (the one attribution rule)."""
+    return [c for c in attribution.credits(attribution.in_period(since)).values() if attribution.step_of(c) is not None]
+
+
+def step_table(since: Any, found: list[attribution.Credit] | None = None) -> list[dict[str, Any]]:
+    """One row per flow and step: sent, clicked, recovered orders and revenue, failures, skips.
+
+    ``found``: :func:`email_credits` of the same period, when the caller already has them."""
     rows = (
         EmailSend.objects.filter(created_at__gte=since)
         .values("flow_id", "flow__name", "step_id", "step__position", "step__is_broken")
@@ -33,7 +40,7 @@ def step_table(since: Any) -> list[dict[str, Any]]:
     )
     # Orders and revenue come from the one attribution rule (a code redeemed from a campaign, or
     # a later click elsewhere, takes the order away from the email; an emailed code brings it).
-    credited = attribution.totals(attribution.credits(attribution.in_period(since)).values(), attribution.step_of)
+    credited = attribution.totals(found if found is not None else email_credits(since), attribution.step_of)
     table = []
     for row in rows:
         row["orders"] = credited.get(row["step_id"], {}).get("orders", 0)
@@ -44,8 +51,10 @@ def step_table(since: Any) -> list[dict[str, Any]]:
     return table
 
 
-def daily_series(days: int, now: Any = None) -> dict[str, list]:
-    """Per day over the last ``days``: emails sent, links clicked, orders and revenue recovered."""
+def daily_series(days: int, now: Any = None, found: list[attribution.Credit] | None = None) -> dict[str, list]:
+    """Per day over the last ``days``: emails sent, links clicked, and the orders and revenue
+    credited to an email (the one attribution rule, as in :func:`step_table`: an order a link led
+    to but that redeemed a campaign's code, or followed a later click elsewhere, is not the email's)."""
     now = now or timezone.now()
     start = timezone.localdate(now) - timedelta(days=days - 1)
     since = now - timedelta(days=days)
@@ -58,18 +67,20 @@ def daily_series(days: int, now: Any = None) -> dict[str, list]:
     sent, clicked, orders = [0] * days, [0] * days, [0] * days
     revenue = [0.0] * days
 
-    def fill(field: str, target: list, extra: dict[str, Any] | None = None, value: str | None = None) -> None:
-        qs = EmailSend.objects.filter(status=S.SENT, **{f"{field}__gte": since}, **(extra or {}))
-        agg = Sum(value) if value else Count("id")
-        for row in qs.annotate(day=TruncDate(field)).values("day").annotate(n=agg).order_by():
+    def fill(field: str, target: list) -> None:
+        qs = EmailSend.objects.filter(status=S.SENT, **{f"{field}__gte": since})
+        for row in qs.annotate(day=TruncDate(field)).values("day").annotate(n=Count("id")).order_by():
             day: date = row["day"]
-            if day in index and row["n"] is not None:
-                target[index[day]] += float(row["n"]) if value else row["n"]
+            if day in index:
+                target[index[day]] += row["n"]
 
     fill("sent_at", sent)
     fill("clicked_at", clicked)
-    fill("recovered_at", orders)
-    fill("recovered_at", revenue, value="order_value")
+    for credit in found if found is not None else email_credits(since):
+        day = timezone.localdate(credit.purchased_at)
+        if day in index:
+            orders[index[day]] += 1
+            revenue[index[day]] += float(credit.value)
     return {
         "labels": [d.isoformat() for d in labels],
         "sent": sent,
