@@ -74,3 +74,29 @@ def test_campaign_seen_with_a_genuine_token_still_counts(client_ua):
     response = client_ua.post(f"/personalize/c/seen/{signing.sign('campaign_seen', [campaign.pk, 'A'])}/")
     assert response.status_code == 204
     assert CampaignAssignment.objects.get(campaign=campaign, shopper=shopper).arm == "A"
+
+
+KEY = "0b9f1d8e-8a3b-4c1e-9d7f-1a2b3c4d5e6f"
+
+
+@pytest.mark.parametrize(
+    "kind,payload,method",
+    [
+        # A legacy {"s", "k"} / {"k", "e"} link whose key is no UUID reached a UUID lookup.
+        ("email_restore", {"s": 1, "k": "not-a-uuid"}, "get"),
+        ("email_restore", {"s": 2**70, "k": KEY}, "get"),
+        ("email_restore", {"s": 1, "k": ["x"]}, "get"),
+        ("email_unsubscribe", {"k": "not-a-uuid", "e": "a@example.com"}, "post"),
+        # Addresses PostgreSQL cannot store (NUL, too long) or a page cannot encode (surrogate).
+        ("email_unsubscribe", {"k": KEY, "e": "a\x00b@example.com"}, "post"),
+        ("email_unsubscribe", {"k": KEY, "e": "x" * 400 + "@example.com"}, "post"),
+        ("email_unsubscribe", {"k": KEY, "e": "\ud800@example.com"}, "get"),
+        ("email_unsubscribe", {"k": KEY, "e": 7}, "get"),
+        ("email_unsubscribe", 2**70, "post"),
+    ],
+)
+def test_email_links_with_a_signed_payload_of_the_wrong_shape_are_a_400(client_ua, kind, payload, method):
+    name = "restore" if kind == "email_restore" else "unsubscribe"
+    response = getattr(client_ua, method)(f"/personalize/emails/{name}/{signing.sign(kind, payload)}/")
+    assert response.status_code == 400
+    assert b"This link is not valid" in response.content

@@ -8,13 +8,18 @@ send; the view rebuilds what that send showed, never anything else.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.core.signals import setting_changed
 from django.urls import get_script_prefix, get_urlconf, reverse
 
 from personalize import signing
+from personalize.events.schema import bad_string
 from personalize.sites import absolute
+
+MAX_SEND_ID = 2**63 - 1  # the largest id a bigint column holds
+MAX_EMAIL = 254
 
 
 def restore_token(send_id: int) -> str:
@@ -23,7 +28,22 @@ def restore_token(send_id: int) -> str:
 
 
 def _send_id(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SEND_ID:
+        raise signing.BadSignature("malformed payload")
+    return value
+
+
+def _shopper_key(value: Any) -> str:
+    """A legacy link's shopper key: a UUID (anything else reached a UUID lookup: 500)."""
+    try:
+        return str(uuid.UUID(value))
+    except (TypeError, ValueError, AttributeError):
+        raise signing.BadSignature("malformed payload") from None
+
+
+def _email(value: Any) -> str:
+    """A legacy link's address, as the database can store it (no NUL or lone surrogate)."""
+    if not isinstance(value, str) or not value or len(value) > MAX_EMAIL or bad_string(value):
         raise signing.BadSignature("malformed payload")
     return value
 
@@ -33,9 +53,7 @@ def read_restore_token(token: str) -> dict[str, Any]:
     opaque); raises ``signing.SignatureExpired`` / ``signing.BadSignature``."""
     payload = signing.unsign("email_restore", token)
     if isinstance(payload, dict):  # a legacy link: {"s": send id, "k": shopper key}
-        if not isinstance(payload.get("k"), str):
-            raise signing.BadSignature("malformed payload")
-        return {"s": _send_id(payload.get("s")), "k": payload["k"]}
+        return {"s": _send_id(payload.get("s")), "k": _shopper_key(payload.get("k"))}
     return {"s": _send_id(payload)}
 
 
@@ -48,9 +66,7 @@ def read_unsubscribe_token(token: str) -> dict[str, Any]:
     """``{"s": send id}``, or ``{"k", "e"}`` (shopper key, address) for a legacy link."""
     payload = signing.unsign("email_unsubscribe", token)
     if isinstance(payload, dict):
-        if not isinstance(payload.get("k"), str) or not isinstance(payload.get("e"), str):
-            raise signing.BadSignature("malformed payload")
-        return payload
+        return {"k": _shopper_key(payload.get("k")), "e": _email(payload.get("e"))}
     return {"s": _send_id(payload)}
 
 
