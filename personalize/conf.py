@@ -61,6 +61,9 @@ DEFAULTS: dict[str, Any] = {
     "API_MAX_BODY_BYTES": 64 * 1024,
     # How many recent events make up a shopper's profile for recommendations and rules.
     "PROFILE_EVENTS": 200,
+    # A shopper's profile is cached until they act (an event, the cart, a merge: a new state
+    # token, personalize.caching.shoppers) and at most this long (0: load it every time).
+    "PROFILE_CACHE_SECONDS": 3600,
     # --- holdout and fatigue -------------------------------------------------------------
     # Percent of shoppers (sticky) who see no personalisation at all: the store-wide control.
     "HOLDOUT_PERCENT": 0,
@@ -107,6 +110,11 @@ DEFAULTS: dict[str, Any] = {
     # --- widgets -------------------------------------------------------------------------
     "RECENTLY_VIEWED_LIMIT": 8,
     "WIDGET_MAX_LIMIT": 50,
+    # A widget's HTML is rendered once per process for the same list (same products, placement,
+    # model version, variant, title, language, catalogue generation) and reused for up to
+    # LOCAL_CACHE_SECONDS: everyone who gets the same "similar" or trending list. Turn off
+    # when a store's widget template reads the request or the user (widgets/render.py).
+    "WIDGET_HTML_CACHE": True,
     # --- recommendation placements (docs/placements.md) ------------------------------------
     # Placement name -> config, merged key by key over the built-in placements: "recommender"
     # (alias), "method" ("recommend" or "similar"), "exclude_purchased" (False for

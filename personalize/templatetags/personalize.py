@@ -10,6 +10,7 @@ from typing import Any
 
 from django import template
 from django.db.models import Q
+from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import SafeString
 
 from personalize import pricing
@@ -19,7 +20,7 @@ from personalize.placements.cards import available_keys
 from personalize.placements.pipeline import profile_of
 from personalize.widgets import campaigns, consent, recommendations, segments
 from personalize.widgets.items import card_items
-from personalize.widgets.render import clamp_limit, current_product_key, render_widget
+from personalize.widgets.render import HTML_KEY, clamp_limit, current_product_key, render_widget
 
 register = template.Library()
 
@@ -37,7 +38,11 @@ def recently_viewed(context: Any, limit: Any = None, title: str | None = None) -
         shopper, profile = profile_of(request)
         keys = recently_viewed_keys(shopper, count * 2, exclude={current} if current else None, profile=profile)
         shown = available_keys(keys, Q())[:count]
-        return {"items": card_items(shown, placement="recently_viewed"), "title": title}
+        return {
+            "items": SimpleLazyObject(lambda: card_items(shown, placement="recently_viewed")),
+            HTML_KEY: ["recently_viewed", shown, title],
+            "title": title,
+        }
 
     return render_widget("recently_viewed", context, build)
 

@@ -12,17 +12,23 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import SafeString
 
 from personalize.conf import personalize_settings as ps
 from personalize.placements.pipeline import recommend_for
 from personalize.placements.search import suggestions_for
 from personalize.widgets.items import placement_items
-from personalize.widgets.render import clamp_limit, current_product_key, render_widget
+from personalize.widgets.render import HTML_KEY, clamp_limit, current_product_key, render_widget
 
 register = template.Library()
 
 DEFAULT_LIMITS = {"for_you": 8, "similar": 8, "bought_together": 4, "trending": 8, "also_viewed": 8}
+
+
+def _key_of(value: Any) -> str:
+    """What a product or category argument adds to a widget's HTML key (its pk, or the value)."""
+    return str(getattr(value, "pk", value) if value is not None else "")
 
 
 def render_placement(
@@ -48,7 +54,10 @@ def render_placement(
             products=False,  # the cached cards are what the template shows
         )
         return {
-            "items": placement_items(result),
+            # Built (signed click links) only when the HTML is not held already.
+            "items": SimpleLazyObject(lambda: placement_items(result)),
+            HTML_KEY: [widget, result.placement, result.model_version, result.variant, result.keys, title,
+                       _key_of(product), _key_of(category)],
             "title": title,
             "placement": result.placement,
             "model_version": result.model_version,

@@ -3,19 +3,36 @@
 Every widget tag goes through :func:`render_widget`: it builds the item list, renders the
 store-overridable template ``personalize/widgets/<name>.html`` and, on any error, logs it and
 renders nothing.
+
+Lists that are the same for many shoppers (a product's "similar", trending, a new visitor's
+"for you") are rendered once: a build may return :data:`HTML_KEY` naming everything its HTML
+depends on (the shown products in order, placement, model version, variant, title, the
+template); the HTML is then held in the process (:data:`personalize.caching.local`) for
+``LOCAL_CACHE_SECONDS`` with the language and the catalogue generation added to the key, so
+per-shopper exclusions (cart, purchases, the page's earlier widgets) still apply: they change
+the shown products, hence the key. ``WIDGET_HTML_CACHE`` off renders every time.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 from personalize.adapters import get_adapter
+from personalize.caching import local
 from personalize.conf import personalize_settings as ps
+from personalize.placements.cards import catalogue
+
+# What a build returns (and is not passed to the template) to have its HTML reused: a list of
+# JSON-serialisable parts naming everything the HTML depends on.
+HTML_KEY = "_html_key"
 
 logger = logging.getLogger("personalize")
 
@@ -66,9 +83,23 @@ def render_widget(
     mark_personal(request)
     try:
         data = build()
+        parts = data.pop(HTML_KEY, None)
+        cache_key = _html_cache_key(name, template, parts) if parts is not None and ps.WIDGET_HTML_CACHE else None
+        if cache_key is not None:
+            hit, html = local.held(cache_key)
+            if hit:
+                return mark_safe(html)
         data.setdefault("widget", name)
         data.setdefault("request", request)
-        return mark_safe(render_to_string(template or f"personalize/widgets/{name}.html", data, request=request))
+        html = render_to_string(template or f"personalize/widgets/{name}.html", data, request=request)
+        if cache_key is not None:
+            local.hold(cache_key, str(html))
+        return mark_safe(html)
     except Exception:
         logger.exception("personalize: widget %r failed; rendering nothing", name)
         return mark_safe("")
+
+
+def _html_cache_key(name: str, template: Any, parts: list[Any]) -> str:
+    raw = json.dumps([name, template, parts, get_language() or "", catalogue.version() or "-"], default=str)
+    return "personalize:html:" + hashlib.sha256(raw.encode()).hexdigest()
