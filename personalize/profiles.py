@@ -7,10 +7,12 @@ in the cart or already bought.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from personalize.caching import shoppers as shopper_state
 from personalize.conf import personalize_settings as ps
 from personalize.models import Cart, Event, EventKind, Shopper, purchase_lines
 
@@ -102,6 +104,35 @@ def load_profile(shopper: Shopper | None, *, extra_features: dict[str, str] | No
     profile.cart_keys = set(cart.product_keys()) if cart is not None else set()
     profile.features = _features(shopper, extra_features)
     return profile
+
+
+def cached_profile(
+    shopper: Shopper | None, *, extra_features: Callable[[], dict[str, str]] | None = None, stamp: Any = None
+) -> ShopperProfile:
+    """:func:`load_profile` through the shopper's state token (:mod:`personalize.caching.shoppers`):
+    no query while nothing the profile reads has changed (an event of a profile kind, the cart,
+    a merge, an import or an erasure gives the shopper a new token).
+
+    ``extra_features`` (segment memberships) is called only when the profile is loaded and is
+    cached with it, valid while ``stamp`` (the segments' generation) is unchanged; the
+    shopper's own fields (country, device, account) are read from ``shopper`` every time.
+    """
+    if shopper is None or shopper.pk is None:
+        return load_profile(shopper, extra_features=extra_features() if extra_features else None)
+
+    def load() -> tuple[Any, ...]:
+        extra = extra_features() if extra_features else {}
+        loaded = load_profile(shopper, extra_features=extra)
+        return (tuple(loaded.interactions), tuple(loaded.searches), frozenset(loaded.cart_keys),
+                frozenset(loaded.purchased_keys), dict(extra))
+
+    interactions, searches, cart, purchased, extra = shopper_state.cached(
+        "profile", shopper.pk, (stamp, ps.PROFILE_EVENTS), load
+    )
+    return ShopperProfile(
+        shopper=shopper, interactions=list(interactions), searches=list(searches), cart_keys=set(cart),
+        purchased_keys=set(purchased), features=_features(shopper, extra),
+    )
 
 
 def older_purchases(shopper: Shopper, *, before: datetime) -> set[str]:

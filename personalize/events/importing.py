@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from personalize.adapters import get_adapter
+from personalize.caching import shoppers as shopper_state
 from personalize.events import TrackingError, build_event
 from personalize.models import Event, EventKind, Shopper
 
@@ -157,6 +158,10 @@ def _write(rows: list[_Row], report: ImportReport, *, dry: bool) -> None:
     for row, event in events:
         event.shopper = shoppers[row.shopper]
     Event.objects.bulk_create([event for _row, event in events], batch_size=1000)
+    # Imported rows send no events_tracked: the shoppers' cached profiles are renewed here
+    # (after the commit, so no reader caches the profile without them under the new token).
+    pks = [shopper.pk for shopper in shoppers.values()]
+    transaction.on_commit(lambda: shopper_state.bump(pks))
     report.imported += len(events)
 
 

@@ -34,7 +34,8 @@ from personalize.placements.config import Placement, get_placement, served_diver
 from personalize.placements.cards import available_keys, lazy_product, shown_cards
 from personalize.placements.result import FilteredItem, PlacementResult
 from personalize.placements.rules import placement_q
-from personalize.profiles import ShopperProfile, load_profile, segment_features
+from personalize.profiles import ShopperProfile, cached_profile, load_profile, segment_features
+from personalize.segments.evaluation import segments_version
 
 logger = logging.getLogger("personalize")
 
@@ -193,7 +194,12 @@ def profile_of(request_or_shopper: Any) -> tuple[Shopper | None, ShopperProfile]
     if shopper is None or shopper.pk is None:
         return shopper, load_profile(shopper)  # no query for a new visitor
     if isinstance(request_or_shopper, Shopper):
-        return shopper, load_profile(shopper, extra_features=_segment_features(shopper, None))
+        # No request to remember it on (the API, exports, emails, a store's own code): the
+        # profile is cached under the shopper's state token, so a warm list costs no query
+        # until the shopper acts or the materialised segments change.
+        return shopper, cached_profile(
+            shopper, extra_features=lambda: _segment_features(shopper, None), stamp=segments_version()
+        )
     request = getattr(request_or_shopper, "_request", request_or_shopper)
     memo = getattr(request, "_personalize_profile", None)
     if memo is not None and memo[0] == shopper.pk:

@@ -1,4 +1,5 @@
-"""Placement receivers: an edited business rule or a saved product takes effect on the next list."""
+"""Placement receivers: an edited business rule or a saved product takes effect on the next list;
+a shopper who acts gets their profile reloaded (a new state token)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from personalize.adapters import get_adapter
-from personalize.models import PlacementRule
+from personalize.caching import shoppers as shopper_state
+from personalize.models import Cart, Event, PlacementRule, Shopper
 from personalize.placements import cards
 from personalize.placements.rules import clear_cache
+from personalize.profiles import PROFILE_KINDS
+from personalize.signals import cart_updated, events_tracked, shopper_merged
 
 
 @receiver(post_save, sender=PlacementRule, dispatch_uid="personalize.placement_rules.save")
@@ -29,3 +33,22 @@ def product_changed(sender: type, **kwargs: object) -> None:
         return
     if sender is model or issubclass(sender, model):
         cards.invalidate()
+
+
+@receiver(events_tracked, sender=Event, dispatch_uid="personalize.profiles.events")
+def shoppers_acted(sender: type, events: list[Event] = (), **kwargs: object) -> None:  # type: ignore[assignment]
+    """Once per batch: the shoppers with an event their profile reads get a new state token
+    (impressions, page views and the like leave the cached profile alone)."""
+    kinds = {str(kind) for kind in PROFILE_KINDS}
+    shopper_state.bump(event.shopper_id for event in events if event.kind in kinds)
+
+
+@receiver(cart_updated, sender=Cart, dispatch_uid="personalize.profiles.cart")
+def cart_changed(sender: type, cart: Cart | None = None, **kwargs: object) -> None:
+    if cart is not None:
+        shopper_state.bump([cart.shopper_id])
+
+
+@receiver(shopper_merged, sender=Shopper, dispatch_uid="personalize.profiles.merge")
+def profiles_merged(sender: type, source: Shopper | None = None, target: Shopper | None = None, **kwargs: object) -> None:
+    shopper_state.bump([getattr(source, "pk", None), getattr(target, "pk", None)])

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import transaction
 
+from personalize.caching import shoppers as shopper_state
 from personalize.models import ErasureRecord, ModelVersion, Unsubscribe
 from personalize.emails import suppression
 from personalize.privacy import rebuild
@@ -98,5 +99,7 @@ def erase_person(
         )
         memberships = bool(counts.get("personalize.SegmentMembership"))
         transaction.on_commit(lambda: rebuild.after_erasure(retrain=trained_on_them, memberships=memberships))
+        erased = list(person.shopper_ids)
+        transaction.on_commit(lambda: shopper_state.bump(erased))  # no cached profile outlives the erasure
     logger.info("personalize: erasure %s (%s): %s rows", record.pk, source, sum(counts.values()))
     return ErasureResult(profiles=len(person.shopper_ids), counts=dict(counts), suppressed=suppressed, record=record)

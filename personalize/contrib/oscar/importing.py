@@ -17,6 +17,7 @@ from django.db import transaction
 from oscar.core.loading import get_model
 
 from personalize.adapters import get_adapter
+from personalize.caching import shoppers as shopper_state
 from personalize.events.schema import build_event
 from personalize.models import Event, EventKind, Shopper
 
@@ -121,4 +122,6 @@ def _import_batch(batch: Iterable[Any], report: OrderImportReport) -> None:
                 continue
             events.append(event)
         Event.objects.bulk_create(events, batch_size=1000)
+        pks = [shopper.pk for shopper in shoppers.values()]
+        transaction.on_commit(lambda: shopper_state.bump(pks))  # no events_tracked for imported rows
     report.imported += len(events)
