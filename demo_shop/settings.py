@@ -158,8 +158,10 @@ SHOP_SHIPPING_FEE = "4.95"
 
 # --- personalize -------------------------------------------------------------------------
 PERSONALIZE = {
-    # The demo's Product uses the field names the default adapter reads: no adapter needed.
+    # The demo's Product uses the field names the default adapter reads; its adapter only adds
+    # the live (session) cart.
     "PRODUCT_MODEL": "catalog.Product",
+    "ADAPTER": "demo_shop.orders.adapter.DemoAdapter",
     # Prices in widgets and emails, written like the shop's own (``money`` filter).
     "PRICE_FORMAT": SHOP_CURRENCY_SYMBOL + "{amount}",
     # Fills the free-shipping nudge's {free_shipping_gap} (same threshold as the checkout's).

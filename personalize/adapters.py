@@ -441,6 +441,17 @@ class DefaultAdapter:
         """The user's IANA time zone name ("" to use the store's), for email quiet hours."""
         return getattr(user, "timezone", "") or getattr(user, "time_zone", "") or ""
 
+    # --- the store's cart ---------------------------------------------------------------
+    def cart_item_count(self, request: Any) -> int | None:
+        """How many items the store's own cart holds for this request, now (``None``: unknown).
+
+        Offers "on your cart" are shown only while it holds something. ``None`` (the default)
+        makes personalize use the snapshot the store last sent (``update_cart``), which is stale
+        when the store's cart changes without telling it (a session that ended, a login that
+        swapped carts); override to read the live cart (Oscar's adapter reads ``request.basket``).
+        """
+        return None
+
     # --- lifecycle emails ---------------------------------------------------------------
     def restore_cart(self, request: Any, lines: list[dict[str, Any]]) -> None:
         """Rebuild the store's cart from an email's restore link.

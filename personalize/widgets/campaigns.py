@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django import template
@@ -22,6 +23,7 @@ from personalize.pricing import format_price
 from personalize.widgets.render import current_product_key, render_widget
 
 register = template.Library()
+logger = logging.getLogger("personalize")
 
 def click_url(campaign_id: int, arm: str, link: str) -> str:
     """A signed redirect that counts the click, then goes to ``link`` (no open redirect)."""
@@ -52,8 +54,16 @@ def first_name(request: Any) -> str:
 CART_PLACEMENTS = {Placement.CART, Placement.CHECKOUT, Placement.EXIT_INTENT}
 
 
-def _cart_items(shopper: Any) -> int:
-    """Items in the shopper's cart as the store last reported it (``update_cart``)."""
+def cart_items(request: Any, shopper: Any) -> int:
+    """Items in the store's cart now, read through the adapter (``cart_item_count``); the snapshot
+    the store last reported (``update_cart``) only when the adapter cannot tell."""
+    try:
+        live = get_adapter().cart_item_count(request)
+    except Exception:  # noqa: BLE001 - a broken store hook must not break the page
+        logger.warning("personalize: the adapter's cart_item_count failed; using the cart snapshot", exc_info=True)
+        live = None
+    if live is not None:
+        return int(live)
     try:
         return shopper.cart.item_count
     except Cart.DoesNotExist:
@@ -79,7 +89,7 @@ def personalized_content(context: Any, placement: str) -> SafeString:
         state = request_state(request)
         state.shopper = shopper  # saved now (a new visitor's row was just created)
         spec, content = choice.spec, choice.content
-        if spec.offer is not None and placement in CART_PLACEMENTS and not _cart_items(shopper):
+        if spec.offer is not None and placement in CART_PLACEMENTS and not cart_items(request, shopper):
             return {"campaign": None}  # "€5 off your cart" to an empty cart breaks the promise
         gap = free_shipping_gap(shopper)
         if gap is None and content is not None and any(needs_value(t, "free_shipping_gap") for t in (content.headline, content.text)):

@@ -247,6 +247,14 @@ class OscarAdapter(DefaultAdapter):
     def user_first_name(self, user: Any) -> str:
         return getattr(user, "first_name", "") or ""
 
+    # --- the store's cart ---------------------------------------------------------------
+    def cart_item_count(self, request: Any) -> int | None:
+        """Items in Oscar's basket for this request (its basket middleware sets ``request.basket``)."""
+        basket = getattr(request, "basket", None)
+        if basket is None:
+            return None
+        return int(basket.num_items) if basket.id else 0
+
     # --- lifecycle emails ---------------------------------------------------------------
     def restore_cart(self, request: Any, lines: list[dict[str, Any]]) -> None:
         """Rebuild Oscar's basket (``request.basket``) from an email's restore link."""
