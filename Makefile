@@ -5,6 +5,7 @@
 #   make test-postgres   the same suite on PostgreSQL + Redis with a real Celery worker
 #   make test-py313      the SQLite suite on Python 3.13 with the newest Django, in .venv313
 #   make test-oscar      the django-oscar store's journey (tests/oscar), in .venv-oscar
+#   make fuzz            schemathesis against the API's OpenAPI schema on PostgreSQL + Redis
 #   make demo            migrate, load demo data once, train, serve http://127.0.0.1:8000
 #   make worker          Celery worker + beat for the demo (needs CELERY_BROKER_URL)
 #   make clean           remove virtualenvs, demo database and caches
@@ -32,10 +33,10 @@ PORT ?= 8000
 TRAIN ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-postgres test-py313 test-oscar faults print-python313 demo worker clean
+.PHONY: help install test test-postgres test-py313 test-oscar faults fuzz print-python313 demo worker clean
 
 help:
-	@sed -n '4,11p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '4,12p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 # --- virtualenv --------------------------------------------------------------------------
 $(PY):
@@ -101,6 +102,18 @@ $(OSCAR_STAMP): pyproject.toml
 FAULTS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench_faults
 faults: $(STAMP)
 	FAULTS_DATABASE_URL=$(FAULTS_DATABASE_URL) $(PY) bench/faults.py
+
+# API fuzzing (bench/fuzz_api.py, docs/api.md): schemathesis (the [fuzz] extra) against the served
+# OpenAPI schema, gunicorn on PostgreSQL + Redis; its own database, created and dropped.
+FUZZ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench_fuzz
+FUZZ_MAX_EXAMPLES ?= 50
+FUZZ_STAMP := $(VENV)/.personalize-fuzz-installed
+$(FUZZ_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS),fuzz]'
+	@touch $@
+
+fuzz: $(STAMP) $(FUZZ_STAMP)
+	FUZZ_DATABASE_URL=$(FUZZ_DATABASE_URL) $(PY) bench/fuzz_api.py --max-examples $(FUZZ_MAX_EXAMPLES)
 
 test-oscar: $(OSCAR_STAMP)
 	$(OSCAR_PY) -m pytest --ds tests.oscar_project.settings tests/oscar -p no:cacheprovider \

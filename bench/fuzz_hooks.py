@@ -46,7 +46,10 @@ json_values = st.recursive(
 payloads = (
     json_values
     | st.lists(json_values, min_size=2, max_size=3)
-    | st.fixed_dictionaries({"s": json_values, "k": json_values}, optional={"e": json_values})
+    | st.fixed_dictionaries(  # a legacy email link: send id, shopper key, address
+        {"s": json_values | st.integers(), "k": json_values | st.uuids().map(str)},
+        optional={"e": json_values | st.emails()},
+    )
     | st.integers(min_value=-(2**70), max_value=2**70)
 )
 
