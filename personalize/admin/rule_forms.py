@@ -22,12 +22,14 @@ from functools import cache
 from typing import Any
 
 from django import forms
+from django.forms.utils import pretty_name
 from django.conf import settings
 from django.contrib.admin.widgets import get_select2_language
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import SafeString
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -56,7 +58,9 @@ def plain_text(text: Any) -> str:
 
 
 def rule_description(cls: type[Rule]) -> str:
-    """The first paragraph of the rule's docstring, for the marketer."""
+    """The rule's ``description`` for the marketer, else its docstring's first paragraph."""
+    if cls.description:
+        return plain_text(cls.description)
     doc = (cls.__doc__ or "").strip()
     return plain_text(doc.split("\n\n")[0]) if doc and cls.__doc__ != Rule.__doc__ else ""
 
@@ -189,6 +193,7 @@ def marketer_params_form(cls: type[Rule]) -> type[forms.Form]:
             super().__init__(*args, **kwargs)
             for name, field in list(self.fields.items()):
                 self.fields[name] = marketer_field(name, field)
+                self.fields[name].label = capfirst(field.label or pretty_name(name))
                 self.fields[name].widget.attrs["data-param"] = name
             self._set_facets()
 
@@ -220,7 +225,7 @@ def params_initial(cls: type[Rule], params: Any) -> dict[str, Any]:
 class SegmentRuleForm(forms.ModelForm):
     """One rule: its type, negate, position and the chosen type's fields (see the module)."""
 
-    kind = forms.ChoiceField(label=_("rule type"), choices=())
+    kind = forms.ChoiceField(label=_("Rule type"), choices=())
 
     class Meta:
         model = SegmentRule

@@ -131,8 +131,8 @@ class DecimalRangeParams(RangeParams):
 
 
 class DaysRangeParams(RangeParams):
-    min = DaysField(label=_("at least (days)"), required=False, min_value=0, max_value=36500)
-    max = DaysField(label=_("at most (days)"), required=False, min_value=0, max_value=36500)
+    min = DaysField(label=_("at least"), required=False, min_value=0, max_value=36500)
+    max = DaysField(label=_("at most"), required=False, min_value=0, max_value=36500)
 
 
 def _in_range(value: Any, params: dict[str, Any]) -> bool:
@@ -220,6 +220,8 @@ class Rule:
 
     kind: ClassVar[str] = ""
     label: ClassVar[Any] = ""
+    # One sentence for the marketer, under the rule's fields in the admin (translated).
+    description: ClassVar[Any] = ""
     # Depends on the request itself (the visit's source, the time of day): evaluated per
     # request only, so it cannot be part of a materialised segment.
     live_only: ClassVar[bool] = False

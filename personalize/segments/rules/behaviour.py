@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Q, Sum
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from personalize.adapters import get_adapter
 from personalize.conf import personalize_settings as ps
 from personalize.models import Event, EventKind
+from personalize.pricing import format_price
 
 if TYPE_CHECKING:
     from personalize.segments.context import SegmentContext
@@ -44,7 +45,8 @@ from personalize.segments.rules.base import (
 # --- browsing -------------------------------------------------------------------------------
 class ViewedRule(Rule):
     kind = "viewed"
-    label = _("Viewed a product or category")
+    label = _("Viewed a product, category or brand")
+    description = _("The shopper viewed the product, or products of the category or brand, at least this many times recently.")
     event_kinds = frozenset({"view"})
 
     class Params(forms.Form):
@@ -56,8 +58,8 @@ class ViewedRule(Rule):
             label=_("product, category or brand"),
             help_text=_("Pick one from the store's catalogue (or type a product id, or a category's id, slug or name)."),
         )
-        min_count = forms.IntegerField(label=_("at least N times"), min_value=1, initial=1, required=False)
-        days = DaysField(label=_("in the last D days"), min_value=1, max_value=3650, initial=30, required=False)
+        min_count = forms.IntegerField(label=_("at least this many times"), min_value=1, initial=1, required=False)
+        days = DaysField(label=_("within the last"), min_value=1, max_value=3650, initial=30, required=False)
 
         def clean(self) -> dict[str, Any]:
             data = super().clean()
@@ -67,7 +69,10 @@ class ViewedRule(Rule):
                 if not get_adapter().is_valid_key(data["key"]):
                     raise ValidationError({"key": _("“%(key)s” is not a valid product id.") % {"key": data["key"]}})
             elif data.get("target") == "category" and data.get("key"):
-                data["key"] = _category_key(data["key"], "key")
+                try:
+                    data["key"] = _category_key(data["key"], "key")
+                except ValidationError as exc:
+                    raise ValidationError({"key": exc.messages}) from None
             elif data.get("target") == "brand" and data.get("key"):
                 if data["key"] not in get_adapter().catalogue_labels("brand", [data["key"]]):
                     raise ValidationError({"key": _("The store has no brand “%(key)s”.") % {"key": data["key"]}})
@@ -105,7 +110,12 @@ class ViewedRule(Rule):
     def describe(self) -> str:
         target = self.params["target"]
         what = {"product": gettext("product"), "category": gettext("category"), "brand": gettext("brand")}.get(target, target)
-        return gettext("Viewed %(what)s “%(name)s” at least %(n)s times in the last %(days)s days") % {
+        text = ngettext(
+            "Viewed %(what)s “%(name)s” in the last %(days)s days",
+            "Viewed %(what)s “%(name)s” at least %(n)s times in the last %(days)s days",
+            self.params["min_count"],
+        )
+        return text % {
             "what": what,
             "name": catalogue_label(target, self.params["key"]),
             "n": self.params["min_count"],
@@ -118,6 +128,7 @@ class SearchedRule(Rule):
 
     kind = "searched"
     label = _("Searched for a term")
+    description = _("The shopper searched for a term (any part of the query, in upper or lower case).")
     event_kinds = frozenset({"search"})
 
     class Params(forms.Form):
@@ -166,6 +177,7 @@ class CartCategoryRule(Rule):
 
     kind = "cart_category"
     label = _("Cart contains a category")
+    description = _("The cart holds a product of the category or of one of its subcategories.")
     event_kinds = frozenset()
 
     class Params(forms.Form):
@@ -230,6 +242,7 @@ class DaysSincePurchaseRule(Rule):
 
     kind = "days_since_purchase"
     label = _("Days since last purchase")
+    description = _("Days since the last purchase; shoppers who never bought do not match.")
     event_kinds = frozenset({"purchase"})
     Params = DaysRangeParams
 
@@ -270,10 +283,26 @@ class RFMRule(Rule):
 
     kind = "rfm"
     label = _("RFM bucket")
+    description = _("Buyers grouped by how recently, how often and how much they bought; the thresholds are the store’s SEGMENT_RFM setting.")
     event_kinds = frozenset({"purchase"})
 
     class Params(forms.Form):
         bucket = forms.ChoiceField(label=_("bucket"), choices=RFM_BUCKETS)
+
+        @staticmethod
+        def choice_help() -> dict[str, dict[str, str]]:
+            """What each bucket means with the store's thresholds (shown under the choice)."""
+            t = RFMRule.thresholds()
+            return {
+                "bucket": {
+                    "recent": gettext("bought in the last %(days)s days") % {"days": t["recent_days"]},
+                    "frequent": gettext("at least %(n)s orders") % {"n": t["frequent_orders"]},
+                    "big_spender": gettext("lifetime value at least %(value)s") % {"value": format_price(t["big_spender_value"])},
+                    "at_risk": gettext("at least %(n)s orders, the last one %(low)s to %(high)s days ago")
+                    % {"n": t["at_risk_min_orders"], "low": t["at_risk_days"], "high": t["lapsed_days"]},
+                    "lapsed": gettext("bought before, but not in the last %(days)s days") % {"days": t["lapsed_days"]},
+                }
+            }
 
     @staticmethod
     def thresholds() -> dict[str, Any]:

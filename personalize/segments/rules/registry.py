@@ -37,6 +37,7 @@ class SegmentSlugField(forms.SlugField):
 class SegmentMemberRule(Rule):
     kind = "segment"
     label = _("Member of another segment")
+    description = _("The shopper is a member of another segment.")
     event_kinds = frozenset()
 
     class Params(forms.Form):

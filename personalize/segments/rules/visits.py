@@ -76,6 +76,7 @@ class DaysSinceLastVisitRule(Rule):
 
     kind = "days_since_last_visit"
     label = _("Days since last visit")
+    description = _("Days since the shopper’s previous visit.")
     event_kinds = frozenset()
     Params = DaysRangeParams
 
@@ -122,10 +123,13 @@ class CountryRule(Rule):
 
     kind = "country"
     label = _("Country")
+    description = _("The shopper’s country, from the CDN or GeoIP, else the region of the browser’s language.")
     event_kinds = frozenset()
 
     class Params(forms.Form):
-        countries = ListField(label=_("country codes"), upper=True)
+        countries = ListField(
+            label=_("country codes"), upper=True, help_text=_("Two-letter codes (ISO 3166), comma-separated: DE, AT, CH.")
+        )
 
         def clean_countries(self) -> list[str]:
             codes = self.cleaned_data["countries"]
@@ -172,11 +176,14 @@ class ReferrerRule(Rule):
 
     kind = "referrer"
     label = _("Referrer domain")
+    description = _("The visit came from one of these domains or their subdomains.")
     event_kinds = frozenset()
     live_only = True
 
     class Params(forms.Form):
-        domains = ListField(label=_("domains"), lower=True)
+        domains = ListField(
+            label=_("domains"), lower=True, help_text=_("Comma-separated; a domain covers its subdomains: google.com, bing.com.")
+        )
 
     def matches(self, ctx: SegmentContext) -> bool:
         host = (ctx.visit.get("referrer") or "").lower()
@@ -194,6 +201,7 @@ class UTMRule(Rule):
 
     kind = "utm"
     label = _("UTM source, medium or campaign")
+    description = _("The visit’s utm_source, utm_medium or utm_campaign is one of the values (in upper or lower case).")
     event_kinds = frozenset()
     live_only = True
 
@@ -225,6 +233,7 @@ class WeekdayRule(Rule):
 
     kind = "weekday"
     label = _("Day of week")
+    description = _("The day of the week in the store’s time zone.")
     event_kinds = frozenset()
     live_only = True
 
@@ -245,6 +254,7 @@ class HourRule(Rule):
 
     kind = "hour"
     label = _("Hour of day")
+    description = _("The hour of day in the store’s time zone, from the first hour up to (not including) the second; 22 to 6 is the night.")
     event_kinds = frozenset()
     live_only = True
 
