@@ -59,6 +59,7 @@ def main() -> None:
     setup_test_environment()
     old = setup_databases(verbosity=0, interactive=False)
     try:
+        from personalize.conf import DEFAULTS
         from personalize.models import Event, Shopper
         from tests import factories
         from tests.testshop.models import Category, Product
@@ -82,7 +83,10 @@ def main() -> None:
                 for _ in range(args.size)
             ]  # fmt: skip
 
+        # The shipped in-process bound (the test settings turn it off), so confirmed product
+        # keys are held as in a store; throttles off (one client would trip them).
         personalize = {**settings.PERSONALIZE, "API_THROTTLE_RATE": None, "CONSENT_REQUIRED": False,
+                       "LOCAL_CACHE_SECONDS": DEFAULTS["LOCAL_CACHE_SECONDS"],
                        "NEW_PROFILES_PER_NETWORK_PER_HOUR": None, "API_MAX_BATCH": max(50, args.size)}  # fmt: skip
         with override_settings(PERSONALIZE=personalize):
             for client in clients:  # each browser's first post: its cookie and profile

@@ -71,7 +71,7 @@ class EventBatchView(APIView):
         http = request._request
         if not ps.TRACKING_ENABLED or identity.is_bot(http):
             return Response(status=status.HTTP_204_NO_CONTENT)
-        shopper = identity.get_shopper(http)
+        shopper = identity.get_shopper(http, with_cart=False)
         # A browser without a cookie whose batch holds only impressions or page views gets a
         # cookie, no profile: it sends the batch again (beacon.js does) and is stored then. A
         # script that drops its cookies therefore never writes a row.

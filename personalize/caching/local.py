@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from personalize.conf import personalize_settings as ps
 
@@ -33,11 +33,15 @@ MAX_ENTRIES = 4096
 class LocalLayer:
     """Values of the shared cache held in this process for up to ``LOCAL_CACHE_SECONDS``."""
 
+    # Every layer of the process, so tests forget them all at once (caching.memo.reset_memos).
+    instances: ClassVar[list[LocalLayer]] = []
+
     def __init__(self, source: Callable[[], Any], max_entries: int = MAX_ENTRIES) -> None:
         self.source = source  # the shared cache accessor (personalize.caching.cache)
         self.max_entries = max_entries
         self._data: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
+        LocalLayer.instances.append(self)
 
     def _bound(self) -> float:
         return float(ps.LOCAL_CACHE_SECONDS)

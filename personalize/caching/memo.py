@@ -97,4 +97,5 @@ def reset_memos() -> None:
     """Forget every memo's value in this process (tests; see :func:`personalize.testing.reset_state`)."""
     for memo in VersionedMemo.registry:
         memo.clear()
-    local.clear()
+    for layer in LocalLayer.instances:  # ``local`` and the layers other modules keep
+        layer.clear()

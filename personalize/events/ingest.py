@@ -24,6 +24,8 @@ from django.utils.translation import gettext as _
 
 from personalize import signing
 from personalize.adapters import get_adapter
+from personalize.caching import cache
+from personalize.caching.local import LocalLayer
 from personalize.conf import personalize_settings as ps
 from personalize.events.schema import BeaconEvent, clean_beacon_event, event_kinds, safe_text
 from personalize.events.tracking import fast_insert_supported, save_events
@@ -32,6 +34,10 @@ from personalize.models import Event, Shopper
 
 # Kinds that say nothing a shopper did on purpose: alone they never create a profile.
 PASSIVE_KINDS = frozenset({"impression", "page_view"})
+# Product keys the catalogue confirmed, held in this process only (``hold``), within
+# ``LOCAL_CACHE_SECONDS``; its own layer, so a large catalogue never pushes the hot keys of
+# :data:`personalize.caching.local` out.
+KNOWN_PRODUCTS = LocalLayer(cache, max_entries=20_000)
 
 
 class BatchError(Exception):
@@ -116,10 +122,10 @@ def validate(data: Any) -> tuple[list[tuple[int, BeaconEvent]], dict[str, list[s
                 errors[f"events[{index}].{name}" if name else f"events[{index}]"] = messages
         else:
             cleaned.append((index, event))
-    # One query for the whole batch. A product hidden a moment ago was real: only keys that
-    # never existed (or were deleted) are refused.
+    # At most one query for the whole batch. A product hidden a moment ago was real: only keys
+    # that never existed (or were deleted) are refused.
     requested = {event.product for _i, event in cleaned if event.product}
-    known = get_adapter().resolve_keys(requested) if requested else {}
+    known = known_product_keys(requested) if requested else {}
     valid = []
     for index, event in cleaned:
         if event.product and event.product not in known:
@@ -130,6 +136,28 @@ def validate(data: Any) -> tuple[list[tuple[int, BeaconEvent]], dict[str, list[s
         valid.append((index, event))
     ordered = dict(sorted(errors.items(), key=lambda item: (int(item[0][7 : item[0].index("]")]), item[0])))
     return valid, ordered
+
+
+def known_product_keys(keys: set[str]) -> dict[str, str]:
+    """``{key: canonical key}`` for the ``keys`` that name a product (the adapter's
+    ``resolve_keys``), asking the database only about keys this process has not confirmed in the
+    last ``LOCAL_CACHE_SECONDS``: a shop's browsers send the same few hundred products again
+    and again. A product deleted within that bound may still be accepted (events keep a key,
+    not a foreign key); a key never seen is always checked."""
+    found: dict[str, str] = {}
+    missing: set[str] = set()
+    for key in keys:
+        hit, canonical = KNOWN_PRODUCTS.held(key)
+        if hit:
+            found[key] = canonical
+        else:
+            missing.add(key)
+    if missing:
+        resolved = get_adapter().resolve_keys(missing)
+        for key, canonical in resolved.items():
+            KNOWN_PRODUCTS.hold(key, canonical)
+        found.update(resolved)
+    return found
 
 
 def ingest(

@@ -54,8 +54,12 @@ def _user(request: HttpRequest) -> Any | None:
     return user if user is not None and user.is_authenticated else None
 
 
-def get_shopper(request: HttpRequest) -> Shopper:
-    """The request's shopper: a saved row when one exists, else an unsaved one with a key."""
+def get_shopper(request: HttpRequest, *, with_cart: bool = True) -> Shopper:
+    """The request's shopper: a saved row when one exists, else an unsaved one with a key.
+
+    ``with_cart=False`` leaves the cart snapshot to a query of its own if something reads it
+    (the beacon never does; the joins cost more than the lookup itself).
+    """
     cached = getattr(request, "_personalize_shopper", None)
     if cached is not None:
         return cached
@@ -70,7 +74,11 @@ def get_shopper(request: HttpRequest) -> Shopper:
     if shopper is None:
         key = read_cookie_key(request)
         if key is not None:
-            shopper = Shopper.objects.filter(key=key).select_related("merged_into", "cart").first()
+            found = Shopper.objects.filter(key=key)
+            if with_cart:
+                found = found.select_related("merged_into", "cart")
+            # The key is unique: a slice, not first(), which would add an ORDER BY to compile.
+            shopper = next(iter(found[:1]), None)
             if shopper is not None and shopper.merged_into_id:
                 shopper = shopper.merged_into
             if shopper is not None and shopper.user_id is not None and (user is None or shopper.user_id != user.pk):

@@ -1,0 +1,125 @@
+"""The beacon's fast path (issue 11): one multi-row insert that says which client ids were new,
+product keys confirmed once per process within the freshness bound, no transaction unless the
+cart changes. Runs on SQLite here and on PostgreSQL in CI's PostgreSQL stage (same tests)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from personalize.events.ingest import known_product_keys
+from personalize.events.tracking import fast_insert_supported, insert_events
+from personalize.models import Cart, Event, Shopper
+from personalize.signals import events_tracked
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+URL = "/personalize/api/events/"
+
+
+def post(client, events):
+    return client.post(URL, json.dumps({"events": events}), content_type="application/json", HTTP_ORIGIN="http://testserver")
+
+
+def _views(products, n):
+    return [{"kind": "view", "product": str(products[i % len(products)].pk), "id": uuid.uuid4().hex} for i in range(n)]
+
+
+def test_the_test_databases_take_the_fast_path():
+    assert fast_insert_supported()  # SQLite >= 3.35 and PostgreSQL: otherwise the ORM path runs
+
+
+def test_a_batch_costs_the_shopper_lookup_the_key_check_and_one_insert(client_ua, settings):
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "API_THROTTLE_RATE": None, "LOCAL_CACHE_SECONDS": 5}
+    products = [factories.product() for _ in range(5)]
+    assert post(client_ua, _views(products[:1], 1)).status_code == 202  # cookie and profile
+    others = [factories.product() for _ in range(3)]
+    with CaptureQueriesContext(connection) as cold:
+        assert post(client_ua, _views(others, 20)).json() == {"accepted": 20}
+    statements = [q["sql"].split()[0].upper() for q in cold.captured_queries]
+    assert statements == ["SELECT", "SELECT", "INSERT"]  # shopper, product keys, the batch
+    assert "JOIN" not in cold.captured_queries[0]["sql"].upper()  # the beacon never reads the cart
+    with CaptureQueriesContext(connection) as warm:
+        assert post(client_ua, _views(others, 20)).json() == {"accepted": 20}
+    assert [q["sql"].split()[0].upper() for q in warm.captured_queries] == ["SELECT", "INSERT"]
+    assert Event.objects.count() == 41
+
+
+def test_an_id_a_concurrent_retry_stored_first_is_a_duplicate_and_reaches_no_receiver(client_ua, django_capture_on_commit_callbacks):
+    product = factories.product()
+    assert post(client_ua, _views([product], 1)).status_code == 202
+    shopper = Shopper.objects.get()
+    # What the other request stored while this one was on its way (no lookup in between now).
+    Event.objects.create(shopper=shopper, kind="view", product_key=str(product.pk), client_id="raced-1")
+    seen = []
+
+    def listener(sender, events, **kwargs):
+        seen.extend(events)
+
+    events_tracked.connect(listener, weak=False, dispatch_uid="tests.ingest_fast.seen")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            body = post(client_ua, [
+                {"kind": "view", "product": str(product.pk), "id": "raced-1"},
+                {"kind": "view", "product": str(product.pk), "id": "new-1"},
+                {"kind": "view", "product": str(product.pk)},
+            ]).json()  # fmt: skip
+    finally:
+        events_tracked.disconnect(dispatch_uid="tests.ingest_fast.seen")
+    assert body == {"accepted": 2, "duplicates": 1}
+    assert [e.client_id for e in seen] == ["new-1", None]
+    assert all(e.pk is not None and not e._state.adding for e in seen)
+    assert Event.objects.filter(client_id="raced-1").count() == 1
+    assert Event.objects.count() == 4
+
+
+def test_insert_events_returns_the_rows_it_wrote_with_their_keys():
+    shopper = Shopper.objects.create()
+    now = timezone.now()
+    Event.objects.create(shopper=shopper, kind="view", product_key="1", client_id="a")
+    events = [
+        Event(shopper=shopper, kind="view", product_key="1", client_id="a", created_at=now),
+        Event(shopper=shopper, kind="search", query="shoes", client_id="b", created_at=now, context={"source": "beacon"}),
+        Event(shopper=shopper, kind="view", product_key="2", value="12.50", created_at=now),
+    ]
+    stored = insert_events(events)
+    assert [e.client_id for e in stored] == ["b", None]
+    rows = {e.pk: e for e in Event.objects.all()}
+    assert rows[stored[0].pk].query == "shoes" and rows[stored[0].pk].context == {"source": "beacon"}
+    assert rows[stored[1].pk].product_key == "2" and str(rows[stored[1].pk].value) == "12.50"
+    assert abs((rows[stored[1].pk].created_at - now).total_seconds()) < 0.001
+    assert len(rows) == 3
+
+
+def test_a_batch_that_changes_the_cart_stores_events_and_snapshot_together(client_ua, settings):
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "API_EVENT_KINDS": [*settings.PERSONALIZE.get("API_EVENT_KINDS", ["view"]), "add_to_cart"]}
+    product = factories.product()
+    body = post(client_ua, [{"kind": "view", "product": str(product.pk)}, {"kind": "add_to_cart", "product": str(product.pk), "quantity": 2}]).json()
+    assert body == {"accepted": 2}
+    cart = Cart.objects.get()
+    assert [(line["product"], line["quantity"]) for line in cart.lines] == [(str(product.pk), 2)]
+
+
+def test_a_confirmed_key_is_held_within_the_bound_and_an_unknown_one_always_asked(settings, django_assert_num_queries):
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "LOCAL_CACHE_SECONDS": 5}
+    key, unknown = str(factories.product().pk), str(uuid.UUID(int=9))
+    with django_assert_num_queries(1):
+        assert known_product_keys({key, unknown}) == {key: key}
+    with django_assert_num_queries(0):
+        assert known_product_keys({key}) == {key: key}
+    with django_assert_num_queries(1):
+        assert known_product_keys({key, unknown}) == {key: key}  # never confirmed, never held
+
+
+def test_without_the_bound_every_batch_asks_the_catalogue(settings, django_assert_num_queries):
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "LOCAL_CACHE_SECONDS": 0}
+    key = str(factories.product().pk)
+    for _ in range(2):
+        with django_assert_num_queries(1):
+            assert known_product_keys({key}) == {key: key}
