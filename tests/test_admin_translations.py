@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from personalize.admin.translations import TranslationsField, store_languages
 from personalize.emails.defaults import ABANDONED_SLUG, WINBACK_SLUG, ensure_default_flows
-from personalize.models import Flow, Step
+from personalize.models import Campaign, Flow, Step
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +100,46 @@ def test_campaign_form_preselects_the_default_language(admin_client, settings):
     for select in (default_select, content_select):
         assert '<option value="pl" selected>' in select
         assert "af" not in re.findall(r'<option value="([^"]+)"', select)
+
+
+def campaign_post(languages: list[str], filled: dict[str, str]) -> dict:
+    """A new campaign as the add form posts it: one content form per language, ``filled`` typed in."""
+    data = {
+        "name": "Spring", "placement": "home_banner", "is_active": "on", "priority": "0", "default_language": "en",
+        "starts_at_0": "2026-05-01", "starts_at_1": "10:00:00", "personal_minutes": "0", "min_product_views": "0",
+        "frequency_cap": "0", "frequency_hours": "24", "control_percent": "0",
+        "contents-TOTAL_FORMS": str(len(languages)), "contents-INITIAL_FORMS": "0", "contents-MIN_NUM_FORMS": "1",
+        "contents-MAX_NUM_FORMS": "1000",
+        "variants-TOTAL_FORMS": "0", "variants-INITIAL_FORMS": "0", "variants-MIN_NUM_FORMS": "0", "variants-MAX_NUM_FORMS": "1000",
+    }
+    for i, code in enumerate(languages):
+        data.update({f"contents-{i}-variant": "A", f"contents-{i}-language": code, f"contents-{i}-headline": filled.get(code, "")})
+    return data
+
+
+def test_a_new_campaign_offers_one_content_form_per_store_language_default_first(admin_client, settings):
+    settings.LANGUAGES = STORE
+    html = admin_client.get(reverse("admin:personalize_campaign_add")).content.decode()
+    chosen = [re.search(r'<option value="([^"]+)" selected>', select).group(1)
+              for select in re.findall(r'<select name="contents-\d+-language".*?</select>', html, re.S)]
+    assert chosen == ["en", "pl", "sr", "sr-latn", "pt"]
+
+
+def test_untouched_language_forms_are_not_saved_and_filled_ones_are(admin_client, settings):
+    settings.LANGUAGES = STORE
+    languages = ["en", "pl", "sr", "sr-latn", "pt"]
+    response = admin_client.post(reverse("admin:personalize_campaign_add"), campaign_post(languages, {"en": "Spring sale", "pl": "Wiosenna wyprzedaż"}))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    campaign = Campaign.objects.get()
+    assert dict(campaign.contents.values_list("language", "headline")) == {"en": "Spring sale", "pl": "Wiosenna wyprzedaż"}
+    # Its page then offers the languages still missing, after the saved ones.
+    html = admin_client.get(reverse("admin:personalize_campaign_change", args=[campaign.pk])).content.decode()
+    chosen = [re.search(r'<option value="([^"]+)" selected>', select).group(1)
+              for select in re.findall(r'<select name="contents-\d+-language".*?</select>', html, re.S)]
+    assert sorted(chosen[:2]) == ["en", "pl"] and chosen[2:] == ["sr", "sr-latn", "pt"]
+
+
+def test_the_default_language_form_is_required(admin_client, settings):
+    settings.LANGUAGES = STORE
+    response = admin_client.post(reverse("admin:personalize_campaign_add"), campaign_post(["en", "pl"], {"pl": "Tylko po polsku"}))
+    assert response.status_code == 200 and not Campaign.objects.exists()

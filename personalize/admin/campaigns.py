@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from personalize.admin.dashboard import dashboard_context
 from personalize.admin.periods import REPORT_PERIODS, report_days
 from personalize.admin.results import impact_context, results_context
+from personalize.admin.translations import store_languages
 from personalize.admin.widgets import money
 from personalize.attribution import CHANNELS, credits
 from personalize.campaigns.forms import (
@@ -129,14 +130,27 @@ class RedemptionAdmin(admin.ModelAdmin):
         return label
 
 
+def missing_languages(campaign: Campaign | None) -> list[str]:
+    """The store's languages (default first) the campaign has no content in yet."""
+    have = set() if campaign is None or campaign.pk is None else {c.lower() for c in campaign.contents.values_list("language", flat=True)}
+    return [code for code, _name in store_languages() if code not in have]
+
+
 class CampaignContentInline(admin.StackedInline):
+    """One content form per store language the campaign lacks, each with its language chosen
+    (the default language first and required on a new campaign); forms left untouched are not
+    saved, so the marketer fills in the languages they write."""
+
     model = CampaignContent
     form = CampaignContentForm
     formset = CampaignContentFormSet
-    extra = 0
     min_num = 1
     verbose_name = gettext_lazy("content (per variant and language)")
     verbose_name_plural = gettext_lazy("content (per variant and language)")
+
+    def get_extra(self, request: HttpRequest, obj: Campaign | None = None, **kwargs: Any) -> int:
+        missing = len(missing_languages(obj))
+        return max(missing - 1, 0) if obj is None or obj.pk is None else missing  # a new campaign's first form is the min_num one
 
 
 class CampaignVariantInline(admin.TabularInline):
@@ -167,6 +181,13 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).annotate(shopper_count=Count("assignments"))
+
+    def get_formset_kwargs(self, request: HttpRequest, obj: Any, inline: Any, prefix: str) -> dict[str, Any]:
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, CampaignContentInline):
+            # The same initial languages on GET and POST: an untouched form then has not changed.
+            kwargs["initial"] = [{"language": code} for code in missing_languages(obj)]
+        return kwargs
 
     @admin.display(description=gettext_lazy("state"))
     def state(self, obj: Campaign) -> str:
