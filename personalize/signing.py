@@ -50,6 +50,9 @@ KINDS: dict[str, TokenKind] = {
     ),
     # A deferred campaign (exit intent) shown by the browser: [campaign id, arm]; a day is plenty.
     "campaign_seen": TokenKind(lambda: "personalize.campaign.seen", lambda: DAY, list, (int, str)),
+    # A {% personalize_fragment %} placeholder: {"w": widget, "a": arguments}. Pages carrying
+    # it may sit in a CDN for a while: valid for 30 days.
+    "fragment": TokenKind(lambda: "personalize.fragment", lambda: 30 * DAY, dict),
     # An email's cart-restore link: the send id (expires).
     "email_restore": TokenKind(
         lambda: "personalize.emails.restore", lambda: ps.EMAIL_LINK_MAX_AGE_DAYS * DAY, (int, dict)

@@ -5,6 +5,7 @@ from django.urls import include, path
 from personalize.campaigns.views import campaign_click, campaign_seen
 from personalize.identity.views import consent
 from personalize.privacy import views as privacy
+from personalize.widgets.fragments import fragments_view
 
 app_name = "personalize"
 
@@ -13,6 +14,8 @@ urlpatterns = [
     path("c/seen/<str:token>/", campaign_seen, name="campaign_seen"),
     path("c/<str:token>/", campaign_click, name="campaign_click"),
     path("emails/", include("personalize.emails.urls")),
+    # {% personalize_fragment %} placeholders of a page, filled in one request (beacon.js).
+    path("fragments/", fragments_view, name="fragments"),
     # Consent banner and the shopper's own privacy page (docs/privacy.md).
     path("consent/", consent, name="consent"),
     path("privacy/", privacy.page, name="privacy"),

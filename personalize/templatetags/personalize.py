@@ -18,7 +18,7 @@ from personalize.conf import personalize_settings as ps
 from personalize.history import recently_viewed_keys
 from personalize.placements.cards import available_keys
 from personalize.placements.pipeline import profile_of
-from personalize.widgets import campaigns, consent, recommendations, segments
+from personalize.widgets import campaigns, consent, fragments, recommendations, segments
 from personalize.widgets.items import card_items
 from personalize.widgets.render import HTML_KEY, clamp_limit, current_product_key, render_widget
 
@@ -54,5 +54,7 @@ def merge_library(other: template.Library) -> None:
 
 
 # Each capability's widgets keep their own library (personalize.widgets.*); one name loads them all.
-for library in (pricing.register, recommendations.register, campaigns.register, segments.register, consent.register):
+for library in (
+    pricing.register, recommendations.register, campaigns.register, segments.register, consent.register, fragments.register,
+):
     merge_library(library)

@@ -41,6 +41,7 @@ def render_placement(
     category: Any = None,
     title: str | None = None,
     template_name: str | None = None,
+    errors: list[BaseException] | None = None,
 ) -> SafeString:
     def build() -> dict[str, Any]:
         request = context["request"]
@@ -66,7 +67,7 @@ def render_placement(
             "category": category,
         }
 
-    return render_widget(widget, context, build, template=template_name)
+    return render_widget(widget, context, build, template=template_name, errors=errors)
 
 
 @register.simple_tag(takes_context=True)

@@ -45,8 +45,14 @@ def clamp_limit(limit: Any, default: int) -> int:
     return max(1, min(value, ps.WIDGET_MAX_LIMIT))
 
 
+# A context entry naming the page's product by key (the fragment endpoint has no object).
+PRODUCT_KEY = "personalize_product_key"
+
+
 def current_product_key(context: Any) -> str:
     """The key of the product the page shows (``product`` or ``object`` in the context)."""
+    if hasattr(context, "get") and context.get(PRODUCT_KEY):
+        return str(context.get(PRODUCT_KEY))
     adapter = get_adapter()
     model = adapter.get_product_model()
     for name in ("product", "object"):
@@ -77,8 +83,11 @@ def render_widget(
     build: Callable[[], dict[str, Any]],
     *,
     template: str | None = None,
+    errors: list[BaseException] | None = None,
 ) -> SafeString:
-    """Render ``personalize/widgets/<name>.html`` with what ``build()`` returns; "" on error."""
+    """Render ``personalize/widgets/<name>.html`` with what ``build()`` returns; "" on error
+    (the error is also appended to ``errors`` when given: the fragment endpoint then keeps the
+    neutral list)."""
     request = context.get("request") if hasattr(context, "get") else None
     mark_personal(request)
     try:
@@ -95,8 +104,10 @@ def render_widget(
         if cache_key is not None:
             local.hold(cache_key, str(html))
         return mark_safe(html)
-    except Exception:
+    except Exception as exc:
         logger.exception("personalize: widget %r failed; rendering nothing", name)
+        if errors is not None:
+            errors.append(exc)
         return mark_safe("")
 
 

@@ -1,5 +1,6 @@
 /* django-personalize beacon. <script src=".../beacon.js" data-endpoint="/personalize/api/events/" defer>
- * Records impressions and clicks of [data-personalize-widget] [data-product-id]; personalize.track(kind, data). */
+ * Records impressions and clicks of [data-personalize-widget] [data-product-id]; personalize.track(kind, data).
+ * Fills every {% personalize_fragment %} placeholder of the page from one request. */
 (function (window, document) {
   "use strict";
   var api = window.personalize = window.personalize || {};
@@ -7,6 +8,7 @@
   var script = document.currentScript;
   var endpoint = (script && script.getAttribute("data-endpoint")) || "/personalize/api/events/";
   var MAX_BATCH = 50, ITEM = "[data-personalize-widget] [data-product-id]";
+  var FRAGMENT = "[data-personalize-fragment]", PENDING = "data-fragment-pending", FRAGMENT_TIMEOUT = 4000;
   var queue = [], seen = {};
 
   // --- delivery (issue 12a): every event gets an id and a time; unsent batches wait in
@@ -98,8 +100,44 @@
   function scan() {
     var items = observer ? document.querySelectorAll(ITEM) : [];
     for (var i = 0; i < items.length; i++) {
+      var holder = items[i].closest(FRAGMENT);
+      if (holder && holder.hasAttribute(PENDING)) continue;  // the neutral list may be replaced
       if (!items[i].personalizeObserved) { items[i].personalizeObserved = true; observer.observe(items[i]); }
     }
+  }
+
+  // --- fragments: the page (maybe from a CDN) holds neutral lists; one GET brings this
+  // shopper's own for all of them. Anything but a fast, valid answer keeps the neutral lists.
+  function fillFragments() {
+    var holders = document.querySelectorAll(FRAGMENT + "[" + PENDING + "]");
+    if (!holders.length) return;
+    function done() {
+      for (var i = 0; i < holders.length; i++) holders[i].removeAttribute(PENDING);
+      scan();
+    }
+    var url = holders[0].getAttribute("data-fragments-url");
+    if (!url || !window.fetch) return done();
+    var query = [];
+    for (var i = 0; i < holders.length; i++) query.push("f=" + encodeURIComponent(holders[i].getAttribute("data-fragment-token")));
+    var controller = window.AbortController ? new AbortController() : null;
+    var timer = window.setTimeout(function () { if (controller) controller.abort(); done(); }, FRAGMENT_TIMEOUT);
+    window.fetch(url + (url.indexOf("?") < 0 ? "?" : "&") + query.join("&"), {
+      credentials: "same-origin", headers: { Accept: "application/json" }, signal: controller ? controller.signal : undefined
+    }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (answer) {
+      window.clearTimeout(timer);
+      var html = answer && answer.fragments;
+      if (html && html.length === holders.length) {
+        for (var i = 0; i < holders.length; i++) {
+          if (typeof html[i] === "string" && holders[i].hasAttribute(PENDING)) {
+            holders[i].innerHTML = html[i];
+            holders[i].setAttribute("data-fragment-filled", "");
+          }
+        }
+      }
+      done();
+    }).catch(function () { window.clearTimeout(timer); done(); });
   }
 
   document.addEventListener("click", function (e) {
@@ -111,6 +149,7 @@
   window.addEventListener("pagehide", function () { flush(true); });
   window.setInterval(flush, 5000);
   function start() {
+    fillFragments();
     scan();
     if (window.MutationObserver) new MutationObserver(scan).observe(document.body, { childList: true, subtree: true });
   }
