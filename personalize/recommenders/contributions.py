@@ -56,7 +56,7 @@ class WindowOf(Func):
         super().__init__(expression, **extra)
 
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # PostgreSQL and the rest
-        template = f"FLOOR(EXTRACT(EPOCH FROM %(expressions)s) / {self.width})"
+        template = f"CAST(FLOOR(EXTRACT(EPOCH FROM %(expressions)s) / {self.width}) AS BIGINT)"
         return super().as_sql(compiler, connection, template=template, **extra)
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
