@@ -263,15 +263,19 @@ class DefaultAdapter:
     def search_products(self, term: str, *, limit: int = 20) -> list[tuple[str, str]]:
         """Products (hidden ones too: a rule may name one) whose title contains ``term``."""
         model = self.get_product_model()
-        manager = model._default_manager
         concrete = {f.name for f in model._meta.get_fields() if getattr(f, "concrete", False)}
         title = next((name for name in self.title_fields if name in concrete), None)
         term = term.strip()
         q = models.Q(**{f"{title}__icontains": term}) if title and term else models.Q()
         if term and self.is_valid_key(term):
             q |= models.Q(pk=self.to_python_key(term))
-        queryset = manager.filter(q).order_by(title or "pk")[:limit]
+        queryset = self.pickable_products().filter(q).order_by(title or "pk")[:limit]
         return [(self.product_key(p), self.title(p)) for p in queryset]
+
+    def pickable_products(self) -> models.QuerySet:
+        """Products a marketer may name in a rule: hidden ones too, but only those events are
+        recorded on (override to leave out variants when :meth:`canonical` maps them away)."""
+        return self.get_product_model()._default_manager.all()
 
     def product_labels(self, keys: Iterable[str]) -> dict[str, str]:
         manager = self.get_product_model()._default_manager

@@ -83,6 +83,7 @@ def test_build_a_segment_with_rule_forms(live_server, browser, admin_user):  # n
     assert rules[0] == ("country", {"countries": ["DE"]})
     assert rules[1][0] == "viewed"
     assert rules[1][1] == {"target": "category", "key": str(hoodies.pk), "min_count": 1, "days": 14}
+    assert list(segment.rules.order_by("pk").values_list("position", flat=True)) == [0, 1]  # the added row goes last
 
     # Re-opened: the stored key shows as the category's name, days as "2 weeks", count 2.
     assert count_shown(browser) == "2"

@@ -97,6 +97,10 @@ class OscarAdapter(DefaultAdapter):
             queryset = self.get_product_model()._default_manager.public()
         return super().get_products(keys, queryset=queryset)
 
+    def pickable_products(self) -> models.QuerySet:
+        """No child variants: events are recorded on the parent (:meth:`canonical`)."""
+        return self.get_product_model()._default_manager.exclude(structure="child")
+
     def canonical(self, product: models.Model) -> models.Model:
         """The product a shopper browses to: a child variant's parent, else the product."""
         if getattr(product, "structure", "") == "child" and product.parent_id:

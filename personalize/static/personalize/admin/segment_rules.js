@@ -108,7 +108,15 @@
       form.addEventListener("change", onChange);
       form.addEventListener("input", onChange);
     }
-    document.addEventListener("formset:added", function (event) { initRow(event.target); });
+    document.addEventListener("formset:added", function (event) {
+      initRow(event.target);
+      // A new rule goes after the others (the position box still lets the marketer reorder).
+      var position = event.target.querySelector('input[name$="-position"]');
+      var rows = document.querySelectorAll('#rules-group .inline-related:not(.empty-form) input[name$="-position"]');
+      var highest = -1;
+      rows.forEach(function (input) { if (input !== position) highest = Math.max(highest, parseInt(input.value, 10) || 0); });
+      if (position && (position.value === "" || position.value === "0")) position.value = String(highest + 1);
+    });
     document.addEventListener("formset:removed", schedulePreview);
   }
 
