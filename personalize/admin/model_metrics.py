@@ -76,8 +76,8 @@ def metrics_table(version: ModelVersion) -> SafeString | str:
         mine, base = model.get(name), baseline.get(name)
         diff, colour = "", ""
         if isinstance(mine, (int, float)) and isinstance(base, (int, float)) and name != "users":
-            delta = float(mine) - float(base)
-            diff = ("+" if delta > 0 else "") + readable(round(delta, 4))
+            delta = round(float(mine) - float(base), 4)  # 0.1 - 0.10000000000000003 is no difference
+            diff = ("+" if delta > 0 else "") + readable(delta)
             colour = "#1e7b34" if delta > 0 else "#ba2121" if delta < 0 else ""
         rows.append((label, help_text, readable(mine), readable(base), colour, diff))
     body = format_html_join(
