@@ -123,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
             "SCHEMATHESIS_HOOKS": "bench.fuzz_hooks",
             "FUZZ_PRODUCT_KEYS": ",".join(str(p["id"]) for p in products[:20]),
         }
-        completed = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # In var/fuzz/: schemathesis keeps a .schemathesis/ cache in its working directory.
+        completed = subprocess.run(command, cwd=report_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         fuzz_seconds = time.monotonic() - t1
         output = completed.stdout
         print(output, flush=True)
