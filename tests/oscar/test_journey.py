@@ -148,6 +148,21 @@ def test_a_campaign_code_reduces_the_oscar_order_total_and_is_redeemed_once(shop
     assert Cart.objects.get(shopper=purchase.shopper).lines == []
 
 
+def test_a_once_per_shopper_code_is_once_per_guest_email_not_per_browser(shop, shopper_client, other_device):
+    Offer.objects.create(name="Once", discount_type=Offer.DiscountType.AMOUNT, value=Decimal("2"), code="ONCE2", uses_per_shopper=1)
+    add_to_basket(shopper_client, shop.products[0], 1)
+    shopper_client.post("/basket/vouchers/add/", {"code": "ONCE2"})
+    assert checkout(shopper_client, guest_email="Same.Guest@example.com").status_code == 302
+    # A fresh browser with the same address (written otherwise): Oscar takes the voucher in the
+    # basket (nobody known yet), personalize refuses it when the order is placed.
+    add_to_basket(other_device, shop.products[1], 1)
+    other_device.post("/basket/vouchers/add/", {"code": "ONCE2"})
+    refused = checkout(other_device, guest_email="same.guest+again@EXAMPLE.com")
+    assert refused.status_code != 302 and "already used this code" in refused.content.decode()
+    assert Order.objects.count() == 1
+    assert list(Redemption.objects.values_list("code", "email")) == [("ONCE2", "same.guest@example.com")]
+
+
 def test_a_parent_category_in_an_offer_covers_its_subcategories(shop, shopper_client):
     Offer.objects.create(
         name="Clothing", discount_type=Offer.DiscountType.AMOUNT, value=Decimal("5"),
