@@ -207,6 +207,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
             "series": {"labels": series["labels"], "datasets": series["datasets"]},
             "ctr": {"labels": [p["placement"] for p in placements], "values": [round(p["ctr"], 2) for p in placements]},
             "text": {"revenue": _("Credited revenue"), "ctr": _("Click-through rate (%)")},
+            "money_format": str(ps.PRICE_FORMAT),  # axis and tooltip amounts as the store writes them
         },
     }
     context["render_ms"] = round((time.perf_counter() - started) * 1000)

@@ -129,7 +129,7 @@ class FlowAdmin(admin.ModelAdmin):
             "periods": REPORT_PERIODS,
             "rows": rows,
             "totals": totals,
-            "series": reporting.daily_series(days, found=found),
+            "series": {**reporting.daily_series(days, found=found), "money_format": str(ps.PRICE_FORMAT)},
             "attribution_hours": ps.ATTRIBUTION_WINDOW_HOURS,
             "sends_url": reverse("admin:personalize_emailsend_changelist"),
         }

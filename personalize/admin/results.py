@@ -83,6 +83,7 @@ def _chart(labels: list[str], arms: list, lifts: list[dict[str, Any]], lift_labe
             "points": [round(c["revenue_diff"], 2) for c in lifts],
         },
         "text": {"revenue": _("Revenue per shopper"), "conversion": _("Conversion rate (%)"), "lift": versus},
+        "money_format": str(ps.PRICE_FORMAT),  # axis and tooltip amounts as the store writes them
     }
 
 

@@ -6,6 +6,12 @@
   var source = id && document.getElementById(id);
   if (!source || typeof Chart === "undefined") return;
   var data = JSON.parse(source.textContent);
+  var lang = document.documentElement.lang || undefined;
+  function money(value) {  // PRICE_FORMAT around the amount, as the tables write it
+    var number = Number(value);
+    var amount = Math.abs(number).toLocaleString(lang, { minimumFractionDigits: 0, maximumFractionDigits: 2 });
+    return (number < 0 ? "−" : "") + (data.money_format || "{amount}").replace("{amount}", amount);
+  }
 
   var arms = document.getElementById(id + "-arms");
   if (arms) {
@@ -20,8 +26,11 @@
       },
       options: {
         responsive: true,
+        plugins: { tooltip: { callbacks: { label: function (c) {
+          return c.dataset.label + ": " + (c.dataset.yAxisID === "y" ? money(c.parsed.y) : c.parsed.y + "%");
+        } } } },
         scales: {
-          y: { beginAtZero: true, position: "left", title: { display: true, text: data.text.revenue } },
+          y: { beginAtZero: true, position: "left", title: { display: true, text: data.text.revenue }, ticks: { callback: money } },
           y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: data.text.conversion } }
         }
       }
@@ -50,7 +59,7 @@
       options: {
         indexAxis: "x",
         plugins: { legend: { labels: { filter: function (item) { return item.text; } } } },
-        scales: { y: { title: { display: false } } }
+        scales: { y: { title: { display: false }, ticks: { callback: money } } }
       }
     });
   }

@@ -5,6 +5,11 @@
   if (!source || typeof Chart === "undefined") return;
   var data = JSON.parse(source.textContent);
   var colours = ["#417690", "#f5a623", "#79aec8", "#2e8540", "#ba2121"];
+  var lang = document.documentElement.lang || undefined;
+  function money(value) {  // PRICE_FORMAT around the amount, as the tables write it
+    var amount = Number(value).toLocaleString(lang, { minimumFractionDigits: 0, maximumFractionDigits: 2 });
+    return (data.money_format || "{amount}").replace("{amount}", amount);
+  }
   Chart.defaults.animation = false;
 
   var attributed = document.getElementById("pz-attributed");
@@ -17,7 +22,11 @@
           return { label: d.label, data: d.values, backgroundColor: colours[i % colours.length], stack: "revenue" };
         })
       },
-      options: { responsive: true, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, title: { display: true, text: data.text.revenue } } } }
+      options: {
+        responsive: true,
+        plugins: { tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + money(c.parsed.y); } } } },
+        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, title: { display: true, text: data.text.revenue }, ticks: { callback: money } } }
+      }
     });
   }
 

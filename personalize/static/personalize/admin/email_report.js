@@ -7,6 +7,11 @@
     if (!canvas || !source || typeof Chart === "undefined") { return; }
     var data = JSON.parse(source.textContent);
     var labels = JSON.parse(document.getElementById("email-report-labels").textContent);
+    var lang = document.documentElement.lang || undefined;
+    function money(value) {  // PRICE_FORMAT around the amount, as the table writes it
+      var amount = Number(value).toLocaleString(lang, { minimumFractionDigits: 0, maximumFractionDigits: 2 });
+      return (data.money_format || "{amount}").replace("{amount}", amount);
+    }
     new Chart(canvas, {
       data: {
         labels: data.labels,
@@ -20,9 +25,12 @@
       options: {
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
+        plugins: { tooltip: { callbacks: { label: function (c) {
+          return c.dataset.label + ": " + (c.dataset.yAxisID === "revenue" ? money(c.parsed.y) : c.parsed.y);
+        } } } },
         scales: {
           count: { type: "linear", position: "left", beginAtZero: true, ticks: { precision: 0 } },
-          revenue: { type: "linear", position: "right", beginAtZero: true, grid: { drawOnChartArea: false } }
+          revenue: { type: "linear", position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, ticks: { callback: money } }
         }
       }
     });
