@@ -10,6 +10,9 @@ COPY. Then:
   refit when the data is under ``REFIT_MAX_EVENTS``, artefact saved, switch) and the popular
   lists, each size in a child process: seconds (wall and CPU), Python peak memory
   (tracemalloc, which also slows Python code down a little) and peak RSS (ru_maxrss);
+* serving: ``recommend_for(shopper, "for_you", limit=8)`` warm against its floor (the
+  shopper's embedding given, one dot product, one primary-key query for the 8 rows), timed
+  side by side per shopper; prints ``serving ratio: R x floor``;
 * rendering: ``{% recommended_for_you limit=8 %}`` through the template engine for varied
   shoppers with the model loaded: p50/p99 of the first render of each shopper (candidate cache
   cold for them) and of a repeat render (cache warm), and the SQL queries for limit 4, 8 and 24.
@@ -18,7 +21,8 @@ Usage (2 cores, PostgreSQL on localhost)::
 
     createdb -h 127.0.0.1 -U postgres bench_speed
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_speed .venv/bin/python bench/recommend_speed.py
-    # again without regenerating: --skip-load; only some parts: --no-train / --no-render
+    # again without regenerating: --skip-load; only some parts: --no-train / --no-render / --serving 0
+    # the serving part on Redis instead of the local-memory cache: BENCH_REDIS_URL=redis://127.0.0.1:6379/3
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import tracemalloc
 from datetime import UTC, datetime
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -260,6 +265,97 @@ def render_bench(renders: int, seed: int) -> dict:
     }
 
 
+def serving_bench(shoppers_n: int, rounds: int, seed: int) -> dict:
+    """``recommend_for(shopper, "for_you", limit=8)`` warm against its floor, interleaved.
+
+    The floor: the shopper's embedding given (computed beforehand, free), one dot product
+    over the catalogue plus the bias, the top 8 and one primary-key query for their rows
+    through the adapter. The served call is the whole pipeline with rows (``products=True``):
+    profile, candidates, exclusions, stock check, diversity, rows for the 8 shown. Both are
+    warmed per shopper first, then timed one after the other per shopper (A B A B), so the
+    load of the shared machine hits both alike; queries are counted on a warm call of each.
+    "Warm" is within ``LOCAL_CACHE_SECONDS`` of the shopper's previous list (the in-process
+    stock check); the candidate list and the profile stay cached until something changes.
+    """
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from personalize.adapters import get_adapter
+    from personalize.models import Event, Shopper
+    from personalize.placements import recommend_for
+    from personalize.profiles import load_profile
+    from personalize.recommenders import get_recommender
+    from personalize.recommenders.ranking import top_k
+
+    backend = get_recommender("default")
+    assert backend.ready(), "no trained default model: run the training part first"
+    adapter = get_adapter()
+    active = Event.objects.filter(kind="view").values("shopper_id").distinct().order_by("shopper_id")
+    ids = list(active.values_list("shopper_id", flat=True)[: 20 * shoppers_n])
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(ids, size=min(shoppers_n, len(ids)), replace=False).tolist())
+    shoppers = list(Shopper.objects.filter(pk__in=chosen))
+    vectors = {}
+    for shopper in shoppers:
+        found = backend.user_vector(load_profile(shopper))
+        if found is not None:
+            vectors[shopper.pk] = found[0].astype(np.float32)
+    shoppers = [s for s in shoppers if s.pk in vectors]
+
+    def floor(shopper: Shopper) -> list:
+        scores = backend._item_repr @ vectors[shopper.pk] + backend._item_bias
+        return adapter.get_products([str(backend._keys[i]) for i in top_k(scores, 8)])
+
+    def served(shopper: Shopper) -> list:
+        return recommend_for(shopper, "for_you", limit=8).items
+
+    def served_cards(shopper: Shopper) -> list:
+        return recommend_for(shopper, "for_you", limit=8, products=False).cards
+
+    sides = {"floor": floor, "served": served, "served_cards": served_cards}
+    # One BLAS thread for both sides, as a web worker should run (OPENBLAS_NUM_THREADS=1,
+    # docs/recommenders.md): a catalogue-sized dot product split over 2 threads waits for a
+    # core on a busy machine (it made the floor itself 10x slower here).
+    limits = threadpool_limits(limits=1, user_api="blas")
+    for shopper in shoppers:  # warm: model, candidate lists, cards, stock checks, profiles
+        for side in sides.values():
+            assert len(side(shopper)) == 8
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    cpu: dict[str, list[float]] = {name: [] for name in sides}
+    for _round in range(rounds):
+        for shopper in shoppers:
+            # Warm within LOCAL_CACHE_SECONDS: the in-process stock check of this shopper's
+            # candidates is remembered that long (after it, one keys-only query renews it).
+            served_cards(shopper)
+            for name, side in sides.items():
+                c0, t0 = time.process_time(), time.perf_counter()
+                side(shopper)
+                times[name].append((time.perf_counter() - t0) * 1000.0)
+                cpu[name].append((time.process_time() - c0) * 1000.0)
+    queries = {}
+    for name, side in sides.items():
+        side(shoppers[0])
+        with CaptureQueriesContext(connection) as ctx:
+            side(shoppers[0])
+        queries[name] = len(ctx.captured_queries)
+    limits.restore_original_limits()
+    out: dict = {"shoppers": len(shoppers), "rounds": rounds, "load_average": os.getloadavg(), "queries": queries}
+    for name in sides:
+        out[f"{name}_p50_ms"] = round(statistics.median(times[name]), 3)
+        out[f"{name}_p99_ms"] = round(float(np.percentile(times[name], 99)), 3)
+        out[f"{name}_cpu_p50_ms"] = round(statistics.median(cpu[name]), 3)
+    out["ratio"] = round(out["served_p50_ms"] / out["floor_p50_ms"], 3)
+    out["ratio_cards"] = round(out["served_cards_p50_ms"] / out["floor_p50_ms"], 3)
+    print(f"  floor (dot product + 1 primary-key query): p50 {out['floor_p50_ms']} ms, p99 {out['floor_p99_ms']} ms, "
+          f"{queries['floor']} queries")
+    print(f"  recommend_for(shopper, 'for_you', limit=8): p50 {out['served_p50_ms']} ms, p99 {out['served_p99_ms']} ms, "
+          f"{queries['served']} queries")
+    print(f"  same, products=False (cached cards): p50 {out['served_cards_p50_ms']} ms, {queries['served_cards']} queries")
+    print(f"serving ratio: {out['ratio']} x floor (cards {out['ratio_cards']} x), queries {queries['served']} "
+          f"(cards {queries['served_cards']})", flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=10_000)
@@ -274,6 +370,8 @@ def main() -> None:
         help="Time training without tracemalloc (it slows allocation-heavy Python code down); RSS is still reported.",
     )
     parser.add_argument("--renders", type=int, default=500)
+    parser.add_argument("--serving", type=int, default=300, help="Shoppers for the recommend_for-vs-floor part (0: skip).")
+    parser.add_argument("--serving-rounds", type=int, default=3)
     parser.add_argument("--skip-load", action="store_true", help="Reuse the data already in the database.")
     parser.add_argument("--no-train", action="store_true")
     parser.add_argument("--no-render", action="store_true")
@@ -310,6 +408,9 @@ def main() -> None:
     if not args.no_render:
         report["render"] = render_bench(args.renders, args.seed)
         print(f"render: {report['render']}", flush=True)
+    if args.serving:
+        print("serving: recommend_for vs the floor ...", flush=True)
+        report["serving"] = serving_bench(args.serving, args.serving_rounds, args.seed)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(report, handle, indent=1, default=str)

@@ -20,3 +20,5 @@ PERSONALIZE = {
     "SITE_URL": "https://bench.invalid",
 }
 ROOT_URLCONF = "tests.urls"
+if os.environ.get("BENCH_REDIS_URL"):  # bench/recommend_speed.py's serving part on Redis
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["BENCH_REDIS_URL"]}}
