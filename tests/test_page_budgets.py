@@ -1,0 +1,114 @@
+"""Query and cache round-trip budgets of whole pages of widgets (issue 11: "widgets nearly free").
+
+A product page (campaign slot, bought together, similar, recently viewed) and a home page
+(greeting, campaign slot, recently viewed, for you, trending) rendered warm for a returning
+shopper and for a first-time visitor: at most the queries listed, and no cache round trip
+(generations, candidate lists, cards, stock checks and rendered lists are held in the process
+within LOCAL_CACHE_SECONDS). Counted as the shopper's request renders them, not timed.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.template import Context, Template
+
+from personalize.models import Event, Shopper
+from tests import factories
+from tests.placements_helpers import configure, ids, products, shopper_request
+from tests.test_serving import counting_cache_calls
+
+pytestmark = pytest.mark.django_db
+
+PRODUCT_PAGE = Template(
+    "{% load personalize %}"
+    '{% personalized_content "product_page" %}'
+    "{% frequently_bought_together product limit=4 %}"
+    "{% similar_products product limit=8 %}"
+    "{% recently_viewed limit=8 %}"
+)
+HOME_PAGE = Template(
+    "{% load personalize %}"
+    "{% greeting %}"
+    '{% personalized_content "home_banner" %}'
+    "{% recently_viewed limit=8 %}"
+    "{% recommended_for_you limit=8 %}"
+    "{% trending limit=8 %}"
+)
+FRAGMENT_PAGE = Template(
+    "{% load personalize %}"
+    "{% personalize_fragment 'frequently_bought_together' product=product limit=4 %}"
+    "{% personalize_fragment 'similar_products' product=product limit=8 %}"
+    "{% personalize_fragment 'recommended_for_you' limit=8 %}"
+)
+
+# Returning shopper, warm: the shopper (one lookup, with its cart) and the profile's events (one
+# query shared by every list, recently viewed and the campaigns' conditions); the campaign's
+# impression is one UPDATE (its assignment and the fatigue answer come from the session).
+RETURNING_PRODUCT_PAGE_QUERIES = 3
+RETURNING_HOME_PAGE_QUERIES = 3
+# A first-time visitor (no cookie) who sees no campaign: no query at all.
+NEW_VISITOR_QUERIES = 0
+# Fragments: the neutral lists read nothing per request.
+FRAGMENT_PAGE_QUERIES = 0
+
+
+@pytest.fixture
+def shop(settings):
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "LOCAL_CACHE_SECONDS": 5}  # the shipped bound
+    catalogue = products(30)
+    configure(settings, items=catalogue, LOCAL_CACHE_SECONDS=5, CONSENT_REQUIRED=False)
+    factories.campaign("product_page", headline="On this page")
+    factories.campaign("home_banner", headline="Welcome")
+    return catalogue
+
+
+def returning(catalogue) -> tuple[Shopper, object]:
+    shopper = Shopper.objects.create(visits=3)
+    for product in catalogue[10:16]:
+        Event.objects.create(shopper=shopper, kind="view", product_key=str(product.pk))
+    session = factories.request().session
+    return shopper, session
+
+
+def page(template: Template, shopper: Shopper | None, session: object = None, **context) -> str:
+    request = shopper_request(shopper) if shopper is not None else factories.request()
+    if session is not None:
+        request.session = session
+    return template.render(Context({"request": request, **context}))
+
+
+@pytest.mark.parametrize(
+    ("template", "budget"), [(PRODUCT_PAGE, RETURNING_PRODUCT_PAGE_QUERIES), (HOME_PAGE, RETURNING_HOME_PAGE_QUERIES)],
+    ids=["product", "home"],
+)
+def test_a_returning_shoppers_page_of_widgets_stays_in_its_query_budget_and_reads_no_cache(
+    shop, template, budget, django_assert_max_num_queries
+):
+    shopper, session = returning(shop)
+    for _ in range(2):  # cold: lists, cards, stock checks, the campaign's assignment, the session
+        page(template, shopper, session, product=shop[0])
+    with django_assert_max_num_queries(budget), counting_cache_calls() as calls:
+        html = page(template, shopper, session, product=shop[0])
+    assert sum(calls.values()) == 0, calls
+    assert len(ids(html)) >= 8 and ("On this page" in html or "Welcome" in html)
+
+
+@pytest.mark.parametrize("template", [PRODUCT_PAGE, HOME_PAGE], ids=["product", "home"])
+def test_a_first_time_visitors_page_without_campaigns_costs_no_query(shop, template, django_assert_max_num_queries):
+    from personalize.models import Campaign
+
+    Campaign.objects.all().delete()
+    page(template, None, product=shop[0])
+    with django_assert_max_num_queries(NEW_VISITOR_QUERIES), counting_cache_calls() as calls:
+        html = page(template, None, product=shop[0])
+    assert sum(calls.values()) == 0, calls
+    assert len(ids(html)) >= 8
+
+
+def test_a_page_of_fragments_costs_no_query_and_no_cache_round_trip(shop, django_assert_max_num_queries):
+    shopper, session = returning(shop)
+    page(FRAGMENT_PAGE, shopper, session, product=shop[0])
+    with django_assert_max_num_queries(FRAGMENT_PAGE_QUERIES), counting_cache_calls() as calls:
+        html = page(FRAGMENT_PAGE, shopper, session, product=shop[0])
+    assert sum(calls.values()) == 0, calls
+    assert html.count("data-personalize-fragment=") == 3 and len(ids(html)) >= 12
