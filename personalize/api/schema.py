@@ -80,6 +80,8 @@ SPECTACULAR_PATCHES: dict[str, Any] = {
 }
 
 TOKEN_PATTERN = r"^[A-Za-z0-9_.:-]+$"  # what django.core.signing.dumps produces
+# No NUL and no lone surrogate (events.schema.bad_string: PostgreSQL stores neither).
+STORABLE = r"^[^\u0000\ud800-\udfff]*$"
 
 
 # --- JSON Schema pieces -----------------------------------------------------------------------
@@ -104,6 +106,7 @@ def _error_schema() -> dict[str, Any]:
 def _beacon_event_schema() -> dict[str, Any]:
     kinds = sorted(kind for kind in ps.API_EVENT_KINDS if kind in event_kinds() and kind not in SERVER_ONLY_KINDS)
     max_value = float(MAX_VALUE)
+    product_kinds = sorted(kind for kind in kinds if kind in BEACON_PRODUCT_KINDS)
     return {
         "type": "object",
         "description": (
@@ -128,6 +131,7 @@ def _beacon_event_schema() -> dict[str, Any]:
             "product": {
                 "type": ["string", "integer", "null"],
                 "maxLength": 64,
+                "pattern": STORABLE,
                 "description": "The product's key (the adapter's; a number for integer keys).",
             },
             "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY, "default": 1},
@@ -139,12 +143,13 @@ def _beacon_event_schema() -> dict[str, Any]:
                 ],
                 "description": "A money amount (a number or a decimal string).",
             },
-            "query": {"type": ["string", "null"], "maxLength": MAX_QUERY},
-            "placement": {"type": ["string", "null"], "maxLength": 64},
-            "model_version": {"type": ["string", "null"], "maxLength": 64},
+            "query": {"type": ["string", "null"], "maxLength": MAX_QUERY, "pattern": STORABLE},
+            "placement": {"type": ["string", "null"], "maxLength": 64, "pattern": STORABLE},
+            "model_version": {"type": ["string", "null"], "maxLength": 64, "pattern": STORABLE},
             "token": {
                 "type": ["string", "null"],
                 "maxLength": MAX_TOKEN,
+                "pattern": STORABLE,
                 "description": "The signed click token of a widget item (its ``tracked_url``'s): makes the "
                 "placement, model version and A/B variant the server's word.",
             },
@@ -157,7 +162,7 @@ def _beacon_event_schema() -> dict[str, Any]:
                 },
                 "additionalProperties": {
                     "anyOf": [
-                        {"type": "string", "maxLength": MAX_CONTEXT_VALUE},
+                        {"type": "string", "maxLength": MAX_CONTEXT_VALUE, "pattern": STORABLE},
                         {"type": "number", "minimum": -MAX_CONTEXT_NUMBER, "maximum": MAX_CONTEXT_NUMBER},
                         {"type": ["boolean", "null"]},
                     ]
@@ -167,6 +172,17 @@ def _beacon_event_schema() -> dict[str, Any]:
         },
         "required": ["kind"],
         "additionalProperties": False,
+        # What a kind needs (clean_beacon_event): a product, or a search's non-blank query.
+        "allOf": [
+            {
+                "if": {"properties": {"kind": {"enum": product_kinds}}, "required": ["kind"]},
+                "then": {"required": ["product"], "properties": {"product": {"type": ["string", "integer"], "pattern": r"\S"}}},
+            },
+            {
+                "if": {"properties": {"kind": {"const": "search"}}, "required": ["kind"]},
+                "then": {"required": ["query"], "properties": {"query": {"type": "string", "pattern": r"\S"}}},
+            },
+        ],
     }
 
 
