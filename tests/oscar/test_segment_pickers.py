@@ -34,7 +34,7 @@ def test_oscar_segment_with_a_picked_category(shop, admin_client):
         "rules-TOTAL_FORMS": "1", "rules-INITIAL_FORMS": "0", "rules-MIN_NUM_FORMS": "0", "rules-MAX_NUM_FORMS": "1000",
         "rules-0-kind": "viewed", "rules-0-position": "0", "rules-0-params-viewed-target": "category",
         "rules-0-params-viewed-key": str(shop.clothing.pk), "rules-0-params-viewed-days_0": "1",
-        "rules-0-params-viewed-days_1": "weeks",
+        "rules-0-params-viewed-days_1": "weeks", "_continue": "1",
     }
     response = admin_client.post(reverse("admin:personalize_segment_add"), data)
     assert response.status_code == 302
