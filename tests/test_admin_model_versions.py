@@ -66,6 +66,14 @@ def test_version_page_shows_tables_not_json(admin_client):
     assert "personalize/vendor/chart.umd.min.js" in html and "personalize/admin/model_versions.js" in html
 
 
+def test_version_counts_are_grouped_on_the_page_and_in_the_list(admin_client):
+    shown = version(n_events=1284000, n_shoppers=93000, n_products=6000, training_seconds=412.25)
+    page = admin_client.get(reverse("admin:personalize_modelversion_change", args=[shown.pk])).content.decode()
+    listing = admin_client.get(reverse("admin:personalize_modelversion_changelist")).content.decode()
+    for html in (page, listing):
+        assert "1,284,000" in html and "93,000" in html and "6,000" in html and "412.25" in html
+
+
 def test_chart_leaves_out_failed_runs_and_other_recommenders():
     kept = version()
     version(status=ModelVersion.Status.FAILED, metrics={})

@@ -37,10 +37,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "precision",
         "recall",
         "coverage",
-        "n_events",
-        "n_shoppers",
-        "n_products",
-        "training_seconds",
+        "events",
+        "shoppers",
+        "products",
+        "seconds",
         "created_at",
         "problem",
     )
@@ -51,14 +51,15 @@ class ModelVersionAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("alias", "backend", "status", "is_active", "problem")}),
         (_("Offline quality"), {"fields": ("metrics_table", "evaluation_table")}),
-        (_("Training data"), {"fields": ("data_since", "data_until", "n_events", "n_shoppers", "n_products")}),
+        (_("Training data"), {"fields": ("data_since", "data_until", "events", "shoppers", "products")}),
         (_("Hyper-parameters"), {"fields": ("params_table",)}),
         (_("Tuning"), {"fields": ("tuning_table",), "classes": ("collapse",)}),
-        (_("Run"), {"fields": ("training_seconds", "created_at", "finished_at", "activated_at", "artefact_file", "error", "load_error")}),
+        (_("Run"), {"fields": ("seconds", "created_at", "finished_at", "activated_at", "artefact_file", "error", "load_error")}),
     )
     readonly_fields = [
         *(f.name for f in ModelVersion._meta.fields if f.name not in ("params", "metrics", "artefact")),
         "artefact_file", "problem", "metrics_table", "evaluation_table", "params_table", "tuning_table",
+        "events", "shoppers", "products", "seconds",
     ]
     change_form_template = "admin/personalize/modelversion/change_form.html"
 
@@ -103,6 +104,22 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if version is not None:
             extra_context["version_chart"] = model_metrics.history_chart(version)
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description=_("events"), ordering="n_events")
+    def events(self, obj: ModelVersion) -> str:
+        return model_metrics.readable(obj.n_events)
+
+    @admin.display(description=_("shoppers"), ordering="n_shoppers")
+    def shoppers(self, obj: ModelVersion) -> str:
+        return model_metrics.readable(obj.n_shoppers)
+
+    @admin.display(description=_("products"), ordering="n_products")
+    def products(self, obj: ModelVersion) -> str:
+        return model_metrics.readable(obj.n_products)
+
+    @admin.display(description=_("training seconds"), ordering="training_seconds")
+    def seconds(self, obj: ModelVersion) -> str:
+        return model_metrics.readable(obj.training_seconds)
 
     @admin.display(description=_("precision@10"))
     def precision(self, obj: ModelVersion) -> str:
