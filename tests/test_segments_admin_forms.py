@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from personalize.admin import segments as segments_admin
 from personalize.models import Cart, Event, Segment, SegmentRule, Shopper
 from personalize.segments.materialise import preview
 from personalize.segments.rules import Rule, build_rule, describe_rule, rule_registry
@@ -478,3 +479,33 @@ def test_days_since_last_visit_uses_the_duration_widget_and_stores_days(staff):
                                    "params-days_since_last_visit-min_1": "weeks"}])
     assert staff.post(reverse(ADD), data).status_code == 302
     assert stored(Segment.objects.get(slug="away")) == [("days_since_last_visit", {"min": 14, "max": None}, False)]
+
+
+class SlowRule(Rule):
+    """A rule whose SQL takes half a second (PostgreSQL's pg_sleep)."""
+
+    kind = "slow"
+    label = "Slow"
+
+    def matches(self, ctx: Any) -> bool:
+        return True
+
+    def q(self, env: Any) -> Any:
+        from django.db.models import Q
+        from django.db.models.expressions import RawSQL
+
+        return Q(pk__in=RawSQL("SELECT id FROM personalize_shopper WHERE pg_sleep(0.5) IS NOT NULL", []))
+
+
+@pytest.mark.postgres
+def test_a_slow_query_is_cancelled_by_the_preview_budget(settings, staff, monkeypatch):
+    monkeypatch.setattr(segments_admin, "PREVIEW_SECONDS", 0.1)
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "SEGMENT_RULES": ["tests.test_segments_admin_forms.SlowRule"]}
+    Shopper.objects.create()
+    segment = Segment(name="Slow", slug="slow")
+    result = preview(segment, rules=[SegmentRule(kind="slow", params={})], seconds=0.1)
+    assert result.timed_out
+    assert Shopper.objects.count() == 1  # the connection is still usable
+    answer = staff.post(reverse(PREVIEW), segment_form("", [{"kind": "slow"}])).json()
+    assert answer["count"] == 0 and "took too long" in answer["html"]
+    assert preview(segment, rules=[SegmentRule(kind="slow", params={})]).count == 1  # no budget: waits

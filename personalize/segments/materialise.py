@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -222,9 +222,41 @@ class Preview:
     exact_sql: bool
     # The time budget ran out before every shopper was evaluated: ``count`` is a lower bound.
     partial: bool = False
+    # One query took longer than the budget (PostgreSQL cancelled it): no count at all.
+    timed_out: bool = False
+
+
+@contextmanager
+def statement_budget(seconds: float | None) -> Iterator[None]:
+    """On PostgreSQL, cancel any one query that runs longer than ``seconds`` (a savepoint keeps
+    the connection usable after a cancel); elsewhere, nothing."""
+    if seconds is None or connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            previous = cursor.fetchone()[0]
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{max(1, int(seconds * 1000))}ms"])
+        yield  # a cancelled query rolls back the savepoint, and the setting with it
+        with connection.cursor() as cursor:  # inside a caller's transaction, SET LOCAL would outlive us
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
 
 
 def preview(segment_obj: Any, *, sample_size: int = 20, rules: list[Any] | None = None, seconds: float | None = None) -> Preview:
+    """See :func:`_preview`; with ``seconds``, a query slower than that is cancelled on
+    PostgreSQL and the answer says so (``timed_out``) instead of making the admin wait."""
+    try:
+        with statement_budget(seconds):
+            return _preview(segment_obj, sample_size=sample_size, rules=rules, seconds=seconds)
+    except OperationalError:
+        if seconds is None or connection.vendor != "postgresql":
+            raise
+        logger.warning("personalize: segment preview of %r cancelled after %s s", getattr(segment_obj, "slug", ""), seconds)
+        return Preview(0, [], [], False, partial=True, timed_out=True)
+
+
+def _preview(segment_obj: Any, *, sample_size: int, rules: list[Any] | None, seconds: float | None) -> Preview:
     """How many shoppers match now, and a sample, for the admin (per-request rules ignored).
 
     ``rules`` (unsaved ``SegmentRule``-like rows: ``kind``, ``params``, ``negate``) evaluate a
