@@ -123,7 +123,8 @@ def build_rule(kind: str, params: Any) -> Rule:
 
 
 def describe_rule(kind: str, params: Any, negate: bool = False) -> str:
-    """A label for stored params (already validated when saved: no re-validation, no query)."""
+    """A label for stored params (already validated when saved: no re-validation; a rule naming
+    a product, category, brand or segment looks its name up, one query)."""
     cls = get_rule_class(kind)
     try:
         text = cls(dict(params)).describe() if cls is not None else f"{kind} {params}"
