@@ -80,8 +80,9 @@ SPECTACULAR_PATCHES: dict[str, Any] = {
 }
 
 TOKEN_PATTERN = r"^[A-Za-z0-9_.:-]+$"  # what django.core.signing.dumps produces
-# No NUL and no lone surrogate (events.schema.bad_string: PostgreSQL stores neither).
-STORABLE = r"^[^\u0000\ud800-\udfff]*$"
+# No NUL (events.schema.bad_string: PostgreSQL stores neither NUL nor a lone surrogate; JSON
+# Schema patterns cannot name surrogates portably, so those are only refused by the server).
+STORABLE = r"^[^\u0000]*$"
 
 
 # --- JSON Schema pieces -----------------------------------------------------------------------
