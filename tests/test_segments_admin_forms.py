@@ -509,3 +509,18 @@ def test_a_slow_query_is_cancelled_by_the_preview_budget(settings, staff, monkey
     answer = staff.post(reverse(PREVIEW), segment_form("", [{"kind": "slow"}])).json()
     assert answer["count"] == 0 and "took too long" in answer["html"]
     assert preview(segment, rules=[SegmentRule(kind="slow", params={})]).count == 1  # no budget: waits
+
+
+def test_without_javascript_the_chosen_types_fields_show_after_a_save(staff):
+    """No script: a new row lists every type's fields; choose the type and save, and the page
+    comes back with that type's fields alone (the others carry ``hidden``), errors on them."""
+    html = staff.get(reverse(ADD)).content.decode()
+    assert html.count("personalize-rule-fields") == 2 * len(rule_registry())  # row 0 and the empty form
+    assert html.count('" hidden>') == 0
+    response = staff.post(reverse(ADD), segment_form("dev", [{"kind": "device"}]))
+    html = response.content.decode()
+    row = html[html.index('id="rules-0"') : html.index('id="rules-empty"')]
+    visible = [kind for kind in rule_registry() if f'data-rule-kind="{kind}">' in row]
+    assert visible == ["device"]
+    assert row.count(" hidden>") == len(rule_registry()) - 1
+    assert "This field is required" in row[row.index('data-rule-kind="device"') :]
