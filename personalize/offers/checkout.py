@@ -214,8 +214,9 @@ def customer_emails(shopper: Shopper | None, email: str = "") -> set[str]:
 
 
 def _customer(shopper: Shopper | None, emails: set[str]) -> Q | None:
-    """Redemptions of this customer: the browser, the profiles merged with it, the account's
-    profiles, and every profile that gave one of ``emails``. ``None`` when nobody is known."""
+    """Redemptions of this customer: by the browser, the profiles merged with it or the one it
+    was merged into, the account's profiles, and any made with one of ``emails``. ``None``
+    when nobody is known."""
     mine = Q(email__in=sorted(emails)) if emails else None
     if shopper is not None and shopper.pk is not None:
         ids = {shopper.pk} | ({shopper.merged_into_id} if shopper.merged_into_id else set())
