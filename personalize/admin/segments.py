@@ -29,9 +29,10 @@ from personalize.segments.rules import CATALOGUE_FACETS, describe_rule
 
 logger = logging.getLogger("personalize")
 
-# The live preview evaluates per-shopper rules for at most this long, then says "at least N".
+# The preview (on the change page and live as the rules change) evaluates per-shopper rules
+# for at most this long, then says "at least N"; it lists this many shoppers.
 PREVIEW_SECONDS = 2.0
-PREVIEW_SAMPLE = 5
+PREVIEW_SAMPLE = 10
 # Catalogue search (pickers): results per page, and the deepest page served.
 SEARCH_PAGE_SIZE = 20
 SEARCH_MAX_PAGE = 20
@@ -259,7 +260,7 @@ class SegmentAdmin(admin.ModelAdmin):
         extra_context["can_view_shoppers"] = request.user.has_perm("personalize.view_shopper")
         if segment is not None and request.method == "GET":
             try:
-                extra_context["preview"] = preview(segment, seconds=PREVIEW_SECONDS)
+                extra_context["preview"] = preview(segment, sample_size=PREVIEW_SAMPLE, seconds=PREVIEW_SECONDS)
             except Exception as exc:  # noqa: BLE001 - the page must open even if a rule is broken
                 extra_context["preview_error"] = str(exc)
             extra_context["can_export"] = self.can_export(request, segment)
