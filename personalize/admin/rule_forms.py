@@ -37,6 +37,7 @@ from personalize.adapters import get_adapter
 from personalize.admin.widgets import DurationField, DurationInput
 from personalize.models import Segment, SegmentRule
 from personalize.segments.rules import (
+    CATALOGUE_FACETS,
     CatalogueKeyField,
     DaysField,
     Rule,
@@ -159,7 +160,7 @@ def _bound(field: forms.Field, name: str) -> Any:
     return None
 
 
-def marketer_field(name: str, field: forms.Field) -> forms.Field:
+def marketer_field(field: forms.Field) -> forms.Field:
     """The admin's version of one ``Params`` field (the same validation, a friendlier widget)."""
     if isinstance(field, DaysField):
         return DaysDurationField(
@@ -192,7 +193,7 @@ def marketer_params_form(cls: type[Rule]) -> type[forms.Form]:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             for name, field in list(self.fields.items()):
-                self.fields[name] = marketer_field(name, field)
+                self.fields[name] = marketer_field(field)
                 self.fields[name].label = capfirst(field.label or pretty_name(name))
                 self.fields[name].widget.attrs["data-param"] = name
             self._set_facets()
@@ -204,7 +205,7 @@ def marketer_params_form(cls: type[Rule]) -> type[forms.Form]:
                 if isinstance(widget, CataloguePicker) and widget.facet_field:
                     facet = self.data.get(self.add_prefix(widget.facet_field)) if self.is_bound else None
                     facet = facet or (self.initial or {}).get(widget.facet_field) or self.fields[widget.facet_field].initial
-                    widget.facet = facet if facet in ("product", "category", "brand") else None
+                    widget.facet = facet if facet in CATALOGUE_FACETS else None
 
         def choice_help(self) -> dict[str, dict[str, str]]:
             helper = getattr(cls.Params, "choice_help", None)
