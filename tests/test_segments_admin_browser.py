@@ -95,3 +95,25 @@ def test_build_a_segment_with_rule_forms(live_server, browser, admin_user):  # n
     screenshot(browser, "segment-rule-forms-reopened")
     browser.get(f"{live_server.url}/admin/personalize/segment/")
     assert "Viewed category “Hoodies”" in browser.find_element(By.ID, "result_list").text
+
+
+def test_an_error_shows_on_its_field_and_rfm_explains_its_buckets(live_server, browser, admin_user):  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    login(browser, live_server, admin_user)
+    browser.get(f"{live_server.url}/admin/personalize/segment/add/")
+    browser.find_element(By.ID, "id_name").send_keys("Big carts")
+    Select(browser.find_element(By.ID, "id_rules-0-kind")).select_by_value("cart_value")
+    amount = browser.find_element(By.ID, "id_rules-0-params-cart_value-amount")
+    amount.send_keys("-5")
+    browser.find_element(By.CSS_SELECTOR, "#rules-group .add-row a").click()
+    Select(browser.find_element(By.ID, "id_rules-1-kind")).select_by_value("rfm")
+    assert "at least 3 orders" in browser.find_element(By.CSS_SELECTOR, '#rules-1 [data-rule-kind="rfm"]').text
+    browser.find_element(By.NAME, "_save").click()
+    row = wait_for(browser, lambda s: s.find_element(By.CSS_SELECTOR, "#rules-0 .field-amount.errors"))
+    assert "greater than or equal to 0" in row.text
+    assert row.is_displayed() and not Segment.objects.exists()
+    # The page sent back with the error still says why nothing can be counted yet.
+    wait_for(browser, lambda s: "Complete the rules" in s.find_element(By.ID, "segment-preview-body").text)
+    screenshot(browser, "segment-rule-forms-error")

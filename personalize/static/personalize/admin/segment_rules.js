@@ -118,6 +118,11 @@
       if (position && (position.value === "" || position.value === "0")) position.value = String(highest + 1);
     });
     document.addEventListener("formset:removed", schedulePreview);
+    // A form sent back with errors has rules but no count yet: count them now.
+    var chosen = Array.prototype.some.call(document.querySelectorAll("select.personalize-rule-kind"), function (select) {
+      return select.value && select.name.indexOf("__prefix__") === -1;
+    });
+    if (chosen && !document.querySelector("#segment-preview-body [data-segment-count]")) schedulePreview();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
