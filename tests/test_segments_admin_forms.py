@@ -524,3 +524,10 @@ def test_without_javascript_the_chosen_types_fields_show_after_a_save(staff):
     assert visible == ["device"]
     assert row.count(" hidden>") == len(rule_registry()) - 1
     assert "This field is required" in row[row.index('data-rule-kind="device"') :]
+
+
+def test_a_flow_steps_template_help_shows_its_placeholders(staff):
+    """Issue 10: the admin renders help texts as HTML; ``<name>`` must not vanish as a tag."""
+    content = staff.get(reverse("admin:personalize_flow_add")).content.decode()
+    assert "&lt;name&gt;.html and &lt;name&gt;.txt (per language: &lt;lang&gt;/&lt;name&gt;.html)" in content
+    assert "<name>" not in content

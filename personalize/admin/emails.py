@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -71,6 +71,8 @@ class StepInline(admin.StackedInline):
                 help_text=_("Leave a language empty to send the default subject (translated by the shipped catalogue when it has it)."),
             )
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None and field.help_text:  # the admin renders help as HTML: keep "<name>" visible
+            field.help_text = escape(field.help_text)
         if db_field.name == "subject":
             name = dict(store_languages()).get(default, default)
             field.label = _("Subject (%(language)s, the default language)") % {"language": name}
