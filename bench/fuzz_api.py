@@ -82,6 +82,14 @@ class Pass:
     name: str
     cookie: str
     include_path_regex: str = ""
+    csrf_token: str = ""  # Django's CSRF cookie and header (the consent form needs them)
+
+
+def csrf_token(base: str) -> str:
+    """A CSRF cookie value as a browser gets it: from a page with a form (the privacy page)."""
+    browser = faults.Browser(base)
+    browser.get_page("/personalize/privacy/")
+    return browser.cookies.get("csrftoken", "")
 
 
 def schemathesis_command(base: str, run_pass: Pass, args: argparse.Namespace, junit: Path) -> list[str]:
@@ -96,12 +104,15 @@ def schemathesis_command(base: str, run_pass: Pass, args: argparse.Namespace, ju
         "--phases", "examples,coverage,fuzzing",
         "--workers", str(args.workers),
         "--request-timeout", "20",
+        "--max-redirects", "0",  # a redirect is the answer (campaign links, consent, cart restore)
         "--suppress-health-check", "all",
         "--report", "junit", "--report-junit-path", str(junit),
         "--header", f"Origin: {base}",
         "--header", f"User-Agent: {faults.BROWSER_UA}",
-        "--header", f"Cookie: {run_pass.cookie}",
+        "--header", f"Cookie: {run_pass.cookie}" + (f"; csrftoken={run_pass.csrf_token}" if run_pass.csrf_token else ""),
     ]  # fmt: skip
+    if run_pass.csrf_token:
+        command += ["--header", f"X-CSRFToken: {run_pass.csrf_token}"]
     if run_pass.include_path_regex:
         command += ["--include-path-regex", run_pass.include_path_regex]
     return command
@@ -126,8 +137,8 @@ def run(args: argparse.Namespace) -> int:
     report_dir.mkdir(parents=True, exist_ok=True)
     faults.flush_redis()
     products = faults.setup_database(workdir)
-    # A shopper with history on every operation; then a consenting visitor without a profile on
-    # the API (the beacon's first-contact and new-profile paths, non-personal reads).
+    # A shopper with history (and Django's CSRF token) on every operation; then a consenting
+    # visitor without a profile on the API (first-contact and new-profile paths, non-personal reads).
     passes = [Pass("shopper", shopper_cookie()), Pass("new-visitor", consent_cookie(), include_path_regex="/api/")]
     print(f"setup: database {DATABASE_URL.rsplit('/', 1)[-1]}, {len(products)} products, {time.monotonic() - t0:.0f} s; logs in {workdir}", flush=True)
     server = faults.Server("fuzz", REDIS_URL, workdir, env_extra={"DJANGO_SETTINGS_MODULE": "bench.fuzz_settings"})
@@ -143,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     all_ok = True
     try:
         server.start()
+        passes[0].csrf_token = csrf_token(server.base)
         t1 = time.monotonic()
         for run_pass in passes:
             junit = report_dir / f"schemathesis-{run_pass.name}.xml"
