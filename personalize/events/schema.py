@@ -119,7 +119,43 @@ def build_event(
     """An unsaved, validated event."""
     if kind not in event_kinds():
         raise TrackingError("kind", _("Unknown event kind “%(kind)s”.") % {"kind": str(kind)[:40]})
-    key = product_key_of(product)
+    values = event_values(kind, product_key_of(product), quantity=quantity, value=value, query=query, lines=lines, context=context)
+    return Event(
+        shopper=shopper,
+        kind=kind,
+        product_key=values.product_key,
+        quantity=values.quantity,
+        value=values.value,
+        query=values.query,
+        order_ref=str(order_ref or "")[:64],
+        context=values.context,
+        created_at=created_at or timezone.now(),
+    )
+
+
+@dataclass(slots=True)
+class EventValues:
+    """What :func:`event_values` accepted: the columns of an event, cleaned."""
+
+    product_key: str
+    quantity: int
+    value: Decimal | None
+    query: str
+    context: dict[str, Any]
+
+
+def event_values(
+    kind: str,
+    key: str,
+    *,
+    quantity: Any = 1,
+    value: Any = None,
+    query: str = "",
+    lines: Iterable[Any] | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> EventValues:
+    """The checks of :func:`build_event` once the kind is known and the product is a key: for
+    callers that write rows without model instances (the importer's ``COPY``)."""
     if kind in PRODUCT_KINDS and not key:
         raise TrackingError("product", _("This event kind needs a product."))
     query = (query or "").strip()
@@ -133,17 +169,7 @@ def build_event(
     amount = _decimal(value, "value")
     if amount is None and kind == EventKind.PURCHASE and ctx.get("lines"):
         amount = lines_value(ctx["lines"])
-    return Event(
-        shopper=shopper,
-        kind=kind,
-        product_key=key,
-        quantity=_quantity(quantity),
-        value=amount,
-        query=query[:MAX_QUERY],
-        order_ref=str(order_ref or "")[:64],
-        context=ctx,
-        created_at=created_at or timezone.now(),
-    )
+    return EventValues(key, _quantity(quantity), amount, query[:MAX_QUERY], ctx)
 
 
 # --- beacon events: the light schema of what a browser may send ----------------------------------
