@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 from django.template import Context, Template
+from django.utils import timezone
 
 from personalize.models import Event, Shopper
 from tests import factories
@@ -112,3 +113,31 @@ def test_a_page_of_fragments_costs_no_query_and_no_cache_round_trip(shop, django
         html = page(FRAGMENT_PAGE, shopper, session, product=shop[0])
     assert sum(calls.values()) == 0, calls
     assert html.count("data-personalize-fragment=") == 3 and len(ids(html)) >= 12
+
+
+def test_a_shown_unique_code_costs_no_query_on_the_next_page_until_it_is_redeemed(settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from personalize.models import OfferCode
+    from personalize.offers.codes import forget_codes
+
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "CONSENT_REQUIRED": False}
+    offer = factories.offer(code_mode="unique", code="", code_prefix="HI")
+    factories.campaign("home_banner", headline="Your code {code}", offer=offer)
+    shopper = Shopper.objects.create(visits=2)
+    session = factories.request().session
+    banner = Template('{% load personalize %}{% personalized_content "home_banner" %}')
+    first = page(banner, shopper, session)
+    code = OfferCode.objects.get(shopper=shopper).code
+    assert code in first
+    with CaptureQueriesContext(connection) as queries:
+        again = page(banner, shopper, session)
+    assert code in again
+    assert not [q for q in queries.captured_queries if "offercode" in q["sql"].lower()], queries.captured_queries
+    # Redeemed (checkout forgets the session's entry): the next page asks the database again
+    # and, the code being used, shows a new one.
+    OfferCode.objects.filter(code=code).update(used_at=timezone.now(), order_ref="o-1")
+    forget_codes(session, [offer.pk])
+    fresh = page(banner, shopper, session)
+    assert code not in fresh and OfferCode.objects.filter(shopper=shopper).count() == 2

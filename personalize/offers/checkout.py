@@ -43,6 +43,7 @@ from personalize.models import (
     canonical_email,
     normalize_code,
 )
+from personalize.offers.codes import forget_codes
 from personalize.pricing import format_price
 
 __all__ = ["OfferDecision", "OfferError", "best_offer", "redeem", "offer_discount"]
@@ -459,6 +460,8 @@ def redeem(
                 if issued is not None and issued.used_at is None:
                     raise OfferError(_("This code has expired."))
                 raise OfferError(_("This code has already been used."))
+            # A banner must not show the used code again (it is remembered in the session).
+            forget_codes(getattr(request, "session", None), [offer.pk])
         elif offer.uses_per_shopper and (shopper is not None or emails):
             # Serialise the uses of a shared code: lock the offer row, then count this
             # customer's (browser, account, address) committed uses.

@@ -111,7 +111,9 @@ def personalized_content(context: Any, placement: str) -> SafeString:
         code = ""
         if spec.offer is not None:
             personal_end = deadline if spec.personal_minutes else None
-            code = issue_code(spec.offer, shopper, source=spec.source, expires_at=personal_end)
+            code = issue_code(
+                spec.offer, shopper, source=spec.source, expires_at=personal_end, session=getattr(request, "session", None)
+            )
         values = {
             "first_name": first_name(request),
             "code": code,
