@@ -50,7 +50,7 @@ os.environ["FAULTS_REDIS_URL"] = REDIS_URL
 from bench import faults  # noqa: E402
 from bench.databases import drop_database  # noqa: E402
 
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+CHECKS = os.environ.get("FUZZ_CHECKS", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance")
 SCHEMA_PATH = "/personalize/api/schema/"
 
 

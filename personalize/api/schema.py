@@ -144,11 +144,12 @@ def _beacon_event_schema() -> dict[str, Any]:
                 ],
                 "description": "A money amount (a number or a decimal string).",
             },
-            "query": {"type": ["string", "null"], "maxLength": MAX_QUERY, "pattern": STORABLE},
-            "placement": {"type": ["string", "null"], "maxLength": 64, "pattern": STORABLE},
-            "model_version": {"type": ["string", "null"], "maxLength": 64, "pattern": STORABLE},
+            # Text fields take a number too (sent as its digits), as the validator does.
+            "query": {"type": ["string", "integer", "null"], "maxLength": MAX_QUERY, "pattern": STORABLE},
+            "placement": {"type": ["string", "integer", "null"], "maxLength": 64, "pattern": STORABLE},
+            "model_version": {"type": ["string", "integer", "null"], "maxLength": 64, "pattern": STORABLE},
             "token": {
-                "type": ["string", "null"],
+                "type": ["string", "integer", "null"],
                 "maxLength": MAX_TOKEN,
                 "pattern": STORABLE,
                 "description": "The signed click token of a widget item (its ``tracked_url``'s): makes the "
