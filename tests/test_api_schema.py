@@ -10,6 +10,7 @@ from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.validation import validate_schema
 from referencing import Registry, Resource
 
+from personalize.api import schema as api_schema
 from personalize.api.schema import build_schema
 from personalize.conf import personalize_settings as ps
 from tests import factories
@@ -97,6 +98,18 @@ def test_schema_is_served_as_json_and_yaml(client):
     yaml = client.get(url, HTTP_ACCEPT="application/vnd.oai.openapi")
     assert yaml.status_code == 200
     assert yaml.content.startswith(b"openapi: 3.1.0")
+
+
+def test_served_schema_is_built_once_and_follows_a_settings_change(client, settings, monkeypatch):
+    built = []
+    monkeypatch.setattr(api_schema, "build_schema", lambda request=None: built.append(1) or build_schema(request))
+    url = reverse("personalize:api-schema")
+    first = client.get(url).json()
+    assert client.get(url).json() == first
+    assert len(built) == 1  # ~20 ms each: a public endpoint builds it once per process
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "API_MAX_BATCH": 9}
+    changed = client.get(url).json()
+    assert changed["components"]["schemas"]["EventBatch"]["properties"]["events"]["maxItems"] == 9
 
 
 def test_real_responses_conform_to_the_schema(client_ua):

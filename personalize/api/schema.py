@@ -18,7 +18,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from django.urls import NoReverseMatch, reverse
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
@@ -580,6 +582,17 @@ class PersonalizeSchemaGenerator(SchemaGenerator):
 
 
 _generation_lock = threading.Lock()
+# The served document per (URLconf, script prefix): it depends on the URLs and the settings only,
+# and costs ~20 ms to build, so a public endpoint builds it once per process (emptied when a
+# setting changes, as in tests).
+_served: dict[tuple[Any, str], dict[str, Any]] = {}
+
+
+def _forget_served(**kwargs: Any) -> None:
+    _served.clear()
+
+
+setting_changed.connect(_forget_served, dispatch_uid="personalize.api.schema")
 
 
 def build_schema(request: Any = None) -> dict[str, Any]:
@@ -598,4 +611,8 @@ class SchemaView(APIView):
     renderer_classes = (OpenApiJsonRenderer, OpenApiYamlRenderer)
 
     def get(self, request: Request) -> Response:
-        return Response(build_schema(request), headers={"Cache-Control": "public, max-age=300"})
+        key = (get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
+        document = _served.get(key)
+        if document is None:
+            document = _served[key] = build_schema(request)
+        return Response(document, headers={"Cache-Control": "public, max-age=300"})
