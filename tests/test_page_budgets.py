@@ -141,3 +141,21 @@ def test_a_shown_unique_code_costs_no_query_on_the_next_page_until_it_is_redeeme
     forget_codes(session, [offer.pk])
     fresh = page(banner, shopper, session)
     assert code not in fresh and OfferCode.objects.filter(shopper=shopper).count() == 2
+
+
+@pytest.mark.parametrize(("cap", "rewritten"), [(0, False), (3, True)], ids=["uncapped", "capped"])
+def test_a_banner_on_every_page_rewrites_the_session_only_when_its_count_decides_something(settings, cap, rewritten):
+    from personalize.campaigns import selection
+
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "CONSENT_REQUIRED": False}
+    factories.campaign("home_banner", headline="Hello again", frequency_cap=cap, frequency_hours=24 if cap else 0)
+    shopper = Shopper.objects.create(visits=2)
+    session = factories.request().session
+    banner = Template('{% load personalize %}{% personalized_content "home_banner" %}')
+    assert "Hello again" in page(banner, shopper, session)
+    assert "Hello again" in page(banner, shopper, session)  # the session holds the assignment now
+    session.modified = False
+    assert "Hello again" in page(banner, shopper, session)
+    assert session.modified is rewritten
+    stored = session[selection.SESSION_KEY]["a"]
+    assert len(stored) == 1  # the assignment itself is always kept

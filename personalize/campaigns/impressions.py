@@ -66,5 +66,6 @@ def record_impression(
     if state is not None:
         if new_contact:
             state.contacted()
-        state.remember(assignment)
+        # A new contact or a capped campaign changes what the next page decides: saved now.
+        state.remember(assignment, counted=bool(spec.frequency_cap) or new_contact)
     return assignment

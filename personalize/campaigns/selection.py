@@ -52,6 +52,8 @@ logger = logging.getLogger("personalize")
 
 ARM_SALT = "personalize.campaign"
 PRODUCT_VIEWS_DAYS = 30
+# How stale the session's copy of an uncapped campaign's last impression may get (seconds).
+LAST_SEEN_REFRESH_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -331,13 +333,28 @@ class ShopperState:
         self._store(at=time.time(), a={str(cid): _pack(a) for cid, a in assignments.items()})
         return assignments
 
-    def remember(self, assignment: CampaignAssignment) -> None:
-        """Keep a just-recorded impression in the request's and the session's state."""
+    def remember(self, assignment: CampaignAssignment, *, counted: bool = True) -> None:
+        """Keep a just-recorded impression in the request's and the session's state.
+
+        ``counted=False`` (a campaign without a frequency cap: its counts decide nothing here)
+        leaves the session alone while its copy is new and its ``last_seen`` (the fatigue
+        window's start) at most :data:`LAST_SEEN_REFRESH_SECONDS` old: a banner shown on every
+        page does not rewrite the session on every page.
+        """
         if self.assignments is None:
             self.assignments = self._load_assignments()
         self.assignments[assignment.campaign_id] = assignment
         stored = self._stored()
         if stored and "a" in stored:
+            kept = stored["a"].get(str(assignment.campaign_id))
+            if (
+                not counted
+                and isinstance(kept, list)
+                and kept[0] == assignment.pk
+                and kept[1] == assignment.arm
+                and assignment.last_seen.timestamp() - kept[3] < LAST_SEEN_REFRESH_SECONDS
+            ):
+                return
             stored["a"][str(assignment.campaign_id)] = _pack(assignment)
             self._store(a=stored["a"])
 
