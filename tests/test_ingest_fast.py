@@ -123,3 +123,17 @@ def test_without_the_bound_every_batch_asks_the_catalogue(settings, django_asser
     for _ in range(2):
         with django_assert_num_queries(1):
             assert known_product_keys({key}) == {key: key}
+
+
+def test_the_beacons_lookup_by_key_follows_a_merge_and_keeps_an_account_profile_to_its_account(client_ua):
+    product = factories.product()
+    assert post(client_ua, _views([product], 1)).status_code == 202
+    browser = Shopper.objects.get()
+    target = Shopper.objects.create(email="guest@example.com")  # e.g. the guest profile of a checkout
+    Shopper.objects.filter(pk=browser.pk).update(merged_into=target)
+    assert post(client_ua, _views([product], 2)).json() == {"accepted": 2}
+    assert Event.objects.filter(shopper=target).count() == 2  # the cookie's profile moved there
+    Shopper.objects.filter(pk=browser.pk).update(merged_into=None, user=factories.user())
+    assert post(client_ua, _views([product], 1)).json() == {"accepted": 1}  # logged out: not that account's
+    assert Event.objects.filter(shopper=browser).count() == 1
+    assert Event.objects.exclude(shopper__in=[browser, target]).count() == 1
