@@ -329,6 +329,7 @@ def evaluate_test(data, train: np.ndarray, test: np.ndarray, als_params: dict, w
     from django.core.cache import cache
     from django.test.utils import override_settings
 
+    from personalize.caching import local
     from personalize.models import Shopper
     from personalize.placements.pipeline import recommend_for
     from personalize.profiles import load_profile
@@ -385,12 +386,17 @@ def evaluate_test(data, train: np.ndarray, test: np.ndarray, als_params: dict, w
         with override_settings(PERSONALIZE={**settings.PERSONALIZE, **(personalize or {})}):
             reset_recommenders()
             cache.clear()
+            # and the in-process layer: a step's candidate lists (keyed by model version and
+            # profile, not by the options a step changes) must not serve the next step's
+            # first shoppers within LOCAL_CACHE_SECONDS
+            local.clear()
             backend = get_recommender("default")
             backend.options.update(options)
             metrics = score(lambda user: [index[k] for k in recommend_for(shopper_of[user], "for_you", limit=K).keys
                                           if k in index])
         reset_recommenders()
         cache.clear()
+        local.clear()
         return metrics
 
     placement = {"recommender": "default", "method": "recommend"}
