@@ -159,3 +159,20 @@ def test_a_banner_on_every_page_rewrites_the_session_only_when_its_count_decides
     assert session.modified is rewritten
     stored = session[selection.SESSION_KEY]["a"]
     assert len(stored) == 1  # the assignment itself is always kept
+
+
+def test_a_first_visits_banner_looks_up_no_assignment_and_no_code_of_the_row_it_just_created(settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from personalize.models import OfferCode
+
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "CONSENT_REQUIRED": False}
+    offer = factories.offer(code_mode="unique", code="", code_prefix="NEW")
+    factories.campaign("home_banner", headline="Welcome {code}", offer=offer)
+    banner = Template('{% load personalize %}{% personalized_content "home_banner" %}')
+    with CaptureQueriesContext(connection) as queries:
+        html = page(banner, None)
+    assert OfferCode.objects.get().code in html
+    selects = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert not [sql for sql in selects if "campaignassignment" in sql or "offercode" in sql], selects

@@ -88,14 +88,17 @@ def forget_codes(session: Any, offer_ids: Iterable[Any]) -> None:
         return
 
 
-def issue_code(offer: Offer, shopper: Shopper, *, source: str = "", expires_at=None, session: Any = None) -> str:
+def issue_code(
+    offer: Offer, shopper: Shopper, *, source: str = "", expires_at=None, session: Any = None, fresh: bool = False
+) -> str:
     """The code to show ``shopper`` for ``offer``.
 
     A shared code is returned as is. For unique codes the shopper's unused, unexpired code is
     reused (showing the banner twice does not mint two codes), else a new one is created.
     The shopper must be saved (``identity.ensure_shopper``). ``expires_at`` shortens a new
     code's life (a campaign's personal time limit). ``session`` (a page's): the code shown is
-    remembered there, so showing it again costs no query (:data:`SESSION_KEY`).
+    remembered there, so showing it again costs no query (:data:`SESSION_KEY`). ``fresh``: the
+    shopper was created by this request, so there is no code to reuse (no lookup).
     """
     if not offer.is_unique_codes:
         return offer.code
@@ -105,7 +108,7 @@ def issue_code(offer: Offer, shopper: Shopper, *, source: str = "", expires_at=N
     if remembered:
         return remembered
     now = timezone.now()
-    existing = (
+    existing = None if fresh else (
         OfferCode.objects.filter(offer=offer, shopper=shopper, used_at__isnull=True)
         .exclude(expires_at__lte=now)
         .order_by("-created_at")

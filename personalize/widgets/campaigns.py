@@ -83,11 +83,16 @@ def personalized_content(context: Any, placement: str) -> SafeString:
         choice = choose(request, placement, product_key=current_product_key(context))
         if choice is None:
             return {"campaign": None}
+        # A first visit's row is created just now: it has no assignment and no code yet, so
+        # neither is looked up (a concurrent first request's row: record_impression copes).
+        created = get_shopper(request).pk is None
         shopper = ensure_shopper(request)
         if shopper is None:  # a bot: nothing to show, nothing to count
             return {"campaign": None}
         state = request_state(request)
         state.shopper = shopper  # saved now (a new visitor's row was just created)
+        if created and state.assignments is None:
+            state.assignments = {}
         spec, content = choice.spec, choice.content
         if spec.offer is not None and placement in CART_PLACEMENTS and not cart_items(request, shopper):
             return {"campaign": None}  # "€5 off your cart" to an empty cart breaks the promise
@@ -112,7 +117,8 @@ def personalized_content(context: Any, placement: str) -> SafeString:
         if spec.offer is not None:
             personal_end = deadline if spec.personal_minutes else None
             code = issue_code(
-                spec.offer, shopper, source=spec.source, expires_at=personal_end, session=getattr(request, "session", None)
+                spec.offer, shopper, source=spec.source, expires_at=personal_end,
+                session=getattr(request, "session", None), fresh=created,
             )
         values = {
             "first_name": first_name(request),
