@@ -7,7 +7,9 @@ that reach deeper code, the rest stay as drawn:
   secret key and salts: bench/fuzz_api.py passes the server's environment) around an arbitrary
   JSON payload of the kind's shape or any other (the issue's "signed payloads with odd types");
 - beacon events: about half name a real product and carry a current timestamp;
-- ``product`` of the recommendations endpoint: often a real product.
+- ``product`` of the recommendations endpoint: often a real product;
+- the fragments endpoint's ``f``: mostly validly signed fragment payloads (a widget, real or not,
+  and the tag's arguments filled with anything).
 
 Runs in schemathesis' process with Django set up on the server's settings (no server code runs
 here: only ``personalize.signing`` to make tokens).
@@ -28,6 +30,7 @@ import schemathesis  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from personalize import signing  # noqa: E402
+from personalize.widgets.fragments import ARGUMENTS, WIDGETS  # noqa: E402
 
 PRODUCT_KEYS = [key for key in os.environ.get("FUZZ_PRODUCT_KEYS", "").split(",") if key]
 # Path suffix -> token kind (personalize.signing.KINDS).
@@ -52,6 +55,13 @@ SHAPES = {
     "email_restore": ids | st.fixed_dictionaries({"s": ids | json_values, "k": keys | json_values}),
     "email_unsubscribe": ids | st.fixed_dictionaries({"k": keys | json_values, "e": st.emails() | st.text() | json_values}),
 }
+# A fragment token: a widget (real or not) and arguments by the tag's names, filled with anything.
+fragment_payloads = st.fixed_dictionaries(
+    {
+        "w": st.sampled_from(sorted(WIDGETS)) | json_values,
+        "a": st.dictionaries(st.sampled_from(ARGUMENTS), json_values | st.text(max_size=30), max_size=4) | json_values,
+    }
+)
 other_shapes = json_values | st.lists(json_values, min_size=2, max_size=3) | st.integers(min_value=-(2**70), max_value=2**70)
 
 
@@ -96,6 +106,17 @@ def map_body(ctx: Any, body: Any) -> Any:
 
 
 @schemathesis.hook
+def flatmap_query(ctx: Any, query: Any) -> Any:
+    """``f`` of the fragments endpoint: mostly validly signed fragment payloads."""
+    path = ctx.operation.path if ctx.operation is not None else ""
+    if not path.endswith("/fragments/") or not isinstance(query, dict) or not isinstance(query.get("f"), list):
+        return st.just(map_query(ctx, query))
+    signed = st.lists(fragment_payloads | other_shapes, min_size=1, max_size=len(query["f"]) or 1).map(
+        lambda payloads: {**query, "f": [signing.sign("fragment", value) for value in payloads]}
+    )
+    return st.sampled_from([True, False, False, False]).flatmap(lambda raw: st.just(query) if raw else signed)
+
+
 def map_query(ctx: Any, query: Any) -> Any:
     path = ctx.operation.path if ctx.operation is not None else ""
     if path.endswith("/api/recommendations/") and isinstance(query, dict) and PRODUCT_KEYS:

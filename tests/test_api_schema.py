@@ -53,6 +53,7 @@ def test_schema_generates_without_warnings_and_is_valid_openapi():
         "/personalize/consent/",
         "/personalize/emails/restore/{token}/",
         "/personalize/emails/unsubscribe/{token}/",
+        "/personalize/fragments/",
     }
     body = schema["paths"]["/personalize/api/events/"]["post"]["requestBody"]
     assert body["required"] is True

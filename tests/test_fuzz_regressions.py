@@ -100,3 +100,27 @@ def test_email_links_with_a_signed_payload_of_the_wrong_shape_are_a_400(client_u
     response = getattr(client_ua, method)(f"/personalize/emails/{name}/{signing.sign(kind, payload)}/")
     assert response.status_code == 400
     assert b"This link is not valid" in response.content
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"w": {"x": 1}, "a": {}},  # an unhashable widget reached ``in WIDGETS``: TypeError
+        {"w": ["trending"], "a": {}},
+        {"w": "trending", "a": {"limit": [3]}},
+        {"w": "trending", "a": {"placement": {"p": 1}}},
+        {"w": "trending", "a": {"nope": 1}},
+        {"w": "trending", "a": []},
+    ],
+)
+def test_fragments_with_a_signed_payload_of_the_wrong_shape_are_a_400(client_ua, payload):
+    response = client_ua.get("/personalize/fragments/", {"f": signing.sign("fragment", payload)})
+    assert response.status_code == 400
+    assert response.json()["detail"]
+
+
+def test_fragments_with_a_genuine_token_still_render(client_ua):
+    factories.product()
+    response = client_ua.get("/personalize/fragments/", {"f": signing.sign("fragment", {"w": "trending", "a": {"limit": 3}})})
+    assert response.status_code == 200
+    assert len(response.json()["fragments"]) == 1

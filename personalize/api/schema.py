@@ -50,6 +50,7 @@ from personalize.events.schema import (
 )
 from personalize.placements.config import placement_names
 from personalize.placements.search import MAX_PREFIX
+from personalize.widgets.fragments import MAX_FRAGMENTS
 
 # What the document says about itself; patched into drf-spectacular while it is generated.
 SPECTACULAR_PATCHES: dict[str, Any] = {
@@ -78,6 +79,7 @@ SPECTACULAR_PATCHES: dict[str, Any] = {
         {"name": "events", "description": "The beacon: batches of browser events."},
         {"name": "recommendations", "description": "Read endpoints for headless stores."},
         {"name": "links", "description": "Signed links in campaigns and emails, and the consent form (plain Django views)."},
+        {"name": "fragments", "description": "Personal widgets filled into cached pages ({% personalize_fragment %})."},
     ],
 }
 
@@ -503,6 +505,59 @@ def link_operations() -> dict[str, dict[str, Any]]:
                 },
                 "responses": {"200": _html("Unsubscribed."), "400": bad_link, "404": not_found},
             },
+        },
+        "fragments": {
+            "get": {
+                "operationId": "fragments",
+                "summary": "The personal HTML of a page's fragments, for the request's shopper",
+                "tags": ["fragments"],
+                "parameters": [
+                    {
+                        "name": "f",
+                        "in": "query",
+                        "required": True,
+                        "style": "form",
+                        "explode": True,
+                        "schema": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": MAX_FRAGMENTS,
+                            "items": {"type": "string", "pattern": TOKEN_PATTERN, "maxLength": 1000},
+                        },
+                        "description": "The signed token of each fragment on the page, in page order.",
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "One entry per token: its HTML, or null (keep the neutral list).",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"fragments": {"type": "array", "items": {"type": ["string", "null"]}}},
+                                    "required": ["fragments"],
+                                }
+                            }
+                        },
+                    },
+                    "400": {
+                        "description": "No token, too many, or one not valid.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"detail": {"type": "string"}, "fragments": {"type": "array"}},
+                                    "required": ["detail"],
+                                }
+                            }
+                        },
+                    },
+                    "414": _plain(
+                        "The URL is longer than the web server accepts (gunicorn: a 4094-byte request line): "
+                        "many fragments with long tokens; split them over two requests."
+                    ),
+                },
+            }
         },
         "consent": {
             "post": {

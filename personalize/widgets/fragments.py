@@ -137,7 +137,11 @@ def render_personal(request: HttpRequest, token: str) -> str | None:
     """One fragment's HTML for the request's shopper; ``None`` when it failed (keep the neutral)."""
     data = signing.unsign("fragment", token)  # BadSignature: the caller answers 400
     widget, arguments = data.get("w"), data.get("a")
-    if widget not in WIDGETS or not isinstance(arguments, dict) or set(arguments) - set(ARGUMENTS):
+    # Only what fragment_token writes: a known widget, known arguments, scalar values (a validly
+    # signed dict or list here once reached ``in WIDGETS`` / the widget code: 500).
+    if not isinstance(widget, str) or widget not in WIDGETS or not isinstance(arguments, dict):
+        raise signing.BadSignature("not a fragment")
+    if set(arguments) - set(ARGUMENTS) or not all(isinstance(v, (int, float, str)) for v in arguments.values()):
         raise signing.BadSignature("not a fragment")
     product = arguments.get("product")
     context = Context({"request": request, PRODUCT_KEY: str(product) if product else ""})
