@@ -124,14 +124,15 @@ def cached_profile(
         extra = extra_features() if extra_features else {}
         loaded = load_profile(shopper, extra_features=extra)
         return (tuple(loaded.interactions), tuple(loaded.searches), frozenset(loaded.cart_keys),
-                frozenset(loaded.purchased_keys), dict(extra))
+                frozenset(loaded.purchased_keys), dict(extra), loaded.truncated_at)
 
-    interactions, searches, cart, purchased, extra = shopper_state.cached(
-        "profile", shopper.pk, (stamp, ps.PROFILE_EVENTS), load
+    # "t": entries carry truncated_at (an entry cached without it is another stamp: reloaded).
+    interactions, searches, cart, purchased, extra, truncated_at = shopper_state.cached(
+        "profile", shopper.pk, (stamp, ps.PROFILE_EVENTS, "t"), load
     )
     return ShopperProfile(
         shopper=shopper, interactions=list(interactions), searches=list(searches), cart_keys=set(cart),
-        purchased_keys=set(purchased), features=_features(shopper, extra),
+        purchased_keys=set(purchased), features=_features(shopper, extra), truncated_at=truncated_at,
     )
 
 
