@@ -126,6 +126,14 @@ def main() -> None:
                         Event.objects.bulk_create(batch)
                 bulk_time += time.perf_counter() - t0
                 bulk_rows += sum(len(batch) for batch in rows)
+            # The request stack alone (middleware, DRF, test client) with tracking off: what
+            # every post pays before personalize does anything, and bulk_create never pays.
+            floor_body = json.dumps({"events": events()})
+            with override_settings(PERSONALIZE={**personalize, "TRACKING_ENABLED": False}):
+                t0 = time.perf_counter()
+                for i in range(args.batches):
+                    clients[i % len(clients)].post("/personalize/api/events/", floor_body, content_type="application/json")
+                floor_ms = (time.perf_counter() - t0) / args.batches * 1000
         api_events = len(acknowledged)
         stored = Event.objects.filter(client_id__in=acknowledged).count()
         lost = api_events - stored
@@ -135,7 +143,8 @@ def main() -> None:
         copy_rate = _copy_rate(connection, shoppers, keys, rng, args.batches * args.size) if connection.vendor == "postgresql" else None
         print(f"database: {connection.vendor}; {args.rounds} rounds x {args.batches} batches x {args.size} events; {args.shoppers} shoppers")
         print(f"API (full stack):  {api_rate:8.0f} events/s, median {latencies[len(latencies) // 2] * 1000:.1f} ms, p99 {p99:.1f} ms per batch")
-        print(f"bulk_create x{args.size}:  {bulk_rate:8.0f} events/s")
+        print(f"bulk_create x{args.size}:  {bulk_rate:8.0f} events/s, {args.size / bulk_rate * 1000:.1f} ms per batch")
+        print(f"request stack alone (tracking off): {floor_ms:.1f} ms per post")
         if copy_rate:
             print(f"COPY:              {copy_rate:8.0f} events/s")
         print(f"acknowledged {api_events}, stored {stored} (exactly once by client id)")

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from personalize.events.ingest import known_product_keys
+from personalize.events.ingest import KNOWN_PRODUCT_SECONDS, KNOWN_PRODUCTS, known_product_keys
 from personalize.events.tracking import fast_insert_supported, insert_events
 from personalize.models import Cart, Event, Shopper
 from personalize.signals import events_tracked
@@ -137,3 +137,10 @@ def test_the_beacons_lookup_by_key_follows_a_merge_and_keeps_an_account_profile_
     assert post(client_ua, _views([product], 1)).json() == {"accepted": 1}  # logged out: not that account's
     assert Event.objects.filter(shopper=browser).count() == 1
     assert Event.objects.exclude(shopper__in=[browser, target]).count() == 1
+
+
+def test_confirmed_keys_outlive_the_short_bound_but_not_a_disabled_layer(settings):
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "LOCAL_CACHE_SECONDS": 5}
+    assert KNOWN_PRODUCTS._bound() == KNOWN_PRODUCT_SECONDS > 5
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "LOCAL_CACHE_SECONDS": 0}
+    assert KNOWN_PRODUCTS._bound() == 0

@@ -34,10 +34,24 @@ from personalize.models import Event, Shopper
 
 # Kinds that say nothing a shopper did on purpose: alone they never create a profile.
 PASSIVE_KINDS = frozenset({"impression", "page_view"})
-# Product keys the catalogue confirmed, held in this process only (``hold``), within
-# ``LOCAL_CACHE_SECONDS``; its own layer, so a large catalogue never pushes the hot keys of
-# :data:`personalize.caching.local` out.
-KNOWN_PRODUCTS = LocalLayer(cache, max_entries=20_000)
+# How long this process trusts that a product key exists once the catalogue confirmed it. A key
+# is never reused and a product deleted meanwhile costs nothing worse than an event naming it
+# (events keep a key, not a foreign key), so this is longer than ``LOCAL_CACHE_SECONDS``: with
+# that bound alone a few hundred products' keys expired one by one and nearly every batch asked.
+KNOWN_PRODUCT_SECONDS = 300
+
+
+class ConfirmedKeys(LocalLayer):
+    """Product keys the catalogue confirmed, held in this process only (``hold``) for
+    :data:`KNOWN_PRODUCT_SECONDS`; off with ``LOCAL_CACHE_SECONDS = 0`` (the in-process layer is
+    off then). Its own layer, so a large catalogue never pushes the hot keys of
+    :data:`personalize.caching.local` out."""
+
+    def _bound(self) -> float:
+        return float(max(ps.LOCAL_CACHE_SECONDS, KNOWN_PRODUCT_SECONDS)) if ps.LOCAL_CACHE_SECONDS > 0 else 0.0
+
+
+KNOWN_PRODUCTS = ConfirmedKeys(cache, max_entries=20_000)
 
 
 class BatchError(Exception):
@@ -141,9 +155,9 @@ def validate(data: Any) -> tuple[list[tuple[int, BeaconEvent]], dict[str, list[s
 def known_product_keys(keys: set[str]) -> dict[str, str]:
     """``{key: canonical key}`` for the ``keys`` that name a product (the adapter's
     ``resolve_keys``), asking the database only about keys this process has not confirmed in the
-    last ``LOCAL_CACHE_SECONDS``: a shop's browsers send the same few hundred products again
-    and again. A product deleted within that bound may still be accepted (events keep a key,
-    not a foreign key); a key never seen is always checked."""
+    last :data:`KNOWN_PRODUCT_SECONDS`: a shop's browsers send the same few hundred products
+    again and again. A product deleted within that bound may still be accepted (events keep a
+    key, not a foreign key); a key never seen is always checked."""
     found: dict[str, str] = {}
     missing: set[str] = set()
     for key in keys:
