@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Case, F, JSONField, When
+
 from personalize.caching import shoppers as shopper_state
 from personalize.conf import personalize_settings as ps
 from personalize.models import Cart, Event, EventKind, Shopper, purchase_lines
@@ -76,10 +78,14 @@ def load_profile(shopper: Shopper | None, *, extra_features: dict[str, str] | No
     if shopper is None or shopper.pk is None:
         profile.features = _features(shopper, extra_features)
         return profile
+    # Only a purchase's context (its lines) is read: decoding the JSON of every view cost a
+    # third of the query on a full profile.
+    lines = Case(When(kind=EventKind.PURCHASE, then=F("context")), default=None, output_field=JSONField())
     rows = (
         Event.objects.filter(shopper=shopper, kind__in=PROFILE_KINDS)
         .order_by("-created_at")
-        .values_list("product_key", "kind", "query", "context", "created_at")[: ps.PROFILE_EVENTS]
+        .annotate(purchase_context=lines)
+        .values_list("product_key", "kind", "query", "purchase_context", "created_at")[: ps.PROFILE_EVENTS]
     )
     loaded = 0
     oldest = None
