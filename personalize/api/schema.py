@@ -428,6 +428,10 @@ class SearchSuggestionsSchema(PersonalizeAutoSchema):
 # --- the plain Django views (signed links, consent) --------------------------------------------------
 
 
+# Not personalize's answer but the web server's, possible on every operation.
+URI_TOO_LONG = "The URL is longer than the web server accepts (gunicorn: a 4094-byte request line)."
+
+
 def _token_param() -> dict[str, Any]:
     return {
         "name": "token",
@@ -633,6 +637,9 @@ class PersonalizeSchemaGenerator(SchemaGenerator):
         result = super().get_schema(request=request, public=public)
         result.setdefault("paths", {}).update(link_paths())
         result["paths"] = dict(sorted(result["paths"].items()))
+        for operations in result["paths"].values():
+            for operation in operations.values():
+                operation["responses"].setdefault("414", _plain(URI_TOO_LONG))
         return result
 
 
