@@ -18,6 +18,7 @@ from personalize import signing
 from personalize.models import Shopper
 from personalize.widgets import fragments
 from tests.factories import BROWSER_UA
+from tests.factories import request as factories_request
 from tests.placements_helpers import configure, ids, in_cart, keys, products, render, shopper_request
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
@@ -225,3 +226,23 @@ def test_a_shopper_specific_exclusion_changes_the_cached_html(catalogue, setting
     assert ids(render("{% trending limit=3 %}", shopper=bob)) == keys(catalogue[:3])
     assert ids(render("{% trending limit=3 %}", shopper=alice)) == keys(catalogue[1:4])
     assert ids(render("{% trending limit=3 %}", shopper=bob)) == keys(catalogue[:3])
+
+
+RECENT_PAGE = engines["django"].from_string("{% load personalize %}<main>{% personalize_fragment 'recently_viewed' limit=4 %}</main>")
+
+
+def test_recently_viewed_as_a_fragment_is_empty_in_the_page_and_each_shoppers_own_when_filled(catalogue, cached_site):
+    from personalize.models import Event
+
+    alice, bob = Client(HTTP_USER_AGENT=BROWSER_UA), Client(HTTP_USER_AGENT=BROWSER_UA)
+    alice.get(f"/cart/{catalogue[0].pk}/")  # Alice gets her cookie (and a shopper row)
+    shopper = Shopper.objects.get()
+    for product in catalogue[3:5]:
+        Event.objects.create(shopper=shopper, kind="view", product_key=str(product.pk))
+    html = RECENT_PAGE.render({}, factories_request())
+    assert 'data-personalize-fragment="recently_viewed"' in html and ids(html) == []
+    token = TOKENS.findall(html)[0]
+    mine = alice.get(f"/personalize/fragments/?f={token}").json()["fragments"][0]
+    assert set(ids(mine)) == {str(p.pk) for p in catalogue[3:5]}
+    theirs = bob.get(f"/personalize/fragments/?f={token}").json()["fragments"][0]
+    assert theirs is not None and ids(theirs) == []  # nothing viewed: empty, not a failure

@@ -138,7 +138,7 @@ def test_failure_renders_nothing_and_logs(monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr("personalize.templatetags.personalize.recently_viewed_keys", broken)
+    monkeypatch.setattr("personalize.widgets.history.recently_viewed_keys", broken)
     shopper = Shopper.objects.create()
     viewed(shopper, [factories.product()])
     with caplog.at_level("ERROR", logger="personalize"):

@@ -39,7 +39,7 @@ from django.views.decorators.http import require_GET
 from personalize import signing
 from personalize.conf import personalize_settings as ps
 from personalize.placements.pipeline import recommend_for
-from personalize.widgets import recommendations
+from personalize.widgets import history, recommendations
 from personalize.widgets.items import placement_items
 from personalize.widgets.render import HTML_KEY, PRODUCT_KEY, clamp_limit, current_product_key, render_widget
 
@@ -53,6 +53,8 @@ WIDGETS: dict[str, str] = {
     "similar_products": "similar",
     "frequently_bought_together": "bought_together",
     "trending": "trending",
+    # The shopper's own history: its neutral form is empty (a first visit has viewed nothing).
+    "recently_viewed": "recently_viewed",
 }
 # Arguments a fragment keeps (anything else in the tag is refused when the page renders).
 ARGUMENTS = ("limit", "title", "template", "placement", "category", "product")
@@ -74,6 +76,8 @@ def fragment_token(widget: str, arguments: dict[str, Any]) -> str:
 
 def neutral_html(widget: str, arguments: dict[str, Any]) -> SafeString:
     """The widget as a first-time visitor sees it: no shopper, no request, the same for everyone."""
+    if widget == "recently_viewed":
+        return mark_safe("")
     placement = str(arguments.get("placement") or WIDGETS[widget])
     product, category = arguments.get("product"), arguments.get("category")
     title, template_name = arguments.get("title"), arguments.get("template")
@@ -146,6 +150,12 @@ def render_personal(request: HttpRequest, token: str) -> str | None:
     product = arguments.get("product")
     context = Context({"request": request, PRODUCT_KEY: str(product) if product else ""})
     failed: list[BaseException] = []
+    if widget == "recently_viewed":
+        html = history.render_recently_viewed(
+            context, limit=arguments.get("limit"), title=arguments.get("title"), template=arguments.get("template"),
+            errors=failed,
+        )
+        return None if failed else str(html)
     html = recommendations.render_placement(
         widget, context, str(arguments.get("placement") or WIDGETS[widget]), limit=arguments.get("limit"),
         product=product or None, category=arguments.get("category"), title=arguments.get("title"),
