@@ -144,3 +144,12 @@ def test_confirmed_keys_outlive_the_short_bound_but_not_a_disabled_layer(setting
     assert KNOWN_PRODUCTS._bound() == KNOWN_PRODUCT_SECONDS > 5
     settings.PERSONALIZE = {**settings.PERSONALIZE, "LOCAL_CACHE_SECONDS": 0}
     assert KNOWN_PRODUCTS._bound() == 0
+
+
+def test_insert_events_splits_what_one_statement_cannot_bind():
+    shopper = Shopper.objects.create()
+    Event.objects.create(shopper=shopper, kind="view", product_key="1", client_id="id-150")
+    events = [Event(shopper=shopper, kind="view", product_key="1", client_id=f"id-{i}", created_at=timezone.now()) for i in range(250)]
+    stored = insert_events(events)
+    assert len(stored) == 249 and "id-150" not in {e.client_id for e in stored}
+    assert len({e.pk for e in stored}) == 249 and Event.objects.count() == 250

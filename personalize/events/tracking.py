@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from personalize import identity, signals
+from personalize.batching import MAX_SQL_PARAMS
 from personalize.conf import personalize_settings as ps
 from personalize.events.cart import apply_to_cart
 from personalize.events.context import request_context
@@ -104,7 +105,7 @@ def insert_events(events: list[Event]) -> list[Event]:
     fields = [Event._meta.get_field(name) for name in INSERT_FIELDS]
     value_field = Event._meta.get_field("value")
     stored: list[Event] = []
-    size = max(1, ops.bulk_batch_size(fields, events))
+    size = max(1, MAX_SQL_PARAMS // len(fields))  # SQLite's bound-parameter limit; a beacon batch is one statement
     with connection.cursor() as cursor:
         for start in range(0, len(events), size):
             chunk = events[start : start + size]
