@@ -105,7 +105,8 @@ faults: $(STAMP)
 
 # API fuzzing (bench/fuzz_api.py, docs/api.md): schemathesis (the [fuzz] extra) against the served
 # OpenAPI schema, gunicorn on PostgreSQL + Redis; its own database, created and dropped.
-FUZZ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench_fuzz
+# FUZZ_DATABASE_URL: empty = bench_fuzz_<pid>, a database of the run's own.
+FUZZ_DATABASE_URL ?=
 FUZZ_MAX_EXAMPLES ?= 50
 FUZZ_STAMP := $(VENV)/.personalize-fuzz-installed
 $(FUZZ_STAMP): pyproject.toml | $(STAMP)

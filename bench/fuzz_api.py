@@ -3,7 +3,7 @@
 Lives in bench/ next to the fault suite because it is the same kind of run (a command, not a
 pytest test): it reuses bench/faults.py's machinery — the throw-away PostgreSQL database with
 the demo data (``setup_database``) and the gunicorn server on loopback (``Server``) — with a
-database and a Redis database of its own (``bench_fuzz``, Redis db 12) and the settings in
+database and a Redis database of its own (``bench_fuzz_<pid>``, Redis db 12) and the settings in
 bench/fuzz_settings.py (throttles off, nothing else relaxed). Then it runs ``schemathesis run``
 against the served schema (``/personalize/api/schema/``) with a bounded number of examples per
 operation, as a browser of the shop would call it: a same-site ``Origin``, the consent cookie and
@@ -18,7 +18,7 @@ Usage::
 
     .venv/bin/python bench/fuzz_api.py                       # 50 examples per operation
     .venv/bin/python bench/fuzz_api.py --max-examples 200 --seed 7
-    FUZZ_DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_fuzz \\
+    FUZZ_DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_fuzz_mine \\
     FUZZ_REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python bench/fuzz_api.py
 
 docs/api.md describes the API; docs/benchmarks.md ("API fuzzing") has the figures.
@@ -30,6 +30,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -41,7 +42,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DATABASE_URL = os.environ.get("FUZZ_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_fuzz")
+# A database of this run's own (two runs at once, e.g. CI and a developer, must not drop each
+# other's); the name must start with "bench" (bench/databases.py refuses others).
+DATABASE_URL = os.environ.get("FUZZ_DATABASE_URL") or f"postgres://postgres@127.0.0.1:5432/bench_fuzz_{os.getpid()}"
 REDIS_URL = os.environ.get("FUZZ_REDIS_URL", "redis://127.0.0.1:6379/12")
 # bench.faults reads its database and Redis at import: point them at ours first.
 os.environ["FAULTS_DATABASE_URL"] = DATABASE_URL
@@ -191,13 +194,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
+    # CI's `timeout` sends SIGTERM: unwind through run()'s finally (server stopped, database dropped).
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-examples", type=int, default=int(os.environ.get("FUZZ_MAX_EXAMPLES", 50)))
     parser.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED", 12)))
     # One worker: with two threads, Hypothesis' concurrent ast.parse of lambda sources hits
     # CPython 3.11's "AST constructor recursion depth mismatch" SystemError now and then.
     parser.add_argument("--workers", type=int, default=1, help="schemathesis workers (threads)")
-    parser.add_argument("--keep-database", action="store_true", help="leave bench_fuzz for a look afterwards")
+    parser.add_argument("--keep-database", action="store_true", help="leave the database for a look afterwards")
     sys.exit(run(parser.parse_args()))
 
 
