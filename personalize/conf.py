@@ -229,6 +229,10 @@ DEFAULTS: dict[str, Any] = {
     "CAMPAIGN_MIN_CONVERSIONS": 10,
     # Confidence level of the lift intervals shown in the admin.
     "CAMPAIGN_CONFIDENCE": 0.95,
+    # Revenue in campaign and holdout results is winsorised: a buyer's revenue counts up to this
+    # percentile of all buyers' revenue in the comparison (one huge order cannot decide a test).
+    # 100 or None: no cap.
+    "RESULTS_REVENUE_CAP_PERCENTILE": 99,
     # Days a signed click link (campaign banner -> its link) stays valid.
     "CAMPAIGN_CLICK_MAX_AGE_DAYS": 60,
     # Cart value from which the store ships for free (None: unknown); fills {free_shipping_gap}.

@@ -40,9 +40,9 @@ MODEL_SWITCH_DAYS = 28
 # Click-through rates of a recommendation list (per list shown), and the effects of a click.
 CTR = {"demo-1": 0.10, "demo-2": 0.16, "holdout": 0.03}
 CLICK_CART_BOOST = 1.7
-PERSONAL_BUY_BOOST = 1.15
-CODE_BUY_BOOST = 3.0
-CODE_CART_BOOST = 1.8
+PERSONAL_BUY_BOOST = 1.6
+CODE_BUY_BOOST = 4.0
+CODE_CART_BOOST = 2.0
 CAMPAIGN_CTR = 0.18
 
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def demo(settings):
     settings.PERSONALIZE = {**settings.PERSONALIZE, "HOLDOUT_PERCENT": 10}
-    call_command("load_demo_data", products=80, shoppers=2500, no_images=True, stdout=open("/dev/null", "w"))
+    call_command("load_demo_data", products=80, shoppers=3000, no_images=True, stdout=open("/dev/null", "w"))
 
 
 def test_impact_campaign_results_and_recommendation_report_on_demo_data(demo, admin_client):
