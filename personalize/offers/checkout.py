@@ -33,8 +33,6 @@ from personalize.models import (
     CONTROL,
     Campaign,
     CampaignAssignment,
-    Event,
-    EventKind,
     Offer,
     OfferCode,
     Placement,
@@ -44,20 +42,18 @@ from personalize.models import (
     normalize_code,
 )
 from personalize.offers.codes import forget_codes
+from personalize.offers.customers import (
+    check_first_order,
+    check_uses,
+    customer_emails,
+)
+from personalize.offers.errors import OfferError
 from personalize.pricing import format_price
 
 __all__ = ["OfferDecision", "OfferError", "best_offer", "redeem", "offer_discount"]
 
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
-
-
-class OfferError(Exception):
-    """A code cannot be used; ``message`` is meant for the shopper."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass
@@ -173,7 +169,7 @@ def resolve_code(raw: str, shopper: Shopper | None, now=None, *, bearer: bool = 
     if offer is None:
         raise OfferError(_("We do not know the code “%(code)s”.") % {"code": code[:48]})
     _check_offer_valid(offer, now)
-    _check_uses(offer, shopper, email)
+    check_uses(offer, shopper, email)
     return _Candidate(offer=offer, code=offer.code)
 
 
@@ -184,62 +180,6 @@ def _check_offer_valid(offer: Offer, now) -> None:
         raise OfferError(_("This offer starts on %(date)s.") % {"date": date_format(timezone.localtime(offer.valid_from), "DATETIME_FORMAT")})
     if offer.valid_until and now >= offer.valid_until:
         raise OfferError(_("This offer ended on %(date)s.") % {"date": date_format(timezone.localtime(offer.valid_until), "DATETIME_FORMAT")})
-
-
-def has_ordered(shopper: Shopper | None, *, exclude_ref: str = "") -> bool:
-    """Whether the shopper (or any profile of their account) bought before, other than ``exclude_ref``."""
-    if shopper is None or shopper.pk is None:
-        return False
-    mine = Q(shopper=shopper) | Q(shopper__merged_into=shopper)
-    if shopper.user_id:
-        mine |= Q(shopper__user_id=shopper.user_id)
-    purchases = Event.objects.filter(mine, kind=EventKind.PURCHASE)
-    if exclude_ref:
-        purchases = purchases.exclude(order_ref=exclude_ref)
-    return purchases.exists()
-
-
-def _check_first_order(offer: Offer, shopper: Shopper | None, *, order_ref: str = "") -> None:
-    """A first-order offer is refused to a customer with past orders (seen while anonymous, then logged in)."""
-    if offer.first_order_only and has_ordered(shopper, exclude_ref=order_ref):
-        raise OfferError(_("This offer is for a first order only."))
-
-
-def customer_emails(shopper: Shopper | None, email: str = "") -> set[str]:
-    """The canonical addresses of a checkout: the one typed and the profile's (guest or account)."""
-    found = {canonical_email(email)}
-    if shopper is not None and shopper.pk is not None:
-        found |= {canonical_email(shopper.email), canonical_email(shopper.get_email())}
-    found.discard("")
-    return found
-
-
-def _customer(shopper: Shopper | None, emails: set[str]) -> Q | None:
-    """Redemptions of this customer: by the browser, the profiles merged with it or the one it
-    was merged into, the account's profiles, and any made with one of ``emails``. ``None``
-    when nobody is known."""
-    mine = Q(email__in=sorted(emails)) if emails else None
-    if shopper is not None and shopper.pk is not None:
-        ids = {shopper.pk} | ({shopper.merged_into_id} if shopper.merged_into_id else set())
-        who = Q(shopper_id__in=ids) | Q(shopper__merged_into_id__in=ids)
-        if shopper.user_id:
-            who |= Q(shopper__user_id=shopper.user_id) | Q(shopper__merged_into__user_id=shopper.user_id)
-        mine = who if mine is None else mine | who
-    return mine
-
-
-def _check_uses(offer: Offer, shopper: Shopper | None, email: str = "") -> None:
-    """A shared code's ``uses_per_shopper`` counts per customer: browser, account (with the
-    profiles merged into it) and address alike, so neither fresh cookies nor a second account
-    with the same address get it again."""
-    if not offer.uses_per_shopper:
-        return
-    mine = _customer(shopper, customer_emails(shopper, email))
-    if mine is None:
-        return
-    used = Redemption.objects.filter(mine, offer=offer).count()
-    if used >= offer.uses_per_shopper:
-        raise OfferError(_("You have already used this code."))
 
 
 def campaign_of(source: str) -> Campaign | None:
@@ -295,7 +235,7 @@ def _automatic_candidates(shopper: Shopper, now, email: str = "") -> list[_Candi
         if not offer.is_valid_at(now):
             continue
         try:
-            _check_uses(offer, shopper, email)
+            check_uses(offer, shopper, email)
         except OfferError:
             continue
         candidates.append(_Candidate(offer=offer, code=offer.code, campaign=campaign))
@@ -366,7 +306,7 @@ def best_offer(
             continue
         seen.add((candidate.offer.pk, candidate.code))
         try:
-            _check_first_order(candidate.offer, shopper)
+            check_first_order(candidate.offer, shopper)
             worth, decision = _decide(candidate, lines, shipping)
         except OfferError as exc:
             if typed and normalize_code(typed) == candidate.code:
@@ -448,7 +388,7 @@ def redeem(
         if existing is not None:
             return existing
         # Checked again here: the shopper may have logged in (and brought past orders) since.
-        _check_first_order(offer, shopper, order_ref=order_ref)
+        check_first_order(offer, shopper, order_ref=order_ref)
         if decision.code_id is not None:
             claimed = (
                 OfferCode.objects.filter(pk=decision.code_id, used_at__isnull=True)
@@ -466,7 +406,7 @@ def redeem(
             # Serialise the uses of a shared code: lock the offer row, then count this
             # customer's (browser, account, address) committed uses.
             Offer.objects.select_for_update().filter(pk=offer.pk).first()
-            _check_uses(offer, shopper, email)
+            check_uses(offer, shopper, email)
         try:
             with transaction.atomic():
                 return Redemption.objects.create(
