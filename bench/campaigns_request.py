@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> None:
     from django.test import RequestFactory
     from django.test.utils import CaptureQueriesContext, setup_databases, setup_test_environment, teardown_databases
 
-    from personalize.campaigns import selection
+    from personalize.campaigns import selection, specs
     from personalize.models import Shopper
 
     setup_test_environment()
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> None:
         def one_request(shopper: Shopper, mode: str) -> tuple[float, float, int, int]:
             if mode == "cold":
                 cache.clear()  # segment definitions, campaign generation
-                selection.definitions.clear()
+                specs.definitions.clear()
             if mode in ("cold", "new session"):
                 sessions[shopper.pk] = SessionStore()
             request = factory.get("/?utm_source=newsletter", HTTP_USER_AGENT=ua, HTTP_CF_IPCOUNTRY=shopper.country)

@@ -135,6 +135,6 @@ def cart_shopper(
 
 def reset_campaign_caches() -> None:
     """Forget loaded campaigns: a test's rollback sends no signal, so the next test could see them."""
-    from personalize.campaigns import selection
+    from personalize.campaigns import specs
 
-    selection.definitions.bump()
+    specs.definitions.bump()

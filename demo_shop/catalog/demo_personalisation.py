@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from personalize.campaigns.selection import ARM_SALT
+from personalize.campaigns.specs import ARM_SALT
 from personalize.experiments import CONTROL, assign
 from personalize.holdout import in_holdout
 from personalize.models import Campaign, CampaignAssignment, Event, OfferCode, Redemption, Shopper

@@ -12,8 +12,8 @@ from django.test import Client
 
 from demo_shop.catalog.models import Brand, Category, Product
 from demo_shop.orders.models import Order
-from personalize.campaigns import selection
 from personalize import attribution
+from personalize.campaigns import specs
 from personalize.models import Campaign, OfferCode, Redemption
 from tests import factories
 from tests.factories import BROWSER_UA
@@ -30,11 +30,11 @@ def demo_settings(settings, tmp_path):
     settings.SHOP_FREE_SHIPPING_OVER = "50.00"
     settings.SHOP_SHIPPING_FEE = "4.95"
     cache.clear()
-    selection.definitions.clear()
+    specs.definitions.clear()
     call_command("load_demo_campaigns", stdout=open("/dev/null", "w"))
     # No control groups here: every browser must see the campaigns (arms are tested elsewhere).
     Campaign.objects.update(control_percent=0)
-    selection.invalidate()
+    specs.invalidate()
     yield settings
     factories.reset_campaign_caches()
 

@@ -10,8 +10,14 @@ from typing import Any
 
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from personalize.campaigns.selection import invalidate
-from personalize.models import Campaign, CampaignContent, CampaignVariant, Offer, Segment
+from personalize.campaigns.specs import invalidate
+from personalize.models import (
+    Campaign,
+    CampaignContent,
+    CampaignVariant,
+    Offer,
+    Segment,
+)
 
 for _model in (Campaign, CampaignContent, CampaignVariant, Offer):
     post_save.connect(invalidate, sender=_model, dispatch_uid=f"personalize.campaigns.invalidate.save.{_model.__name__}")

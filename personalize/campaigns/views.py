@@ -6,7 +6,12 @@ import logging
 
 from django.core.exceptions import ValidationError
 from django.db.models import F
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+)
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -14,7 +19,8 @@ from django.views.decorators.http import require_POST
 
 from personalize import signing
 from personalize.campaigns.impressions import record_impression
-from personalize.campaigns.selection import Choice, ShopperState, load_all_campaigns
+from personalize.campaigns.selection import Choice, ShopperState
+from personalize.campaigns.specs import load_all_campaigns
 from personalize.events.tracking import track
 from personalize.experiments import CONTROL
 from personalize.identity import ensure_shopper, get_shopper
