@@ -20,7 +20,8 @@ import personalize
 from personalize.models import Cart, Event, Shopper
 from personalize.segments import shopper_segments
 from personalize.segments.evaluation import active_segments, bump_version, context_for, evaluate, segments_for
-from personalize.segments.materialise import preview, refresh_segments
+from personalize.segments.materialise import refresh_segments
+from personalize.segments.preview import preview
 from personalize.models import Segment, SegmentMembership, SegmentRule
 from tests import factories as f
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from personalize.admin import segments as segments_admin
 from personalize.models import Cart, Event, Segment, SegmentRule, Shopper
-from personalize.segments.materialise import preview
+from personalize.segments.preview import preview
 from personalize.segments.rules import Rule, build_rule, describe_rule, rule_registry
 from tests import factories as f
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from demo_shop.catalog.models import Brand, Category, Product
 from personalize.adapters import get_adapter
 from personalize.models import Event, Segment, Shopper
-from personalize.segments.materialise import preview
+from personalize.segments.preview import preview
 
 pytestmark = pytest.mark.django_db
 

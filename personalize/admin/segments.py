@@ -24,7 +24,8 @@ from personalize.adapters import get_adapter
 from personalize.admin.rule_forms import SegmentRuleForm
 from personalize.models import Segment, SegmentRule
 from personalize.segments.forms import SegmentForm, SegmentRuleFormSet
-from personalize.segments.materialise import iter_matching_shoppers, preview, refresh_segments
+from personalize.segments.materialise import refresh_segments
+from personalize.segments.preview import iter_matching_shoppers, preview
 from personalize.segments.rules import CATALOGUE_FACETS, describe_rule
 
 logger = logging.getLogger("personalize")
@@ -200,7 +201,7 @@ class SegmentAdmin(admin.ModelAdmin):
 
     def preview_view(self, request: HttpRequest, pk: int | None = None) -> JsonResponse:
         """Who matches the rules as they are in the (unsaved) change form: the POSTed form is
-        validated by the admin's own forms and evaluated by ``materialise.preview``."""
+        validated by the admin's own forms and evaluated by ``segments.preview.preview``."""
         obj = get_object_or_404(Segment, pk=pk) if pk is not None else None
         if request.method != "POST":
             return JsonResponse({"error": gettext("Send the change form with POST.")}, status=405)
