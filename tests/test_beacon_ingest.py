@@ -217,3 +217,17 @@ def test_new_profiles_per_network_are_capped(client_ua, settings):
     assert codes == [202, 202, 202, 429, 429, 429]
     assert Shopper.objects.count() == 3
     assert post(client_ua, {"events": [{"kind": "view", "product": str(product.pk)}]}).status_code == 429
+
+
+def test_a_whole_float_quantity_is_a_whole_number_and_a_fraction_is_refused(client_ua):
+    """JSON Schema's "integer" (the OpenAPI document) admits 2.0: the server takes it as 2."""
+    product = factories.product()
+    batch = {"events": [
+        {"kind": "view", "product": str(product.pk), "quantity": 2.0},
+        {"kind": "view", "product": str(product.pk), "quantity": 2.5},
+    ]}
+    body = post(client_ua, batch).json()
+    if body.get("resend"):  # first contact: beacon.js sends again with the cookie it got
+        body = post(client_ua, batch).json()
+    assert body["accepted"] == 1 and [r["index"] for r in body["rejected"]] == [1]
+    assert list(Event.objects.values_list("quantity", flat=True)) == [2]

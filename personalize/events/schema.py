@@ -328,6 +328,8 @@ def clean_beacon_event(
     if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID.match(client_id)):
         errors["id"] = [_("1 to 64 letters, digits or . _ : -")]
     quantity = item.get("quantity", 1)
+    if isinstance(quantity, float) and quantity.is_integer():
+        quantity = int(quantity)  # 2.0 is a whole number (as JSON Schema's "integer" says)
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 < quantity <= MAX_QUANTITY:
         errors["quantity"] = [_("Must be a whole number between 1 and %(max)s.") % {"max": MAX_QUANTITY}]
     value = None
