@@ -5,28 +5,30 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 
-def recreate_database(url: str) -> None:
-    """Drop and create the database named in ``url`` (refuses a name not starting with bench)."""
-    import psycopg
-
+def _bench_database(url: str) -> tuple[str, str]:
+    """The database name in ``url`` and the maintenance database's URL; refuses a name not
+    starting with bench (these helpers drop it)."""
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
     if not name.startswith("bench"):
         raise SystemExit(f"refusing to drop {name!r}: the bench database name must start with 'bench'")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    return name, urlunsplit(parts._replace(path="/postgres"))
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the database named in ``url``."""
+    import psycopg
+
+    name, admin_url = _bench_database(url)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def drop_database(url: str) -> None:
-    """Drop the database named in ``url`` (the same guard: its name must start with bench)."""
+    """Drop the database named in ``url``."""
     import psycopg
 
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name.startswith("bench"):
-        raise SystemExit(f"refusing to drop {name!r}: the bench database name must start with 'bench'")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    name, admin_url = _bench_database(url)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
