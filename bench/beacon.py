@@ -51,6 +51,7 @@ def main() -> None:
     import django
 
     django.setup()
+    from bench.databases import make_test_catalogue
     from django.conf import settings
     from django.db import connection, transaction
     from django.test import Client
@@ -62,13 +63,8 @@ def main() -> None:
         from personalize.conf import DEFAULTS
         from personalize.models import Event, Shopper
         from tests import factories
-        from tests.testshop.models import Category, Product
 
-        categories = [Category.objects.create(name=f"C{i}") for i in range(10)]
-        Product.objects.bulk_create(
-            Product(name=f"P{i}", category=categories[i % 10], price=10 + i % 90) for i in range(args.products)
-        )
-        keys = [str(pk) for pk in Product.objects.values_list("pk", flat=True)]
+        keys = make_test_catalogue(args.products)
         rng = random.Random(7)
         clients = [
             Client(HTTP_USER_AGENT=factories.BROWSER_UA, HTTP_ORIGIN="http://testserver") for _ in range(args.shoppers)

@@ -32,3 +32,15 @@ def drop_database(url: str) -> None:
     name, admin_url = _bench_database(url)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_test_catalogue(products: int) -> list[str]:
+    """``products`` products of the test shop in 10 categories (after ``django.setup()`` and
+    ``setup_databases``); their keys."""
+    from tests.testshop.models import Category, Product
+
+    categories = [Category.objects.create(name=f"C{i}") for i in range(10)]
+    Product.objects.bulk_create(
+        Product(name=f"P{i}", category=categories[i % 10], price=10 + i % 90) for i in range(products)
+    )
+    return [str(pk) for pk in Product.objects.values_list("pk", flat=True)]

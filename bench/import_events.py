@@ -47,6 +47,7 @@ def main() -> None:
     import django
 
     django.setup()
+    from bench.databases import make_test_catalogue
     from django.core.management import call_command
     from django.db import connection
     from django.test.utils import setup_databases, setup_test_environment, teardown_databases
@@ -55,13 +56,8 @@ def main() -> None:
     old = setup_databases(verbosity=0, interactive=False)
     try:
         from personalize.models import Event, Shopper
-        from tests.testshop.models import Category, Product
 
-        categories = [Category.objects.create(name=f"C{i}") for i in range(10)]
-        Product.objects.bulk_create(
-            Product(name=f"P{i}", category=categories[i % 10], price=10 + i % 90) for i in range(args.products)
-        )
-        keys = [str(pk) for pk in Product.objects.values_list("pk", flat=True)]
+        keys = make_test_catalogue(args.products)
         rng = random.Random(11)
         postgres = connection.vendor == "postgresql"
         import_time = copy_time = 0.0
