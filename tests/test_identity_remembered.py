@@ -197,3 +197,18 @@ def test_off_with_the_in_process_layer(client_ua, settings):
     with CaptureQueriesContext(connection) as warm:
         assert post(client_ua, views(product, 1)).status_code == 202
     assert statements(warm)[:1] == ["SELECT"]
+
+
+def test_a_warm_post_does_not_check_the_cookie_signature_again_and_a_tampered_one_is_refused(client_ua, monkeypatch, settings):
+    shopper, product = warm_browser(client_ua)
+    checked = []
+    real = remembered.read_cookie_key
+    monkeypatch.setattr(remembered, "read_cookie_key", lambda request: checked.append(1) or real(request))
+    assert post(client_ua, views(product, 1)).json() == {"accepted": 1}
+    assert checked == []  # this exact signed value was verified by this process before
+    name = settings.PERSONALIZE.get("COOKIE_NAME", "personalize_id")
+    client_ua.cookies[name] = client_ua.cookies[name].value[:-2] + "xx"
+    assert post(client_ua, views(product, 1)).json() == {"accepted": 1}
+    assert checked == [1]
+    assert Event.objects.filter(shopper=shopper).count() == 3  # the tampered cookie's went elsewhere
+    assert Shopper.objects.count() == 2

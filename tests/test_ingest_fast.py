@@ -12,11 +12,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from personalize.adapters import get_adapter
 from personalize.events.ingest import KNOWN_PRODUCT_SECONDS, KNOWN_PRODUCTS, known_product_keys
 from personalize.events.writing import fast_insert_supported, insert_events
 from personalize.identity.remembered import ShopperGuard
 from personalize.models import Cart, Event, Shopper
-from personalize.signals import events_tracked
+from personalize.signals import event_tracked, events_tracked
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -190,3 +191,23 @@ def test_a_guarded_insert_writes_only_while_the_row_is_the_remembered_one():
     assert [e.client_id for e in insert_events(one("g5"), ShopperGuard(shopper.pk, "user", user_id=user.pk))] == ["g5"]
     assert insert_events(one("g6"), ShopperGuard(shopper.pk, "user", user_id=factories.user().pk)) == []
     assert sorted(Event.objects.values_list("client_id", flat=True)) == ["g1", "g5"]
+
+
+def test_a_confirmed_key_is_not_parsed_again(client_ua, settings, monkeypatch):
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "API_THROTTLE_RATE": None, "LOCAL_CACHE_SECONDS": 5}
+    product, other = factories.product(), factories.product()
+    assert post(client_ua, _views([product], 3)).json() == {"accepted": 3}
+    adapter = type(get_adapter())
+    parsed = []
+    real = adapter.is_valid_key
+    monkeypatch.setattr(adapter, "is_valid_key", lambda self, key: parsed.append(key) or real(self, key))
+    assert post(client_ua, _views([product], 5)).json() == {"accepted": 5}
+    assert parsed == []
+    body = post(client_ua, [*_views([other], 1), {"kind": "view", "product": "not-a-uuid"}]).json()
+    assert body["accepted"] == 1 and body["rejected"][0]["index"] == 1
+    assert parsed == [str(other.pk), "not-a-uuid"]
+
+
+def test_no_receiver_of_personalize_listens_per_event():
+    """Its receivers listen once per batch (events_tracked): a batch of 20 dispatches once."""
+    assert not event_tracked.has_listeners(Event)
