@@ -197,14 +197,16 @@ def campaign_of(source: str) -> Campaign | None:
 def _shown(campaign: Campaign, shopper: Shopper) -> bool:
     """Whether the shopper has seen the campaign that issued a code.
 
-    Deferred placements (the exit-intent pop-up) issue their code when the page renders but are
-    counted only when they open; until then their code must not apply by itself at checkout.
-    Typing the code still works.
+    Deferred placements (the exit-intent pop-up) are counted only when they open; a code of one
+    (issued before codes waited for their reveal, or revealed in it) applies by itself only
+    once it was seen. Typing the code still works.
     """
     if campaign.placement != Placement.EXIT_INTENT:
         return True
+    # A click or a code revealed in the pop-up is seen too (its impression may still be in a
+    # worker's exposure buffer).
     return CampaignAssignment.objects.filter(
-        Q(shopper=shopper) | Q(shopper__merged_into=shopper), campaign=campaign, impressions__gt=0
+        Q(shopper=shopper) | Q(shopper__merged_into=shopper), Q(impressions__gt=0) | Q(clicks__gt=0), campaign=campaign
     ).exclude(arm=CONTROL).exists()
 
 
