@@ -80,7 +80,7 @@ class EventBatchView(APIView):
         # A browser without a cookie whose batch holds only impressions or page views gets a
         # cookie, no profile: it sends the batch again (beacon.js does) and is stored then. A
         # script that drops its cookies therefore never writes a row.
-        first_contact = shopper.pk is None and identity.read_cookie_key(http) is None
+        first_contact = shopper.pk is None and remembered.cookie_key(http) is None
         pending: list[bool] = []
         capped: list[bool] = []
 

@@ -211,7 +211,8 @@ def ingest(
     ids = [event.client_id for event in events if event.client_id]
     # Where the insert itself skips stored ids and says which rows it wrote, no lookup first.
     stored: set[str] = set()
-    if ids and not fast_insert_supported():
+    fast = fast_insert_supported()
+    if ids and not fast:
         stored = set(Event.objects.filter(client_id__in=ids).values_list("client_id", flat=True))
     shopper = shopper_for_batch(events)
     if shopper is None:
@@ -245,7 +246,7 @@ def ingest(
             for row in built:
                 row.shopper = shopper
             saved = save_events(built, request=request, ignore_conflicts=bool(ids))
-    if fast_insert_supported():
+    if fast:
         result.duplicates += len(rows) - len(saved)
         result.accepted = len(saved)
     else:

@@ -69,13 +69,15 @@ def _name(request: HttpRequest) -> tuple[str, ShopperGuard | None, Any]:
     user = _user(request)
     if user is not None:
         return f"u:{user.pk}", ShopperGuard(0, "user", user_id=user.pk), user
-    key = _cookie_key(request)
+    key = cookie_key(request)
     if key is None:
         return "", None, None
     return f"k:{key.hex}", ShopperGuard(0, "key", key=key), None
 
 
-def _cookie_key(request: HttpRequest) -> uuid.UUID | None:
+def cookie_key(request: HttpRequest) -> uuid.UUID | None:
+    """:func:`~personalize.identity.resolution.read_cookie_key`, from the values this process
+    verified before when it can."""
     raw = request.COOKIES.get(ps.COOKIE_NAME)
     if not raw:
         return None
