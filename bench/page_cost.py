@@ -18,6 +18,14 @@ same settings (warm caches), SQL queries, cache reads and cache writes per page.
 The last line, for scripts: ``page ratio: R_returning returning, R_new new`` where each R is
 the worse of the product page and home page ratios.
 
+``--fragments`` adds the cache/CDN-safe mode (docs/placements.md): the same page with every list
+as a ``{% personalize_fragment %}`` placeholder (``?widgets=fragments``: the neutral lists; the
+campaign slot and greeting, which have no cache-safe form, render nothing), measured twice
+against the page without widgets: **the page alone** (what the origin serves when a CDN does not
+hold it) and **the page + its one batched fragment request** (``/personalize/fragments/?f=...``
+with the shopper's cookies, as beacon.js sends it), counted as one page view. A CDN serving the
+page makes the first number irrelevant and leaves the fragment request as the origin's cost.
+
 Usage (2 cores; PostgreSQL and Redis on localhost)::
 
     .venv/bin/pip install -e '.[bench,demo]'
@@ -54,6 +62,9 @@ SETTINGS = "bench.page_settings"
 # A browser's agent: personalize ignores bots (and an empty or scripted agent is one).
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 OFF = "widgets=off"
+FRAGMENTS = "widgets=fragments"
+FRAGMENT_TOKEN = re.compile(r'data-fragment-token="([^"]+)"')
+FRAGMENTS_URL = re.compile(r'data-fragments-url="([^"]+)"')
 PRODUCT_LINK = re.compile(r'href="(/products/[^/"?]+/)"')
 # DJANGO_DEBUG=0 needs a secret key of its own: one per run, shared by the server and the bench.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)
@@ -197,10 +208,19 @@ class Run:
     cpu: float = 0.0
 
 
+def fragment_path(body: bytes) -> str:
+    """The page's one batched fragment request ("" when it has no placeholder)."""
+    html = body.decode()
+    tokens, url = FRAGMENT_TOKEN.findall(html), FRAGMENTS_URL.search(html)
+    return f"{url.group(1)}?{'&'.join(f'f={t}' for t in tokens)}" if tokens and url else ""
+
+
 def hammer(port: int, paths: list[str], shoppers: list[Shopper] | None, clients: int, seconds: float,
-           master_pid: int, seed: int) -> Run:
+           master_pid: int, seed: int, follow_fragments: bool = False) -> Run:
     """``clients`` threads requesting random ``paths`` for ``seconds``; returning shoppers
-    take turns with the pool's cookie jars, first-time visitors send no cookie."""
+    take turns with the pool's cookie jars, first-time visitors send no cookie.
+    ``follow_fragments``: each page view also sends the page's fragment request (with the
+    cookies the page set), as beacon.js does; a page view counts when both answered 200."""
     run = Run()
     lock = threading.Lock()
     stop = time.monotonic() + seconds
@@ -211,7 +231,12 @@ def hammer(port: int, paths: list[str], shoppers: list[Shopper] | None, clients:
         while time.monotonic() < stop:
             jar = rng.choice(shoppers).cookies if shoppers else {}
             try:
-                status, _body, _set = request(port, rng.choice(paths), jar)
+                status, body, set_cookies = request(port, rng.choice(paths), jar)
+                if status == 200 and follow_fragments:
+                    path = fragment_path(body)
+                    if not path:
+                        raise SystemExit("--fragments: the page has no fragment placeholder")
+                    status, _body, _set = request(port, path, {**jar, **set_cookies})
             except OSError as exc:
                 errors[type(exc).__name__] += 1
                 continue
@@ -268,7 +293,7 @@ def counting_cache():
             setattr(RedisCache, name, original)
 
 
-def page_costs(args: argparse.Namespace, product_paths: list[str]) -> dict[tuple[str, str, str], tuple[int, int, int]]:
+def page_costs(args: argparse.Namespace, product_paths: list[str], sides: list[str]) -> dict[tuple[str, str, str], tuple[int, int, int]]:
     """(page, shopper, side) -> (SQL queries, cache reads, cache writes) of one warm request."""
     os.environ.update(env(args))
     import django
@@ -282,7 +307,15 @@ def page_costs(args: argparse.Namespace, product_paths: list[str]) -> dict[tuple
         with CaptureQueriesContext(connection) as queries, counting_cache() as calls:
             response = client.get(path, HTTP_USER_AGENT=USER_AGENT)
         assert response.status_code == 200, (path, response.status_code)
+        bodies[path] = response.content
         return (len(queries), sum(calls[n] for n in READS), sum(calls[n] for n in WRITES))
+
+    def measure_with_fragments(client: Client, path: str) -> tuple[int, int, int]:
+        page = measure(client, path)
+        extra = measure(client, fragment_path(bodies[path]))
+        return tuple(a + b for a, b in zip(page, extra))
+
+    bodies: dict[str, bytes] = {}
 
     results = {}
     returning = Client()
@@ -290,12 +323,25 @@ def page_costs(args: argparse.Namespace, product_paths: list[str]) -> dict[tuple
         returning.get(path, HTTP_USER_AGENT=USER_AGENT)
     pages = {"product": product_paths[7], "home": "/"}
     for page, path in pages.items():
-        for side, url in (("widgets", path), ("no widgets", with_param(path, OFF))):
+        for side in sides:
+            url, how = side_url(path, side), measure_with_fragments if side == FRAGMENTS_SIDE else measure
             returning.get(url, HTTP_USER_AGENT=USER_AGENT)  # the page's lists cached, as in the run
-            results[(page, "returning", side)] = measure(returning, url)
+            results[(page, "returning", side)] = how(returning, url)
             Client().get(url, HTTP_USER_AGENT=USER_AGENT)
-            results[(page, "new", side)] = measure(Client(), url)
+            results[(page, "new", side)] = how(Client(), url)
     return results
+
+
+FRAGMENTS_SIDE = "fragments + request"
+PAGE_SIDE = "fragment page"
+
+
+def side_url(path: str, side: str) -> str:
+    if side == "no widgets":
+        return with_param(path, OFF)
+    if side in (FRAGMENTS_SIDE, PAGE_SIDE):
+        return with_param(path, FRAGMENTS)
+    return path
 
 
 # --- main ---------------------------------------------------------------------------------
@@ -318,6 +364,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--returning", type=int, default=48, help="returning shoppers in the pool (default 48)")
     parser.add_argument("--pages", default="product,home", help="product,home")
+    parser.add_argument("--fragments", action="store_true",
+                        help="also measure the {% personalize_fragment %} page, alone and with its fragment request")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", DEFAULT_REDIS))
     parser.add_argument("--var-dir", default=os.path.join(ROOT, "var", "bench_page"))
@@ -332,6 +380,7 @@ def main() -> None:
     flush_redis(args.redis_url)
     port = free_port()
     rng = random.Random(7)
+    sides = ["widgets", "no widgets", *([PAGE_SIDE, FRAGMENTS_SIDE] if args.fragments else [])]
     with gunicorn(args, port) as master:
         products = product_paths(port)
         shoppers = make_returning(port, products, args.returning, rng)
@@ -342,21 +391,23 @@ def main() -> None:
         for page, who in scenarios:
             paths = products if page == "product" else ["/"]
             pool = shoppers if who == "returning" else None
-            # Warm both sides once (every product's lists, the processes' memos), unmeasured.
-            for side_paths in (paths, [with_param(p, OFF) for p in paths]):
-                hammer(port, side_paths, pool, args.clients, min(3.0, args.seconds), master.pid, seed=0)
+            # Warm every side once (every product's lists, the processes' memos), unmeasured.
+            for side in sides:
+                hammer(port, [side_url(p, side) for p in paths], pool, args.clients, min(3.0, args.seconds),
+                       master.pid, seed=0, follow_fragments=side == FRAGMENTS_SIDE)
             for r in range(args.rounds):
-                for side, side_paths in (("widgets", paths), ("no widgets", [with_param(p, OFF) for p in paths])):
-                    run = hammer(port, side_paths, pool, args.clients, args.seconds, master.pid, seed=r + 1)
+                for side in sides:
+                    run = hammer(port, [side_url(p, side) for p in paths], pool, args.clients, args.seconds,
+                                 master.pid, seed=r + 1, follow_fragments=side == FRAGMENTS_SIDE)
                     total = totals.setdefault((page, who, side), Run())
                     total.requests += run.requests
                     total.seconds += run.seconds
                     total.cpu += run.cpu
                     total.errors.update(run.errors)
-                    print(f"  {page:<8} {who:<10} round {r + 1} {side:<10} {run.requests / run.seconds:7.1f} req/s"
+                    print(f"  {page:<8} {who:<10} round {r + 1} {side:<19} {run.requests / run.seconds:7.1f} req/s"
                           f"  {1000 * run.cpu / max(1, run.requests):5.1f} ms CPU/page"
                           + (f"  errors {dict(run.errors)}" if run.errors else ""), flush=True)
-    costs = page_costs(args, products)
+    costs = page_costs(args, products, sides)
 
     print(f"\nload after: {os.popen('uptime').read().strip()}")
     print(f"\n| page | shopper | with widgets req/s | without req/s | ratio | worker CPU/page (with / without) "
@@ -376,7 +427,27 @@ def main() -> None:
         for run in (a, b):
             if run.errors:
                 print(f"  errors: {dict(run.errors)}")
+    if args.fragments:
+        print_fragments(scenarios, totals, costs)
     print(f"\npage ratio: {min(ratios['returning']):.2f} returning, {min(ratios['new']):.2f} new")
+
+
+def print_fragments(scenarios: list[tuple[str, str]], totals: dict, costs: dict) -> None:
+    """The CDN mode against the page without widgets: the page alone, and with its fragment request."""
+    print("\nFragment mode (lists as {% personalize_fragment %}; campaign slot and greeting off), "
+          "against the page without widgets; a page view = the page + its fragment request:")
+    print("| page | shopper | side | page views/s | without widgets | ratio | worker CPU/page view (side / without) "
+          "| SQL queries (side / without) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for page, who in scenarios:
+        b = totals[(page, who, "no widgets")]
+        rate_b = b.requests / b.seconds
+        for side in (PAGE_SIDE, FRAGMENTS_SIDE):
+            a = totals[(page, who, side)]
+            rate_a = a.requests / a.seconds
+            print(f"| {page} | {who} | {side} | {rate_a:.1f} | {rate_b:.1f} | {rate_a / rate_b:.2f} | "
+                  f"{1000 * a.cpu / max(1, a.requests):.1f} / {1000 * b.cpu / max(1, b.requests):.1f} ms | "
+                  f"{costs[(page, who, side)][0]} / {costs[(page, who, 'no widgets')][0]} |")
 
 
 if __name__ == "__main__":

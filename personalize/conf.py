@@ -221,6 +221,13 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a shopper's campaign assignments (arms, caps) are kept in the session; every
     # impression updates them, so this bounds staleness across devices only.
     "CAMPAIGN_STATE_SECONDS": 300,
+    # Campaign exposures (assignments, impressions) and offer contacts are counted in the
+    # process and written in one statement (personalize/exposures.py): when the oldest is this
+    # many seconds old (at the end of a request), at process exit, and before checkout, clicks
+    # and results read them. 0: written at once. Bounds what a killed worker loses.
+    "CAMPAIGN_EXPOSURE_FLUSH_SECONDS": 10,
+    # ...or as soon as the buffer holds this many entries.
+    "CAMPAIGN_EXPOSURE_BUFFER_MAX": 1000,
     # Seconds the fatigue check (any offer, any channel, in the window) is kept in the session.
     "CAMPAIGN_CONTACT_CHECK_SECONDS": 60,
     # Results say "not enough data yet" until every arm has this many shoppers...

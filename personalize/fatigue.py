@@ -3,6 +3,8 @@ pop-up the same hour, and the other way round.
 
 Campaigns call :func:`may_contact` before showing an offer and :func:`record_contact` after;
 lifecycle emails do the same for the email channel (they also keep their own daily cap).
+An on-site contact is buffered with the page's exposure (:mod:`personalize.exposures`, one
+insert per flush, not a row per page); :func:`may_contact` also reads this process's buffer.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from personalize import exposures
 from personalize.conf import personalize_settings as ps
 from personalize.models import Contact, Shopper
 
@@ -23,11 +26,20 @@ def may_contact(shopper: Shopper | None, *, window_minutes: int | None = None) -
     if minutes <= 0:
         return True
     since = timezone.now() - timedelta(minutes=minutes)
+    if exposures.contacted_since(shopper.pk, since):
+        return False
     return not Contact.objects.filter(shopper=shopper, created_at__gte=since).exists()
 
 
-def record_contact(shopper: Shopper, channel: str, source: str = "") -> Contact | None:
-    """Remember that an offer reached the shopper (skipped for unsaved shoppers)."""
+def record_contact(shopper: Shopper, channel: str, source: str = "", *, buffered: bool = False) -> Contact | None:
+    """Remember that an offer reached the shopper (skipped for unsaved shoppers).
+
+    ``buffered`` (a page's contact): added to the process's buffer and written with its next
+    flush (returns ``None``); otherwise the row is written at once.
+    """
     if shopper is None or shopper.pk is None:
+        return None
+    if buffered:
+        exposures.record_contact(shopper.pk, channel, source, timezone.now())
         return None
     return Contact.objects.create(shopper=shopper, channel=channel, source=source[:100])

@@ -48,6 +48,10 @@ KINDS: dict[str, TokenKind] = {
     "campaign_click": TokenKind(
         lambda: "personalize.campaign.click", lambda: ps.CAMPAIGN_CLICK_MAX_AGE_DAYS * DAY, list, (int, str, str)
     ),
+    # A campaign's "get your code" link: [campaign id, arm]; as long-lived as a click link.
+    "campaign_code": TokenKind(
+        lambda: "personalize.campaign.code", lambda: ps.CAMPAIGN_CLICK_MAX_AGE_DAYS * DAY, list, (int, str)
+    ),
     # A deferred campaign (exit intent) shown by the browser: [campaign id, arm]; a day is plenty.
     "campaign_seen": TokenKind(lambda: "personalize.campaign.seen", lambda: DAY, list, (int, str)),
     # A {% personalize_fragment %} placeholder: {"w": widget, "a": arguments}. Pages carrying

@@ -7,6 +7,7 @@ transaction sends no signal, so without it one test's campaigns or segments coul
 
 from __future__ import annotations
 
+from personalize import exposures
 from personalize.caching import breaker, cache, reset_memos
 from personalize.recommenders import reset_recommenders
 
@@ -18,3 +19,4 @@ def reset_state(*, clear_cache: bool = True) -> None:
         cache().clear()
     reset_memos()
     reset_recommenders()
+    exposures.reset()  # one test's unwritten exposures never reach the next

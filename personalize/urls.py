@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from personalize.campaigns.views import campaign_click, campaign_seen
+from personalize.campaigns.views import campaign_click, campaign_code, campaign_seen
 from personalize.identity.views import consent
 from personalize.privacy import views as privacy
 from personalize.widgets.fragments import fragments_view
@@ -12,6 +12,7 @@ app_name = "personalize"
 urlpatterns = [
     path("api/", include("personalize.api.urls")),
     path("c/seen/<str:token>/", campaign_seen, name="campaign_seen"),
+    path("c/code/<str:token>/", campaign_code, name="campaign_code"),
     path("c/<str:token>/", campaign_click, name="campaign_click"),
     path("emails/", include("personalize.emails.urls")),
     # {% personalize_fragment %} placeholders of a page, filled in one request (beacon.js).

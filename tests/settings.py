@@ -93,6 +93,9 @@ PERSONALIZE = {
     # Every read reaches the cache: a test that changes data behind the ORM's signals sees it at
     # once (tests/test_serving.py turns the in-process layer's bound back on to prove budgets).
     "LOCAL_CACHE_SECONDS": 0,
+    # Campaign exposures are written as they happen, so a test reads them at once
+    # (tests/test_exposures.py and tests/test_page_budgets.py turn the buffer back on).
+    "CAMPAIGN_EXPOSURE_FLUSH_SECONDS": 0,
     # The lifecycle tests mail account holders on the strength of their sign-up; the default
     # (explicit opt-in for accounts too) is tested in tests/test_privacy_emails.py.
     "EMAIL_SIGNUP_CONSENT_COUNTS": True,

@@ -24,8 +24,9 @@ def render_exit_intent(shopper: Shopper) -> str:
 
 
 def test_exit_intent_code_applies_by_itself_only_once_the_pop_up_opened(client_ua):
-    """The pop-up's unique code is issued when the page renders (it sits in a closed <dialog>);
-    a shopper who never saw it must not get its discount silently at checkout."""
+    """The pop-up's unique code is not issued when the page renders (the <dialog> shows a "get
+    your code" link); a shopper who never saw it gets no discount silently at checkout, one who
+    saw it gets its code issued and applied there."""
     offer = factories.offer(code_mode="unique", code="", code_prefix="STAY", discount_type="amount", value=5)
     factories.campaign("exit_intent", headline="Wait!", offer=offer)
     product = factories.product(price=40)
@@ -35,11 +36,9 @@ def test_exit_intent_code_applies_by_itself_only_once_the_pop_up_opened(client_u
     Cart.objects.create(shopper=shopper, lines=cart, item_count=1, value=Decimal("40.00"))
 
     html = render_exit_intent(shopper)
-    code = OfferCode.objects.get(shopper=shopper).code
-    assert code in html  # rendered, but the dialog has not opened
-    assert best_offer(factories.shopper_request(shopper), cart).discount == 0
-    # typing the code still works
-    assert best_offer(factories.shopper_request(shopper), cart, code=code).discount == 5
+    assert not OfferCode.objects.exists() and "data-personalize-reveal" in html
+    assert best_offer(factories.shopper_request(shopper), cart).discount == 0  # rendered, never opened
+    assert not OfferCode.objects.exists()
 
     response = HttpResponse()
     set_cookie(response, shopper.key)
@@ -47,7 +46,11 @@ def test_exit_intent_code_applies_by_itself_only_once_the_pop_up_opened(client_u
     seen_url = re.search(r'data-seen-url="([^"]+)"', html).group(1)
     assert client_ua.post(seen_url).status_code == 204  # the browser opened the pop-up
     decision = best_offer(factories.shopper_request(shopper), cart)
-    assert (decision.discount, decision.code) == (5, code)
+    code = OfferCode.objects.get(shopper=shopper).code  # issued at checkout, where it is used
+    assert (decision.discount, decision.code) == (5, code) and code.startswith("STAY-")
+    # typing it works too, and asking again issues no second code
+    assert best_offer(factories.shopper_request(shopper), cart, code=code).discount == 5
+    assert OfferCode.objects.filter(shopper=shopper).count() == 1
 
 
 def test_lifecycle_email_goes_out_in_the_carts_language_subject_included(settings):

@@ -191,23 +191,83 @@ def test_offer_respects_the_cross_channel_fatigue_cap_but_plain_content_does_not
     assert Contact.objects.filter(shopper=fresh).count() == 1
 
 
-def test_unique_code_is_issued_once_and_shown():
+def reveal(client_ua, s: Shopper, html: str, method: str = "post"):
+    """Follow the banner's "get your code" link as the shopper's browser."""
+    response = HttpResponse()
+    set_cookie(response, s.key)
+    client_ua.cookies.update(response.cookies)
+    url = re.search(r'href="([^"]+)" data-personalize-reveal', html).group(1)
+    return getattr(client_ua, method)(url)
+
+
+def test_a_unique_code_is_issued_when_revealed_not_when_shown_and_only_once(client_ua):
     offer = factories.offer(code_mode="unique", code="", code_prefix="HI")
-    factories.campaign(headline="Your code: {code}", offer=offer)
+    campaign = factories.campaign(offer=offer, contents=[{"variant": "A", "headline": "Hello", "text": "Your code: {code}"}])
     s = shopper()
     html = render(factories.shopper_request(s))
+    assert not OfferCode.objects.exists()  # shown, not issued
+    assert html.count("data-personalize-reveal") == 1  # in place of {code}, not twice
+    answer = reveal(client_ua, s, html)
     code = OfferCode.objects.get(shopper=s).code
-    assert html.count(code) >= 1
-    render(factories.shopper_request(s))
+    assert answer.status_code == 200 and answer.json() == {"code": code} and code.startswith("HI-")
+    assert reveal(client_ua, s, html).json() == {"code": code}  # asking again: the same code
+    assert OfferCode.objects.filter(shopper=s).count() == 1
+    # Revealing counts as a click on the campaign (and its event, for attribution).
+    assert CampaignAssignment.objects.get(campaign=campaign, shopper=s).clicks == 2
+    assert Event.objects.filter(shopper=s, kind="campaign_click", context__source="code").count() == 2
+
+
+def test_without_script_the_reveal_link_goes_back_and_the_next_banner_shows_the_code(client_ua):
+    offer = factories.offer(code_mode="unique", code="", code_prefix="HI")
+    factories.campaign(offer=offer, contents=[{"variant": "A", "headline": "Hello", "text": "Yours: {code}"}])
+    s = shopper()
+    html = render(factories.shopper_request(s))
+    response = reveal(client_ua, s, html, "get")
+    assert response.status_code == 302
+    code = OfferCode.objects.get(shopper=s).code
+    request = factories.shopper_request(s)
+    request.session = client_ua.session
+    again = render(request)
+    assert code in again and "data-personalize-reveal" not in again
+
+
+def test_clicking_a_unique_code_campaign_issues_its_code(client_ua):
+    offer = factories.offer(code_mode="unique", code="", code_prefix="GO")
+    factories.campaign(headline="Hello", offer=offer, contents=[{"variant": "A", "headline": "Go", "link": "/sale/"}])
+    s = shopper()
+    html = render(factories.shopper_request(s))
+    assert not OfferCode.objects.exists()
+    response = HttpResponse()
+    set_cookie(response, s.key)
+    client_ua.cookies.update(response.cookies)
+    click = re.search(r'class="personalize-campaign-cta" href="([^"]+)"', html).group(1)
+    assert client_ua.get(click).status_code == 302
     assert OfferCode.objects.filter(shopper=s).count() == 1
 
 
-def test_personal_time_limit_shows_a_countdown_and_then_ends():
+def test_another_shoppers_reveal_link_issues_nothing_for_a_shopper_outside_the_arm(client_ua):
+    offer = factories.offer(code_mode="unique", code="", code_prefix="HI")
+    campaign = factories.campaign(headline="Hello", offer=offer, control_percent=50)
+    shown = next(s for s in (shopper() for _ in range(40)) if campaign_arm(campaign, s) != "control")
+    control = next(s for s in (shopper() for _ in range(40)) if campaign_arm(campaign, s) == "control")
+    html = render(factories.shopper_request(shown))
+    assert reveal(client_ua, control, html).status_code == 404  # the link was not theirs
+    assert not OfferCode.objects.filter(shopper=control).exists()
+
+
+def campaign_arm(campaign, s: Shopper) -> str:
+    from personalize.campaigns.reveal import spec_of
+
+    return spec_of(campaign.pk).arm_for(s)
+
+
+def test_personal_time_limit_shows_a_countdown_and_then_ends(client_ua):
     offer = factories.offer(code_mode="unique", code="")
     campaign = factories.campaign(headline="Hurry", offer=offer, personal_minutes=30, show_countdown=True)
     s = shopper()
     html = render(factories.shopper_request(s))
     assert "data-personalize-countdown=" in html and "Hurry" in html
+    reveal(client_ua, s, html)
     code = OfferCode.objects.get(shopper=s)
     assert timedelta(minutes=29) < code.expires_at - timezone.now() <= timedelta(minutes=30)
     CampaignAssignment.objects.filter(campaign=campaign).update(first_seen=timezone.now() - timedelta(minutes=31))
@@ -477,3 +537,29 @@ def test_free_shipping_gap_is_a_price_and_the_nudge_hides_over_the_threshold(set
     assert "Only €9.01 away from free shipping" in render(factories.shopper_request(near), "cart")
     html = render(factories.shopper_request(over), "cart")
     assert "away from free shipping" not in html and "Only  away" not in html
+
+
+def test_a_banner_code_never_revealed_is_issued_at_checkout_and_redeemed_once():
+    from personalize.offers import OfferError, best_offer, redeem
+
+    offer = factories.offer(code_mode="unique", code="", code_prefix="WELCOME", discount_type="percent", value=10)
+    factories.campaign(headline="10% off: {code}", offer=offer)
+    product = factories.product(price=50)
+    cart = [{"product": str(product.pk), "quantity": 1, "price": "50.00"}]
+    s = shopper()
+    untouched = shopper()
+    render(factories.shopper_request(s))
+    assert not OfferCode.objects.exists()
+    assert best_offer(factories.shopper_request(untouched), cart).discount == 0  # never saw it
+    decision = best_offer(factories.shopper_request(s), cart)
+    issued = OfferCode.objects.get(shopper=s)
+    assert (decision.discount, decision.code, decision.code_id) == (Decimal("5.00"), issued.code, issued.pk)
+    assert best_offer(factories.shopper_request(s), cart).code == issued.code  # no second code
+    redeem(factories.shopper_request(s), decision, "order-1")
+    issued.refresh_from_db()
+    assert issued.used_at is not None and issued.order_ref == "order-1"
+    # Used: checkout does not mint another one by itself.
+    assert best_offer(factories.shopper_request(s), cart).discount == 0
+    assert OfferCode.objects.filter(shopper=s).count() == 1
+    with pytest.raises(OfferError):
+        redeem(factories.shopper_request(s), decision, "order-2")

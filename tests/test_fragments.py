@@ -246,3 +246,31 @@ def test_recently_viewed_as_a_fragment_is_empty_in_the_page_and_each_shoppers_ow
     assert set(ids(mine)) == {str(p.pk) for p in catalogue[3:5]}
     theirs = bob.get(f"/personalize/fragments/?f={token}").json()["fragments"][0]
     assert theirs is not None and ids(theirs) == []  # nothing viewed: empty, not a failure
+
+
+def test_with_the_shipped_process_caches_filled_fragments_stay_each_shoppers_own(catalogue, settings, cached_site):
+    """The rendered-list and candidate caches are on (LOCAL_CACHE_SECONDS as shipped): Alice's
+    filled fragments (her cart left out, her recently viewed) never come back to Bob for the
+    same tokens from the same process, nor hers to a visitor without a cookie."""
+    from personalize.conf import personalize_settings as ps
+    from personalize.models import Event
+
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "LOCAL_CACHE_SECONDS": 5}
+    alice, bob, anonymous = (Client(HTTP_USER_AGENT=BROWSER_UA) for _ in range(3))
+    alice.get(f"/cart/{catalogue[0].pk}/")
+    bob.get(f"/cart/{catalogue[1].pk}/")
+    alice_row = Shopper.objects.get(key=alice.cookies[ps.COOKIE_NAME].value.split(":")[0])
+    for product in catalogue[3:6]:
+        Event.objects.create(shopper=alice_row, kind="view", product_key=str(product.pk))
+    tokens = TOKENS.findall(alice.get("/fragment-page/").content.decode())
+    tokens += TOKENS.findall(RECENT_PAGE.render({}, factories_request()))
+    query = urlencode([("f", token) for token in tokens])
+    for _ in range(2):  # the second round is served from the process caches
+        mine = alice.get(f"/personalize/fragments/?{query}").json()["fragments"]
+        theirs = bob.get(f"/personalize/fragments/?{query}").json()["fragments"]
+        nobody = anonymous.get(f"/personalize/fragments/?{query}").json()["fragments"]
+        assert set(ids(mine[2])) == {str(p.pk) for p in catalogue[3:6]}
+        assert ids(theirs[2]) == [] and ids(nobody[2]) == []
+        assert str(catalogue[0].pk) not in ids(mine[0]) and str(catalogue[0].pk) in ids(theirs[0])
+        assert str(catalogue[1].pk) in ids(mine[0]) and str(catalogue[1].pk) not in ids(theirs[0])
+        assert ps.COOKIE_NAME not in anonymous.cookies  # a fragment request never hands out a shopper

@@ -43,15 +43,21 @@ FRAGMENT_PAGE = Template(
     "{% personalize_fragment 'recommended_for_you' limit=8 %}"
 )
 
-# Returning shopper, warm: the shopper (one lookup, with its cart); the campaign's impression is
-# one UPDATE (its assignment and the fatigue answer come from the session). The profile (every
-# list, recently viewed and the campaigns' conditions read it) is one cache read of the
-# shopper's state: no query while they have not acted since (personalize.profiles.live).
-RETURNING_PRODUCT_PAGE_QUERIES = 2
-RETURNING_HOME_PAGE_QUERIES = 2
+# Returning shopper, warm: the shopper (one lookup, with its cart); the campaign's impression
+# goes to the exposure buffer (its assignment and the fatigue answer come from the session), no
+# UPDATE per page. The profile (every list, recently viewed and the campaigns' conditions read
+# it) is one cache read of the shopper's state: no query while they have not acted since
+# (personalize.profiles.live).
+RETURNING_PRODUCT_PAGE_QUERIES = 1
+RETURNING_HOME_PAGE_QUERIES = 1
 RETURNING_CACHE_CALLS = {"get_many": 1}
 # A first-time visitor (no cookie) who sees no campaign: no query at all.
 NEW_VISITOR_QUERIES = 0
+# ...who sees a campaign with a unique-code offer: the shopper's row (the cookie's key: an INSERT
+# in its savepoint) and the profile's events query; no assignment, contact, code, cart or
+# session statement: the assignment and the fatigue contact are buffered, the code is issued
+# when clicked, revealed or used, a new row has no cart, and the session is not written.
+NEW_VISITOR_CAMPAIGN_QUERIES = 4
 # Fragments: the neutral lists read nothing per request.
 FRAGMENT_PAGE_QUERIES = 0
 
@@ -60,7 +66,8 @@ FRAGMENT_PAGE_QUERIES = 0
 def shop(settings):
     settings.PERSONALIZE = {**settings.PERSONALIZE, "LOCAL_CACHE_SECONDS": 5}  # the shipped bound
     catalogue = products(30)
-    configure(settings, items=catalogue, LOCAL_CACHE_SECONDS=5, CONSENT_REQUIRED=False)
+    # The shipped exposure buffer (written by a flush, not by the page).
+    configure(settings, items=catalogue, LOCAL_CACHE_SECONDS=5, CONSENT_REQUIRED=False, CAMPAIGN_EXPOSURE_FLUSH_SECONDS=10)
     factories.campaign("product_page", headline="On this page")
     factories.campaign("home_banner", headline="Welcome")
     return catalogue
@@ -118,32 +125,35 @@ def test_a_page_of_fragments_costs_no_query_and_no_cache_round_trip(shop, django
     assert html.count("data-personalize-fragment=") == 3 and len(ids(html)) >= 12
 
 
-def test_a_shown_unique_code_costs_no_query_on_the_next_page_until_it_is_redeemed(settings):
+def test_a_revealed_unique_code_costs_no_query_on_the_next_page_until_it_is_redeemed(settings):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from personalize.campaigns.reveal import reveal_code, spec_of
     from personalize.models import OfferCode
     from personalize.offers.codes import forget_codes
 
     settings.PERSONALIZE = {**settings.PERSONALIZE, "CONSENT_REQUIRED": False}
     offer = factories.offer(code_mode="unique", code="", code_prefix="HI")
-    factories.campaign("home_banner", headline="Your code {code}", offer=offer)
+    campaign = factories.campaign("home_banner", headline="Your code {code}", offer=offer)
     shopper = Shopper.objects.create(visits=2)
     session = factories.request().session
     banner = Template('{% load personalize %}{% personalized_content "home_banner" %}')
-    first = page(banner, shopper, session)
-    code = OfferCode.objects.get(shopper=shopper).code
-    assert code in first
+    with CaptureQueriesContext(connection) as queries:
+        first = page(banner, shopper, session)
+    assert "data-personalize-reveal" in first and not OfferCode.objects.exists()  # shown, not issued
+    assert not [q for q in queries.captured_queries if "offercode" in q["sql"].lower()], queries.captured_queries
+    code = reveal_code(shopper, spec_of(campaign.pk), session=session)  # the "get your code" link
     with CaptureQueriesContext(connection) as queries:
         again = page(banner, shopper, session)
-    assert code in again
+    assert code in again and "data-personalize-reveal" not in again
     assert not [q for q in queries.captured_queries if "offercode" in q["sql"].lower()], queries.captured_queries
-    # Redeemed (checkout forgets the session's entry): the next page asks the database again
-    # and, the code being used, shows a new one.
+    # Redeemed (checkout forgets the session's entry): the banner offers a code again, and none
+    # is minted until the shopper asks.
     OfferCode.objects.filter(code=code).update(used_at=timezone.now(), order_ref="o-1")
     forget_codes(session, [offer.pk])
     fresh = page(banner, shopper, session)
-    assert code not in fresh and OfferCode.objects.filter(shopper=shopper).count() == 2
+    assert code not in fresh and "data-personalize-reveal" in fresh and OfferCode.objects.filter(shopper=shopper).count() == 1
 
 
 @pytest.mark.parametrize(("cap", "rewritten"), [(0, False), (3, True)], ids=["uncapped", "capped"])
@@ -176,6 +186,33 @@ def test_a_first_visits_banner_looks_up_no_assignment_and_no_code_of_the_row_it_
     banner = Template('{% load personalize %}{% personalized_content "home_banner" %}')
     with CaptureQueriesContext(connection) as queries:
         html = page(banner, None)
-    assert OfferCode.objects.get().code in html
+    assert "data-personalize-reveal" in html and not OfferCode.objects.exists()
     selects = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
     assert not [sql for sql in selects if "campaignassignment" in sql or "offercode" in sql], selects
+
+
+@pytest.mark.parametrize("template", [PRODUCT_PAGE, HOME_PAGE], ids=["product", "home"])
+def test_a_first_time_visitors_page_with_an_offer_campaign_writes_only_the_shopper(
+    shop, template, django_assert_max_num_queries
+):
+    from personalize import exposures
+    from personalize.models import Campaign, CampaignAssignment, Contact, OfferCode
+
+    offer = factories.offer(code_mode="unique", code="", code_prefix="NEW")
+    Campaign.objects.update(offer=offer)
+    page(template, None, product=shop[0])  # warm: lists, cards, campaign specs
+    exposures.flush()
+    before = (CampaignAssignment.objects.count(), Contact.objects.count())
+    request = factories.request()
+    with django_assert_max_num_queries(NEW_VISITOR_CAMPAIGN_QUERIES) as queries:
+        html = template.render(Context({"request": request, "product": shop[0]}))
+    statements = [(q["sql"].split()[0], q["sql"].split('"')[1]) for q in queries.captured_queries]
+    assert [s for s in statements if s[0] not in ("SAVEPOINT", "RELEASE")] == [
+        ("INSERT", "personalize_shopper"), ("SELECT", "personalize_event")
+    ], statements
+    assert "personalize-campaign-reveal" in html and not OfferCode.objects.exists()
+    assert not request.session.modified  # a one-page visit leaves no session row
+    # Nothing lost: the buffer writes the exposure and the contact in its flush.
+    assert (CampaignAssignment.objects.count(), Contact.objects.count()) == before
+    exposures.flush()
+    assert (CampaignAssignment.objects.count(), Contact.objects.count()) == (before[0] + 1, before[1] + 1)

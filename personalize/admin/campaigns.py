@@ -148,6 +148,9 @@ class CampaignContentInline(admin.StackedInline):
     verbose_name = gettext_lazy("content (per variant and language)")
     verbose_name_plural = gettext_lazy("content (per variant and language)")
 
+    class Media:
+        js = ("personalize/admin/content_labels.js",)  # heads new forms "A · Nederlands", not "#2"
+
     def get_extra(self, request: HttpRequest, obj: Campaign | None = None, **kwargs: Any) -> int:
         missing = len(missing_languages(obj))
         return max(missing - 1, 0) if obj is None or obj.pk is None else missing  # a new campaign's first form is the min_num one

@@ -22,13 +22,14 @@ from personalize.models import PlacementRule, RecommendationReport
 from personalize.placements.attribution import performance, variant_summaries
 from personalize.placements.config import get_placement
 from personalize.placements.forms import PlacementRuleForm, PreviewForm
+from personalize.placements.lookups import describe
 from personalize.placements.pipeline import recommend_for
 
 
 @admin.register(PlacementRule)
 class PlacementRuleAdmin(admin.ModelAdmin):
     form = PlacementRuleForm
-    list_display = ("name", "placement_label", "include", "exclude", "active", "updated_at")
+    list_display = ("name", "placement_label", "include_text", "exclude_text", "active", "updated_at")
     list_filter = ("active", "placement")
     search_fields = ("name",)
     change_list_template = "admin/personalize/placementrule/change_list.html"
@@ -36,6 +37,14 @@ class PlacementRuleAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("placement"), ordering="placement")
     def placement_label(self, obj: PlacementRule) -> str:
         return obj.placement or _("every placement")
+
+    @admin.display(description=gettext_lazy("only products matching"))
+    def include_text(self, obj: PlacementRule) -> str:
+        return describe(get_adapter().get_product_model(), obj.include) or "-"
+
+    @admin.display(description=gettext_lazy("never products matching"))
+    def exclude_text(self, obj: PlacementRule) -> str:
+        return describe(get_adapter().get_product_model(), obj.exclude) or "-"
 
     def get_urls(self) -> list:
         urls = [

@@ -1,14 +1,17 @@
-"""Recording what a shopper was shown: impressions, the sticky arm, and the offer contact."""
+"""Recording what a shopper was shown: impressions, the sticky arm, and the offer contact.
+
+Nothing is written here: the exposure and the contact go to the process's buffer
+(:mod:`personalize.exposures`, flushed in one statement), and the request's state (kept in the
+session) is updated so the next page decides without a query.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
+from personalize import exposures
 from personalize.campaigns.selection import Choice, ShopperState, already_contacted
 from personalize.fatigue import record_contact
 from personalize.models import (
@@ -23,46 +26,36 @@ def record_impression(
 ) -> CampaignAssignment:
     """Count an impression (or, for the control, the exposure) and keep the arm sticky.
 
-    A new offer contact is recorded for the fatigue cap. ``state``: the request's state, kept
-    in step (and in the session) so the next request needs no query.
+    Returns the assignment as it stands after this page (unsaved for a first exposure: its row
+    is created by the next flush). A new offer contact is recorded for the fatigue cap.
+    ``state``: the request's state, kept in step (and in the session) so the next request
+    needs no query.
     """
     now = now or timezone.now()
     spec = choice.spec
     shown = 0 if choice.is_control else 1
     new_contact = spec.offer is not None and not choice.is_control and not already_contacted(spec, choice.assignment, now)
     assignment = choice.assignment
+    reset = False
     if assignment is None:
-        try:
-            with transaction.atomic():
-                assignment = CampaignAssignment.objects.create(
-                    campaign_id=spec.id,
-                    shopper=shopper,
-                    arm=choice.arm,
-                    first_seen=now,
-                    last_seen=now,
-                    impressions=shown,
-                    window_start=now,
-                    window_impressions=shown,
-                )
-        except IntegrityError:  # a concurrent request of the same shopper created it
-            assignment = CampaignAssignment.objects.get(campaign_id=spec.id, shopper=shopper)
-            choice.assignment = assignment
-            return record_impression(shopper, choice, now, state=state)
+        assignment = CampaignAssignment(
+            campaign_id=spec.id, shopper=shopper, arm=choice.arm, first_seen=now, last_seen=now,
+            impressions=shown, window_start=now, window_impressions=shown,
+        )
+        choice.assignment = assignment
     else:
-        # F() keeps concurrent requests' counts right in the database; the object in memory
-        # gets the expected values without reading the row back.
-        fields: dict[str, Any] = {"last_seen": now, "impressions": F("impressions") + shown}
-        if spec.frequency_hours and assignment.window_start <= now - timedelta(hours=spec.frequency_hours):
-            fields.update(window_start=now, window_impressions=shown)
+        reset = bool(spec.frequency_hours) and assignment.window_start <= now - timedelta(hours=spec.frequency_hours)
+        if reset:
             assignment.window_start, assignment.window_impressions = now, shown
         else:
-            fields["window_impressions"] = F("window_impressions") + shown
             assignment.window_impressions += shown
-        CampaignAssignment.objects.filter(pk=assignment.pk).update(**fields)
         assignment.last_seen = now
         assignment.impressions += shown
+    exposures.record_exposure(
+        spec.id, shopper.pk, assignment.arm, now, shown=shown, window_start=assignment.window_start, window_reset=reset
+    )
     if new_contact:
-        record_contact(shopper, Contact.Channel.ONSITE, spec.source)
+        record_contact(shopper, Contact.Channel.ONSITE, spec.source, buffered=True)
     if state is not None:
         if new_contact:
             state.contacted()

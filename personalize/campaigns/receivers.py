@@ -1,4 +1,4 @@
-"""Campaign receivers: cache invalidation (connected on import).
+"""Campaign receivers: cache invalidation and the exposure buffer's flush (connected on import).
 
 Purchases are not attributed here: the one rule in ``personalize.attribution`` is computed when a
 report asks, and a campaign's lift is measured over its arms' purchases (``campaigns.stats``).
@@ -6,9 +6,13 @@ report asks, and a campaign's lift is measured over its arms' purchases (``campa
 
 from __future__ import annotations
 
+import atexit
 from typing import Any
 
+from django.core.signals import request_finished
 from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from personalize import exposures
 
 from personalize.campaigns.specs import invalidate
 from personalize.models import (
@@ -32,3 +36,8 @@ def _segment_changed(sender: Any, **kwargs: Any) -> None:
 # Segments' slugs and active flags are part of the cached campaigns.
 post_save.connect(_segment_changed, sender=Segment, dispatch_uid="personalize.campaigns.invalidate.segment")
 post_delete.connect(_segment_changed, sender=Segment, dispatch_uid="personalize.campaigns.invalidate.segment_del")
+
+# The exposure buffer (personalize/exposures.py): flushed after a response once it is old
+# enough, and when the process exits gracefully.
+request_finished.connect(exposures.flush_if_due, dispatch_uid="personalize.campaigns.flush_exposures")
+atexit.register(exposures.flush)

@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from scipy import stats as sps
 
+from personalize import exposures
 from personalize.conf import personalize_settings as ps
 from personalize.holdout import in_holdout
 from personalize.models import CONTROL, Campaign, CampaignAssignment, Event, EventKind, Shopper
@@ -338,6 +339,7 @@ def campaign_results(campaign: Campaign) -> Results:
     No comparison (and a ``missing`` sentence saying why) when the campaign has no control share
     or an arm has fewer than two shoppers: a lift computed on nothing would look like a result.
     """
+    exposures.flush()  # this process's buffered exposures count too (other processes' within seconds)
     arms: dict[str, ArmResult] = {}
     rows = [
         (arm_name, impressions or 0, clicks or 0, int(count or 0), float(total or 0))

@@ -4,7 +4,15 @@ browser is. ``request.shopper`` is set by :class:`personalize.middleware.Persona
 from personalize.identity.agent import detect_country, detect_device, is_bot
 from personalize.identity.consent import has_consent, set_consent
 from personalize.identity.merge import attach_user, merge_shoppers
-from personalize.identity.resolution import ensure_shopper, get_shopper, read_cookie_key, set_cookie, shopper_for, touch
+from personalize.identity.resolution import (
+    ensure_shopper,
+    get_shopper,
+    is_new,
+    read_cookie_key,
+    set_cookie,
+    shopper_for,
+    touch,
+)
 
 __all__ = [
     "attach_user",
@@ -14,6 +22,7 @@ __all__ = [
     "get_shopper",
     "has_consent",
     "is_bot",
+    "is_new",
     "merge_shoppers",
     "read_cookie_key",
     "set_consent",

@@ -133,9 +133,19 @@ def ensure_shopper(request: HttpRequest) -> Shopper | None:
         if existing is None:
             raise
         shopper = existing
+    else:
+        # A row made just now has no cart: reading ``shopper.cart`` costs no query (a cart
+        # created later in the request sets this cache itself).
+        Shopper.cart.related.set_cached_value(shopper, None)
     request._personalize_shopper = shopper
     request._personalize_set_cookie = True
     return shopper
+
+
+def is_new(request: HttpRequest) -> bool:
+    """Whether this request created the shopper's row (a first visit): it has no assignments,
+    codes, contacts or cart to look up, and a one-page visit need not write the session."""
+    return bool(getattr(request, "_personalize_set_cookie", False))
 
 
 def touch(shopper: Shopper) -> None:

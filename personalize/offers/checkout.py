@@ -1,8 +1,10 @@
 """What discount a checkout applies, and using it once: the store-facing offers API.
 
 ``best_offer(request, cart_lines, code=...)`` looks at the code the shopper typed (or the one an
-email link left in the session), the unique codes issued to the shopper, and the shared-code
-offers of campaigns the shopper saw, and returns the best :class:`OfferDecision` with the reason.
+email link left in the session), the unique codes issued to the shopper, and the offers of
+campaigns the shopper saw, and returns the best :class:`OfferDecision` with the reason. A seen
+campaign's unique code that was never clicked or revealed is issued here, when it wins (codes
+are issued when used, not when shown).
 ``redeem(request, decision, order_ref)`` then uses it, inside the transaction that creates the
 order: a single-use code is claimed by a conditional ``UPDATE ... WHERE used_at IS NULL``, so of
 two concurrent checkouts exactly one wins and the other gets :class:`OfferError`.
@@ -21,13 +23,12 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from personalize import exposures
 from personalize.adapters import get_adapter
-from personalize.caching.breaker import throttle_cache
 from personalize.conf import personalize_settings as ps
 from personalize.events import TrackingError, clean_lines
 from personalize.holdout import in_holdout
 from personalize.identity import ensure_shopper, get_shopper
-from personalize.identity.agent import client_network
 from personalize.identity.consent import account_shopper
 from personalize.models import (
     CONTROL,
@@ -41,7 +42,8 @@ from personalize.models import (
     canonical_email,
     normalize_code,
 )
-from personalize.offers.codes import forget_codes
+from personalize.offers.attempts import count_failed_attempt, too_many_attempts
+from personalize.offers.codes import forget_codes, issue_code
 from personalize.offers.customers import (
     check_first_order,
     check_uses,
@@ -82,6 +84,9 @@ class _Candidate:
     code: str = ""
     campaign: Campaign | None = None
     code_id: int | None = None
+    # A unique-code campaign the shopper saw but whose code was never issued: issued if it wins.
+    pending: bool = False
+    expires_at: Any = None
 
 
 def _money(value: Decimal) -> str:
@@ -192,14 +197,16 @@ def campaign_of(source: str) -> Campaign | None:
 def _shown(campaign: Campaign, shopper: Shopper) -> bool:
     """Whether the shopper has seen the campaign that issued a code.
 
-    Deferred placements (the exit-intent pop-up) issue their code when the page renders but are
-    counted only when they open; until then their code must not apply by itself at checkout.
-    Typing the code still works.
+    Deferred placements (the exit-intent pop-up) are counted only when they open; a code of one
+    (issued before codes waited for their reveal, or revealed in it) applies by itself only
+    once it was seen. Typing the code still works.
     """
     if campaign.placement != Placement.EXIT_INTENT:
         return True
+    # A click or a code revealed in the pop-up is seen too (its impression may still be in a
+    # worker's exposure buffer).
     return CampaignAssignment.objects.filter(
-        Q(shopper=shopper) | Q(shopper__merged_into=shopper), campaign=campaign, impressions__gt=0
+        Q(shopper=shopper) | Q(shopper__merged_into=shopper), Q(impressions__gt=0) | Q(clicks__gt=0), campaign=campaign
     ).exclude(arm=CONTROL).exists()
 
 
@@ -224,22 +231,49 @@ def _automatic_candidates(shopper: Shopper, now, email: str = "") -> list[_Candi
     since = now - timedelta(hours=ps.ATTRIBUTION_WINDOW_HOURS)
     seen = (
         CampaignAssignment.objects.select_related("campaign__offer")
-        .filter(shopper=shopper, impressions__gt=0, last_seen__gte=since, campaign__offer__code_mode=Offer.CodeMode.SHARED)
+        .filter(shopper=shopper, impressions__gt=0, last_seen__gte=since, campaign__offer__isnull=False)
         .exclude(arm=CONTROL)
     )
+    held = _held_offers(shopper, {a.campaign.offer_id for a in seen if a.campaign.offer.is_unique_codes})
     for assignment in seen:
         campaign = assignment.campaign
         offer = campaign.offer
-        if campaign.personal_minutes and now >= assignment.first_seen + timedelta(minutes=campaign.personal_minutes):
-            continue  # the shopper's time-limited offer has run out
-        if not offer.is_valid_at(now):
-            continue
+        deadline = None
+        if campaign.personal_minutes:
+            deadline = assignment.first_seen + timedelta(minutes=campaign.personal_minutes)
+            if now >= deadline:
+                continue  # the shopper's time-limited offer has run out
+        if not offer.is_valid_at(now) or offer.pk in held:
+            continue  # ended, or its unique code was issued (a candidate above, or used)
         try:
             check_uses(offer, shopper, email)
         except OfferError:
             continue
-        candidates.append(_Candidate(offer=offer, code=offer.code, campaign=campaign))
+        if offer.is_unique_codes:
+            candidates.append(_Candidate(offer=offer, campaign=campaign, pending=True, expires_at=deadline))
+        else:
+            candidates.append(_Candidate(offer=offer, code=offer.code, campaign=campaign))
     return candidates
+
+
+def _held_offers(shopper: Shopper, offer_ids: set[int]) -> set[int]:
+    """Which of these unique-code offers the shopper already has a code of (used or not)."""
+    if not offer_ids:
+        return set()
+    return set(
+        OfferCode.objects.filter(Q(shopper=shopper) | Q(shopper__merged_into=shopper), offer_id__in=offer_ids)
+        .values_list("offer_id", flat=True)
+    )
+
+
+def _issue_pending(candidate: _Candidate, decision: OfferDecision, shopper: Shopper, request: Any) -> None:
+    """The winning offer is a seen campaign's unique code not issued yet: issue it now (its use)."""
+    code = issue_code(
+        candidate.offer, shopper, source=candidate.campaign.source if candidate.campaign else "",
+        expires_at=candidate.expires_at, session=getattr(request, "session", None),
+    )
+    decision.code = code
+    decision.code_id = OfferCode.objects.filter(code=code).values_list("pk", flat=True).first()
 
 
 def _decide(candidate: _Candidate, lines: list[dict[str, Any]], shipping: Decimal) -> tuple[Decimal, OfferDecision]:
@@ -298,8 +332,10 @@ def best_offer(
                 error = exc.message
                 count_failed_attempt(request, owner)
     if shopper is not None and shopper.pk is not None:
+        exposures.flush()  # this process's banner exposures: what the shopper saw is read below
         candidates.extend(_automatic_candidates(shopper, now, email))
     best: tuple[Decimal, OfferDecision] | None = None
+    winner: _Candidate | None = None
     seen: set[tuple[int, str]] = set()
     for candidate in candidates:
         if (candidate.offer.pk, candidate.code) in seen:
@@ -313,38 +349,15 @@ def best_offer(
                 error = exc.message
             continue
         if best is None or worth > best[0]:
-            best = (worth, decision)
+            best, winner = (worth, decision), candidate
     if best is None:
         return OfferDecision(reason=_("No offer applies to this cart."), error=error)
     decision = best[1]
+    if winner is not None and winner.pending and decision.applies:
+        _issue_pending(winner, decision, shopper, request)
     if error and normalize_code(typed) != decision.code:
         decision.error = error
     return decision
-
-
-def _attempt_keys(request: Any, shopper: Shopper | None) -> list[str]:
-    """Who is guessing: the shopper (cookie or account) and the client's network."""
-    keys = [f"personalize:code_attempts:shopper:{shopper.key}"] if shopper is not None else []
-    network = client_network(request) if request is not None else ""
-    if network:
-        keys.append(f"personalize:code_attempts:net:{network}")
-    return keys
-
-
-def too_many_attempts(request: Any, shopper: Shopper | None) -> bool:
-    """Whether this shopper or address failed ``CODE_ATTEMPTS_PER_HOUR`` codes this hour."""
-    limit = ps.CODE_ATTEMPTS_PER_HOUR
-    if not limit:
-        return False
-    counts = throttle_cache().get_many(_attempt_keys(request, shopper))
-    return any(int(value or 0) >= limit for value in counts.values())
-
-
-def count_failed_attempt(request: Any, shopper: Shopper | None) -> None:
-    store = throttle_cache()  # in-process counts while the shared cache is down
-    for key in _attempt_keys(request, shopper):
-        if not store.add(key, 1, 3600):
-            store.incr(key)
 
 
 def _session_code_key() -> str:

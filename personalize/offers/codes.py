@@ -2,7 +2,9 @@
 
 :func:`issue_code` is what campaigns and lifecycle emails call to put a code in front of a
 shopper; codes issued to a shopper are applied at checkout without typing them
-(:mod:`personalize.offers`).
+(:mod:`personalize.offers`). A campaign issues a unique code when the shopper clicks it or
+reveals the code, or at checkout; its banner only shows a code the session already holds
+(:func:`shown_code`).
 """
 
 from __future__ import annotations
@@ -63,6 +65,14 @@ def _remembered(session: Any, offer: Offer, shopper: Shopper) -> str | None:
     if checked + ps.CAMPAIGN_STATE_SECONDS <= now or (expires is not None and expires <= now):
         return None
     return str(code)
+
+
+def shown_code(session: Any, offer: Offer, shopper: Shopper) -> str:
+    """The unique code this session already showed or revealed for ``offer`` ("" if none): a
+    page asks the session only; the database is asked when the code is revealed or used."""
+    if shopper is None or shopper.pk is None:
+        return ""
+    return _remembered(session, offer, shopper) or ""
 
 
 def _remember(session: Any, offer: Offer, shopper: Shopper, code: str, expires: datetime | None) -> None:

@@ -59,7 +59,7 @@ def _select_sql(alias: str, with_since: bool, known: int, limit: int) -> str:
     meta = Event._meta
 
     def column(name: str) -> str:
-        return quote(meta.get_field(name).column)
+        return f"{quote(meta.db_table)}.{quote(meta.get_field(name).column)}"
 
     kind = column("kind")
     where = [f"{column('shopper')} = %s", f"{kind} IN ({', '.join(['%s'] * len(PROFILE_KINDS))})"]

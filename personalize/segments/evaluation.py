@@ -16,7 +16,7 @@ from typing import Any
 from personalize.caching import VersionedMemo
 from personalize.conf import personalize_settings as ps
 from personalize.events import request_context
-from personalize.identity import get_shopper, has_consent
+from personalize.identity import get_shopper, has_consent, is_new
 from personalize.models import Cart, Segment, SegmentMembership, SegmentRule
 from personalize.segments.context import SegmentContext, store_now
 from personalize.segments.rules import Rule, build_rule
@@ -223,7 +223,9 @@ def _segments_for(request: Any) -> frozenset[str]:
         ):
             return frozenset(stored.get("slugs", ()))
     result = evaluate_all(shopper, request)
-    if session is not None:
+    if session is not None and shopper is not None and shopper.pk is not None and not is_new(request):
+        # Not for a first visit (no row yet, or one this request made: the next page's
+        # fingerprint differs anyway): a one-page visit writes no session row.
         session[SESSION_KEY] = {"fp": fingerprint, "at": time.time(), "slugs": sorted(result)}
     return result
 

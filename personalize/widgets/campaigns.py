@@ -8,7 +8,9 @@ from typing import Any
 from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.safestring import SafeString
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from personalize import signing
 from personalize.adapters import get_adapter
@@ -16,9 +18,9 @@ from personalize.campaigns.content import fill_placeholders, free_shipping_gap, 
 from personalize.campaigns.impressions import record_impression
 from personalize.campaigns.selection import choose, request_state
 from personalize.holdout import in_holdout
-from personalize.identity import ensure_shopper, get_shopper
+from personalize.identity import ensure_shopper, get_shopper, is_new
 from personalize.models import Cart, Placement
-from personalize.offers.codes import issue_code
+from personalize.offers.codes import shown_code
 from personalize.pricing import format_price
 from personalize.widgets.render import current_product_key, render_widget
 
@@ -41,6 +43,35 @@ def seen_url(campaign_id: int, arm: str) -> str:
         return reverse("personalize:campaign_seen", args=[token])
     except NoReverseMatch:
         return ""
+
+
+def code_url(campaign_id: int, arm: str) -> str:
+    """The signed "get your code" link: issues the shopper's unique code when followed."""
+    token = signing.sign("campaign_code", [campaign_id, arm])
+    try:
+        return reverse("personalize:campaign_code", args=[token])
+    except NoReverseMatch:
+        return ""
+
+
+# Stands in for {code} until the text is escaped; then becomes the "get your code" link.
+REVEAL = "\x01"
+
+
+def reveal_link(url: str) -> SafeString:
+    return format_html(
+        '<a class="personalize-campaign-reveal" href="{}" data-personalize-reveal rel="nofollow">{}</a>',
+        url, _("Get your code"),
+    )
+
+
+def with_reveal(text: str, url: str) -> str | SafeString:
+    """Marketer text whose {code} is not issued yet: escaped, with the reveal link in its place."""
+    if REVEAL not in text:
+        return text
+    if not url:
+        return text.replace(REVEAL, "")
+    return mark_safe(str(reveal_link(url)).join(escape(part) for part in text.split(REVEAL)))
 
 
 def first_name(request: Any) -> str:
@@ -75,6 +106,8 @@ def personalized_content(context: Any, placement: str) -> SafeString:
     """The best eligible campaign for ``placement``; records the impression. Renders "" if none.
 
     Exit-intent campaigns are counted when they open (``seen_url``), not when the page renders.
+    A unique code is not issued here: the content shows a signed "get your code" link
+    (:func:`code_url`) until the shopper clicks, reveals or uses it.
     """
 
     def build() -> dict[str, Any]:
@@ -83,16 +116,18 @@ def personalized_content(context: Any, placement: str) -> SafeString:
         choice = choose(request, placement, product_key=current_product_key(context))
         if choice is None:
             return {"campaign": None}
-        # A first visit's row is created just now: it has no assignment and no code yet, so
-        # neither is looked up (a concurrent first request's row: record_impression copes).
-        created = get_shopper(request).pk is None
         shopper = ensure_shopper(request)
         if shopper is None:  # a bot: nothing to show, nothing to count
             return {"campaign": None}
         state = request_state(request)
         state.shopper = shopper  # saved now (a new visitor's row was just created)
-        if created and state.assignments is None:
-            state.assignments = {}
+        if is_new(request):
+            # A first visit's row was created by this request (here or by track()): it has no
+            # assignment, code or contact to look up, and its state is not kept in the session
+            # (a one-page visit leaves no session row; the exposure is in the buffer).
+            if state.assignments is None:
+                state.assignments = {}
+            state.session = None
         spec, content = choice.spec, choice.content
         if spec.offer is not None and placement in CART_PLACEMENTS and not cart_items(request, shopper):
             return {"campaign": None}  # "€5 off your cart" to an empty cart breaks the promise
@@ -113,31 +148,36 @@ def personalized_content(context: Any, placement: str) -> SafeString:
                 return {"campaign": None}
             first_seen = assignment.first_seen
         deadline = spec.deadline(first_seen)
-        code = ""
+        code, reveal = "", ""
         if spec.offer is not None:
-            personal_end = deadline if spec.personal_minutes else None
-            code = issue_code(
-                spec.offer, shopper, source=spec.source, expires_at=personal_end,
-                session=getattr(request, "session", None), fresh=created,
-            )
+            if spec.offer.is_unique_codes:
+                # Issued when clicked, revealed or used at checkout; shown here once the session has it.
+                code = shown_code(getattr(request, "session", None), spec.offer, shopper)
+                reveal = "" if code else code_url(spec.id, choice.arm)
+            else:
+                code = spec.offer.code
         values = {
             "first_name": first_name(request),
-            "code": code,
+            "code": code or (REVEAL if reveal else ""),
             "offer": spec.offer.describe() if spec.offer is not None else "",
             "free_shipping_gap": format_price(gap) if gap is not None else "",
         }
+        text = fill_placeholders(content.text, values)
         return {
             "campaign": spec,
             "placement": placement,
             "variant": choice.arm,
-            "headline": fill_placeholders(content.headline, values),
-            "text": fill_placeholders(content.text, values),
+            "headline": fill_placeholders(content.headline, values).replace(REVEAL, ""),
+            "text": with_reveal(text, reveal),
             "image_url": content.image_url,
             "image_alt": content.image_alt,
             "cta_label": content.cta_label,
             "click_url": click_url(spec.id, choice.arm, content.link) if content.link else "",
             "deadline": deadline if spec.show_countdown else None,
             "code": code,
+            # The "get your code" link, unless the text already carries it in place of {code}.
+            "code_url": reveal if REVEAL not in text else "",
+            "reveal": bool(reveal),
             "offer_text": values["offer"],
             "language": content.language,
             "seen_url": seen,

@@ -1,4 +1,4 @@
-/* django-personalize: countdowns of limited-time offers and the exit-intent pop-up. */
+/* django-personalize: countdowns of limited-time offers, the exit-intent pop-up, "get your code" links. */
 (function () {
   "use strict";
   if (window.personalizeCampaigns) return;
@@ -50,7 +50,28 @@
     document.addEventListener("mouseout", show);
   }
 
-  function start() { countdowns(); exitIntent(); }
+  // A unique code is issued when asked for: the link posts, the answer replaces it. Without
+  // script (or on failure) the link itself is followed and the page shows the code.
+  function reveals() {
+    document.addEventListener("click", function (event) {
+      var link = event.target.closest && event.target.closest("[data-personalize-reveal]");
+      if (!link || !window.fetch) return;
+      event.preventDefault();
+      fetch(link.href, { method: "POST", credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (data) {
+          var code = document.createElement("strong");
+          code.className = "personalize-campaign-code-value";
+          code.textContent = data.code;
+          document.querySelectorAll("[data-personalize-reveal]").forEach(function (other) {
+            if (other.href === link.href) other.replaceWith(code.cloneNode(true));
+          });
+        })
+        .catch(function () { window.location.href = link.href; });
+    });
+  }
+
+  function start() { countdowns(); exitIntent(); reveals(); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();

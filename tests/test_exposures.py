@@ -1,0 +1,194 @@
+"""The exposure buffer (personalize/exposures.py): pages count campaign exposures and offer
+contacts in the process; one flush writes them in one statement, exactly once, and two workers'
+counts add up. Results, clicks and checkout still see every exposed shopper."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.db import DatabaseError, connection
+from django.template import Context, Template
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from personalize import exposures
+from personalize.campaigns.reveal import record_click
+from personalize.campaigns.stats import campaign_results
+from personalize.fatigue import may_contact
+from personalize.models import CampaignAssignment, Contact, Shopper
+from tests import factories
+from tests.placements_helpers import shopper_request
+
+pytestmark = pytest.mark.django_db
+
+BANNER = Template('{% load personalize %}{% personalized_content "home_banner" %}')
+
+
+@pytest.fixture(autouse=True)
+def buffered(settings):
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "CAMPAIGN_EXPOSURE_FLUSH_SECONDS": 60}
+
+
+def show(shopper: Shopper, session=None) -> str:
+    request = shopper_request(shopper)
+    if session is not None:
+        request.session = session
+    return BANNER.render(Context({"request": request}))
+
+
+def test_pages_write_no_assignment_and_one_flush_writes_them_in_one_statement_exactly_once():
+    campaign = factories.campaign("home_banner", headline="Hello")
+    shoppers = [Shopper.objects.create() for _ in range(5)]
+    session = factories.request().session
+    for shopper in shoppers:
+        with CaptureQueriesContext(connection) as queries:
+            assert "Hello" in show(shopper)
+        writes = [q for q in queries.captured_queries if q["sql"].startswith(("INSERT", "UPDATE"))]
+        assert not writes, writes
+    show(shoppers[0], session)
+    show(shoppers[0], session)  # the same shopper twice more: one entry, counted 3 times
+    assert not CampaignAssignment.objects.exists()
+    with CaptureQueriesContext(connection) as queries:
+        assert exposures.flush() == 5
+    upserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT INTO") and "campaignassignment" in q["sql"]]
+    assert len(upserts) == 1  # one statement for every shopper
+    rows = dict(CampaignAssignment.objects.filter(campaign=campaign).values_list("shopper_id", "impressions"))
+    assert rows == {s.pk: (3 if s == shoppers[0] else 1) for s in shoppers}
+    assert exposures.flush() == 0  # flushed exactly once
+    assert sum(CampaignAssignment.objects.values_list("impressions", flat=True)) == 7
+
+
+def test_two_workers_buffers_add_up_without_double_counting():
+    campaign = factories.campaign("home_banner", headline="Hello")
+    shopper = Shopper.objects.create()
+    now = timezone.now()
+    one, two = exposures.Buffer(), exposures.Buffer()
+    for _ in range(3):
+        one.add_exposure(campaign.pk, shopper.pk, "A", now, shown=1)
+    two.add_exposure(campaign.pk, shopper.pk, "A", now - timedelta(minutes=5), shown=1)
+    two.add_exposure(campaign.pk, shopper.pk, "A", now + timedelta(seconds=1), shown=1)
+    exposures.flush(one)
+    exposures.flush(two)
+    exposures.flush(one)
+    exposures.flush(two)  # again: nothing left to write
+    row = CampaignAssignment.objects.get(campaign=campaign, shopper=shopper)
+    assert row.impressions == 5 and row.window_impressions == 5
+    assert row.first_seen == now - timedelta(minutes=5) and row.last_seen == now + timedelta(seconds=1)
+
+
+def test_an_existing_assignment_keeps_its_arm_and_clicks_and_a_reset_window_replaces_the_old_one():
+    campaign = factories.campaign("home_banner", headline="Hello", frequency_cap=3, frequency_hours=24)
+    shopper = Shopper.objects.create()
+    old = timezone.now() - timedelta(days=2)
+    CampaignAssignment.objects.create(
+        campaign=campaign, shopper=shopper, arm="B", impressions=4, clicks=2, first_seen=old, last_seen=old,
+        window_start=old, window_impressions=3,
+    )
+    now = timezone.now()
+    buffer = exposures.Buffer()
+    buffer.add_exposure(campaign.pk, shopper.pk, "A", now, shown=1, window_reset=True)
+    exposures.flush(buffer)
+    row = CampaignAssignment.objects.get()
+    assert (row.arm, row.impressions, row.clicks, row.first_seen) == ("B", 5, 2, old)
+    assert (row.window_start, row.window_impressions) == (now, 1)
+
+
+def test_results_count_every_exposed_shopper_control_included():
+    campaign = factories.campaign("home_banner", headline="Hello", control_percent=50)
+    shoppers = [Shopper.objects.create() for _ in range(30)]
+    for shopper in shoppers:
+        show(shopper)
+    assert not CampaignAssignment.objects.exists()  # all in the buffer
+    results = campaign_results(campaign)  # flushes this process's buffer first
+    by_arm = {arm.arm: arm for arm in results.arms}
+    assert sum(arm.shoppers for arm in results.arms) == 30
+    assert by_arm["control"].shoppers > 0 and by_arm["control"].impressions == 0
+    assert by_arm["A"].impressions == by_arm["A"].shoppers == 30 - by_arm["control"].shoppers
+
+
+def test_the_buffer_is_flushed_after_a_request_once_it_is_old_enough(client):
+    factories.campaign("home_banner", headline="Hello")
+    show(Shopper.objects.create())
+    client.get("/no-such-page/")  # any request's end (request_finished)
+    assert not CampaignAssignment.objects.exists()  # 60 s not reached
+    exposures.BUFFER.oldest -= 61
+    client.get("/no-such-page/")
+    assert CampaignAssignment.objects.count() == 1 and len(exposures.BUFFER) == 0
+
+
+def test_a_full_buffer_flushes_itself(settings):
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "CAMPAIGN_EXPOSURE_BUFFER_MAX": 3}
+    factories.campaign("home_banner", headline="Hello")
+    for _ in range(3):
+        show(Shopper.objects.create())
+    assert CampaignAssignment.objects.count() == 3 and len(exposures.BUFFER) == 0
+
+
+def test_a_failed_flush_keeps_its_entries_for_the_next_one():
+    factories.campaign("home_banner", headline="Hello")
+    show(Shopper.objects.create())
+    with mock.patch.object(exposures, "upsert", side_effect=DatabaseError("down")):
+        assert exposures.flush() == 0
+    assert len(exposures.BUFFER) == 1
+    assert exposures.flush() == 1 and CampaignAssignment.objects.get().impressions == 1
+
+
+def test_a_loss_is_bounded_by_twice_the_maximum(settings):
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "CAMPAIGN_EXPOSURE_BUFFER_MAX": 2}
+    buffer = exposures.Buffer()
+    now = timezone.now()
+    entries = [exposures.Exposure(1, pk, "A", now, now, impressions=1) for pk in range(10)]
+    buffer.put_back(entries, [])
+    assert len(buffer.exposures) == 4 and buffer.dropped == 6
+
+
+def test_an_erased_shopper_exposure_is_dropped_not_an_error():
+    factories.campaign("home_banner", headline="Hello")
+    gone, kept = Shopper.objects.create(), Shopper.objects.create()
+    show(gone)
+    show(kept)
+    gone.delete()
+    assert exposures.flush() == 1
+    assert list(CampaignAssignment.objects.values_list("shopper_id", flat=True)) == [kept.pk]
+
+
+def test_the_offer_contact_is_buffered_and_the_fatigue_cap_sees_it_before_the_flush():
+    offer = factories.offer(code_mode="shared", code="HELLO")
+    factories.campaign("home_banner", headline="Hello", offer=offer)
+    shopper = Shopper.objects.create()
+    assert "Hello" in show(shopper)
+    assert not Contact.objects.exists() and not may_contact(shopper)
+    exposures.flush()
+    assert Contact.objects.filter(shopper=shopper, channel="onsite").count() == 1 and not may_contact(shopper)
+
+
+def test_a_click_before_another_workers_flush_creates_the_assignment_and_the_impression_follows():
+    campaign = factories.campaign("home_banner", headline="Hello", control_percent=0)
+    shopper = Shopper.objects.create()
+    other_worker = exposures.Buffer()
+    other_worker.add_exposure(campaign.pk, shopper.pk, "A", timezone.now(), shown=1)
+    assert record_click(shopper, campaign.pk, "A")
+    assert not record_click(Shopper.objects.create(), campaign.pk, "control")  # not that shopper's arm
+    row = CampaignAssignment.objects.get()
+    assert (row.impressions, row.clicks) == (0, 1)
+    exposures.flush(other_worker)
+    row.refresh_from_db()
+    assert (row.arm, row.impressions, row.clicks) == ("A", 1, 1)
+
+
+def test_checkout_sees_a_banner_exposure_still_in_the_buffer():
+    from decimal import Decimal
+
+    from personalize.models import OfferCode
+    from personalize.offers import best_offer
+
+    offer = factories.offer(code_mode="unique", code="", code_prefix="NEW", discount_type="percent", value=10)
+    factories.campaign("home_banner", headline="10% off", offer=offer)
+    product = factories.product(price=20)
+    shopper = Shopper.objects.create()
+    show(shopper)
+    assert not CampaignAssignment.objects.exists()
+    decision = best_offer(shopper_request(shopper), [{"product": str(product.pk), "quantity": 1, "price": "20.00"}])
+    assert decision.discount == Decimal("2.00") and decision.code == OfferCode.objects.get(shopper=shopper).code
