@@ -1,13 +1,13 @@
 """The beacon endpoint against the database's own insert speed, in one run.
 
 Creates a throw-away test database (PostgreSQL with ``DATABASE_URL``, else SQLite in memory), a
-catalogue and ``--shoppers`` browsers, then in alternating rounds (ABAB, so machine noise hits
-both sides):
+catalogue and ``--shoppers`` browsers, then per round, in blocks of ``--block`` batches taking
+turns (ABBA, so machine noise hits both sides):
 
 - **API**: batches of ``--size`` events with client ids posted through the full Django stack
   (middleware, origin check, throttle disabled, validation, key lookup, insert, receivers);
-- **bulk20**: ``Event.objects.bulk_create`` of the same rows in batches of ``--size``, one
-  transaction each (the baseline of issue 11);
+- **bulk20**: ``Event.objects.bulk_create`` of the same rows (the round's batches, each row with
+  a client id of its own) in batches of ``--size``, one transaction each (the baseline of issue 11);
 - **COPY** (PostgreSQL): the same rows in one ``COPY``.
 
 Every acknowledged API event must be stored exactly once (counted by client id). Ends with::
@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=300, help="batches per side and round")
     parser.add_argument("--size", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--block", type=int, default=10, help="batches per side in turn (ABBA)")
     parser.add_argument("--products", type=int, default=500)
     parser.add_argument("--shoppers", type=int, default=20)
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the N costliest functions of the API side (cProfile)")
@@ -89,39 +90,62 @@ def main() -> None:
                 client.post("/personalize/api/events/", json.dumps({"events": events()}), content_type="application/json")
             shoppers = list(Shopper.objects.all())
             Event.objects.all().delete()
-            api_time = bulk_time = 0.0
+            api_time = bulk_time = api_cpu = bulk_cpu = 0.0
             latencies: list[float] = []
             acknowledged: set[str] = set()
             bulk_rows = 0
-            for _round in range(args.rounds):
-                bodies = [events() for _ in range(args.batches)]
-                profiler = cProfile.Profile() if args.profile else None
+            profiler = cProfile.Profile() if args.profile else None
+
+            def post_block(block: list[int], bodies: list[list[dict]], payloads: list[str]) -> None:
+                nonlocal api_time, api_cpu
                 if profiler is not None:
                     profiler.enable()
-                t0 = time.perf_counter()
-                for i, batch in enumerate(bodies):
+                t0, c0 = time.perf_counter(), time.process_time()
+                for i in block:
                     s = time.perf_counter()
-                    answer = clients[i % len(clients)].post(
-                        "/personalize/api/events/", json.dumps({"events": batch}), content_type="application/json"
-                    )
+                    answer = clients[i % len(clients)].post("/personalize/api/events/", payloads[i], content_type="application/json")
                     latencies.append(time.perf_counter() - s)
-                    if answer.status_code == 202 and answer.json().get("accepted") == len(batch):
-                        acknowledged.update(e["id"] for e in batch)
+                    if answer.status_code == 202 and answer.json().get("accepted") == len(bodies[i]):
+                        acknowledged.update(e["id"] for e in bodies[i])
                 api_time += time.perf_counter() - t0
+                api_cpu += time.process_time() - c0
                 if profiler is not None:
                     profiler.disable()
-                    pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(os.environ.get("BENCH_FILTER", ""), args.profile)
+
+            def bulk_block(block: list[int], rows: list[list]) -> None:
+                nonlocal bulk_time, bulk_cpu, bulk_rows
+                t0, c0 = time.perf_counter(), time.process_time()
+                for i in block:
+                    with transaction.atomic():
+                        Event.objects.bulk_create(rows[i])
+                bulk_time += time.perf_counter() - t0
+                bulk_cpu += time.process_time() - c0
+                bulk_rows += sum(len(rows[i]) for i in block)
+
+            for _round in range(args.rounds):
+                bodies = [events() for _ in range(args.batches)]
+                # Encoding the body is the browser's work, not the server's: done before timing.
+                payloads = [json.dumps({"events": batch}) for batch in bodies]
+                # The same rows the API is sent (kind, product, context, a client id of their own:
+                # the unique index costs both sides alike), built before timing.
                 rows = [
                     [Event(shopper=shoppers[i % len(shoppers)], kind=e["kind"], product_key=e["product"],
-                           context={"placement": e["placement"], "source": "beacon"}) for e in batch]
-                    for i, batch in enumerate(events() for _ in range(args.batches))
+                           context={"source": "beacon", "placement": e["placement"]}, client_id=uuid.uuid4().hex)
+                     for e in batch]
+                    for i, batch in enumerate(bodies)
                 ]  # fmt: skip
-                t0 = time.perf_counter()
-                for batch in rows:
-                    with transaction.atomic():
-                        Event.objects.bulk_create(batch)
-                bulk_time += time.perf_counter() - t0
-                bulk_rows += sum(len(batch) for batch in rows)
+                # Blocks of --block batches in ABBA order: a load change on the shared machine
+                # hits both sides alike instead of whichever ran during it.
+                for number, first in enumerate(range(0, args.batches, args.block)):
+                    block = list(range(first, min(first + args.block, args.batches)))
+                    if number % 2 == 0:
+                        post_block(block, bodies, payloads)
+                        bulk_block(block, rows)
+                    else:
+                        bulk_block(block, rows)
+                        post_block(block, bodies, payloads)
+            if profiler is not None:
+                pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(os.environ.get("BENCH_FILTER", ""), args.profile)
             # The request stack alone (middleware, DRF, test client) with tracking off: what
             # every post pays before personalize does anything, and bulk_create never pays.
             floor_body = json.dumps({"events": events()})
@@ -140,6 +164,8 @@ def main() -> None:
         print(f"database: {connection.vendor}; {args.rounds} rounds x {args.batches} batches x {args.size} events; {args.shoppers} shoppers")
         print(f"API (full stack):  {api_rate:8.0f} events/s, median {latencies[len(latencies) // 2] * 1000:.1f} ms, p99 {p99:.1f} ms per batch")
         print(f"bulk_create x{args.size}:  {bulk_rate:8.0f} events/s, {args.size / bulk_rate * 1000:.1f} ms per batch")
+        batches = args.rounds * args.batches
+        print(f"CPU of this process per batch (client + server, not the database): API {api_cpu / batches * 1000:.2f} ms, bulk_create {bulk_cpu / batches * 1000:.2f} ms")
         print(f"request stack alone (tracking off): {floor_ms:.1f} ms per post")
         if copy_rate:
             print(f"COPY:              {copy_rate:8.0f} events/s")

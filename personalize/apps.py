@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 # Each capability connects its own signal receivers and registers its own system checks.
 CAPABILITY_MODULES = (
     "personalize.identity.merge",
+    "personalize.identity.remembered",
     "personalize.identity.checks",
     "personalize.checks",
     "personalize.caching.checks",

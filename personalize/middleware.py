@@ -10,7 +10,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.functional import SimpleLazyObject
 
 from personalize import identity
-from personalize.identity import consent
+from personalize.identity import consent, remembered
 from personalize.placements.clicks import handle_click
 from personalize.widgets.render import PERSONAL_FLAG
 
@@ -47,5 +47,7 @@ class PersonalizeMiddleware:
                     identity.set_cookie(response, shopper.key)
                 else:
                     identity.touch(shopper)
+                    if getattr(request, remembered.REMEMBER_FLAG, False):  # the beacon's, after touch
+                        remembered.remember(request, shopper)
         except Exception:  # personalisation never breaks a page
             logger.exception("personalize: could not update the shopper cookie")

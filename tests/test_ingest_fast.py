@@ -12,10 +12,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from personalize.adapters import get_adapter
 from personalize.events.ingest import KNOWN_PRODUCT_SECONDS, KNOWN_PRODUCTS, known_product_keys
-from personalize.events.tracking import fast_insert_supported, insert_events
+from personalize.events.writing import fast_insert_supported, insert_events
+from personalize.identity.remembered import ShopperGuard
 from personalize.models import Cart, Event, Shopper
-from personalize.signals import events_tracked
+from personalize.signals import event_tracked, events_tracked
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +37,7 @@ def test_the_test_databases_take_the_fast_path():
     assert fast_insert_supported()  # SQLite >= 3.35 and PostgreSQL: otherwise the ORM path runs
 
 
-def test_a_batch_costs_the_shopper_lookup_the_key_check_and_one_insert(client_ua, settings):
+def test_a_warm_batch_is_one_guarded_insert(client_ua, settings):
     settings.PERSONALIZE = {**settings.PERSONALIZE, "API_THROTTLE_RATE": None, "LOCAL_CACHE_SECONDS": 5}
     products = [factories.product() for _ in range(5)]
     assert post(client_ua, _views(products[:1], 1)).status_code == 202  # cookie and profile
@@ -47,7 +49,9 @@ def test_a_batch_costs_the_shopper_lookup_the_key_check_and_one_insert(client_ua
     assert "JOIN" not in cold.captured_queries[0]["sql"].upper()  # the beacon never reads the cart
     with CaptureQueriesContext(connection) as warm:
         assert post(client_ua, _views(others, 20)).json() == {"accepted": 20}
-    assert [q["sql"].split()[0].upper() for q in warm.captured_queries] == ["SELECT", "INSERT"]
+    # The shopper is remembered by this process: the insert itself checks its row is unchanged.
+    assert [q["sql"].split()[0].upper() for q in warm.captured_queries] == ["INSERT"]
+    assert "EXISTS" in warm.captured_queries[0]["sql"].upper()
     assert Event.objects.count() == 41
 
 
@@ -153,3 +157,57 @@ def test_insert_events_splits_what_one_statement_cannot_bind():
     stored = insert_events(events)
     assert len(stored) == 249 and "id-150" not in {e.client_id for e in stored}
     assert len({e.pk for e in stored}) == 249 and Event.objects.count() == 250
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_batch_of_any_size_is_one_statement_with_one_parameter():
+    """psycopg quotes each parameter in Python and re-parses a statement of over 50 of them on
+    every execute: the rows go as one JSON parameter instead (events/writing.py)."""
+    shopper = Shopper.objects.create()
+    now = timezone.now()
+    events = [Event(shopper=shopper, kind="view", product_key=str(i), client_id=f"pg-{i}", created_at=now, context={"n": i}) for i in range(250)]
+    with CaptureQueriesContext(connection) as captured:
+        stored = insert_events(events)
+    assert len(captured.captured_queries) == 1
+    assert "jsonb_populate_recordset" in captured.captured_queries[0]["sql"]
+    assert len(stored) == 250 and Event.objects.get(client_id="pg-7").context == {"n": 7}
+
+
+def test_a_guarded_insert_writes_only_while_the_row_is_the_remembered_one():
+    shopper = Shopper.objects.create()
+    other = Shopper.objects.create()
+
+    def one(cid):
+        return [Event(shopper=shopper, kind="view", product_key="1", client_id=cid, created_at=timezone.now())]
+
+    by_key = ShopperGuard(shopper.pk, "key", key=shopper.key)
+    assert [e.client_id for e in insert_events(one("g1"), by_key)] == ["g1"]
+    assert insert_events(one("g2"), ShopperGuard(shopper.pk, "key", key=other.key)) == []  # another key
+    Shopper.objects.filter(pk=shopper.pk).update(merged_into=other)
+    assert insert_events(one("g3"), by_key) == []  # merged since
+    user = factories.user()
+    Shopper.objects.filter(pk=shopper.pk).update(merged_into=None, user=user)
+    assert insert_events(one("g4"), by_key) == []  # an account's now
+    assert [e.client_id for e in insert_events(one("g5"), ShopperGuard(shopper.pk, "user", user_id=user.pk))] == ["g5"]
+    assert insert_events(one("g6"), ShopperGuard(shopper.pk, "user", user_id=factories.user().pk)) == []
+    assert sorted(Event.objects.values_list("client_id", flat=True)) == ["g1", "g5"]
+
+
+def test_a_confirmed_key_is_not_parsed_again(client_ua, settings, monkeypatch):
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "API_THROTTLE_RATE": None, "LOCAL_CACHE_SECONDS": 5}
+    product, other = factories.product(), factories.product()
+    assert post(client_ua, _views([product], 3)).json() == {"accepted": 3}
+    adapter = type(get_adapter())
+    parsed = []
+    real = adapter.is_valid_key
+    monkeypatch.setattr(adapter, "is_valid_key", lambda self, key: parsed.append(key) or real(self, key))
+    assert post(client_ua, _views([product], 5)).json() == {"accepted": 5}
+    assert parsed == []
+    body = post(client_ua, [*_views([other], 1), {"kind": "view", "product": "not-a-uuid"}]).json()
+    assert body["accepted"] == 1 and body["rejected"][0]["index"] == 1
+    assert parsed == [str(other.pk), "not-a-uuid"]
+
+
+def test_no_receiver_of_personalize_listens_per_event():
+    """Its receivers listen once per batch (events_tracked): a batch of 20 dispatches once."""
+    assert not event_tracked.has_listeners(Event)

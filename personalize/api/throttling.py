@@ -11,9 +11,9 @@ from typing import Any
 
 from rest_framework.throttling import SimpleRateThrottle
 
-from personalize import identity
 from personalize.caching.breaker import throttle_cache
 from personalize.conf import personalize_settings as ps
+from personalize.identity import remembered
 from personalize.identity.agent import client_ip
 
 
@@ -45,6 +45,6 @@ class BeaconRateThrottle(SimpleRateThrottle):
         # Per shopper, so many shoppers behind one NAT are not throttled together. The cookie is
         # signed: a client cannot make keys up, and requests without one (which is how new keys
         # are obtained) share their address's budget (``PERSONALIZE["NUM_PROXIES"]``).
-        key = identity.read_cookie_key(request._request if hasattr(request, "_request") else request)
+        key = remembered.cookie_key(request._request if hasattr(request, "_request") else request)
         ident = f"shopper:{key}" if key is not None else f"ip:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}

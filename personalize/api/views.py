@@ -20,6 +20,8 @@ from personalize.caching.breaker import throttle_cache
 from personalize.conf import personalize_settings as ps
 from personalize.events.ingest import PASSIVE_KINDS, BatchError, ingest
 from personalize.events.schema import safe_text
+from personalize.events.writing import fast_insert_supported
+from personalize.identity import remembered
 from personalize.identity.agent import client_network
 
 
@@ -71,31 +73,41 @@ class EventBatchView(APIView):
         http = request._request
         if not ps.TRACKING_ENABLED or identity.is_bot(http):
             return Response(status=status.HTTP_204_NO_CONTENT)
+        # A browser posts every few seconds: its row is remembered per process and the insert
+        # itself checks that it is still that row (identity/remembered.py).
+        guard = remembered.recall(http) if fast_insert_supported() else None
         shopper = identity.get_shopper(http, with_cart=False)
         # A browser without a cookie whose batch holds only impressions or page views gets a
         # cookie, no profile: it sends the batch again (beacon.js does) and is stored then. A
         # script that drops its cookies therefore never writes a row.
-        first_contact = shopper.pk is None and identity.read_cookie_key(http) is None
+        first_contact = shopper.pk is None and remembered.cookie_key(http) is None
         pending: list[bool] = []
-
         capped: list[bool] = []
 
         def shopper_for_batch(events: list) -> Any:
+            current = identity.get_shopper(http, with_cart=False)
             if first_contact and all(event.kind in PASSIVE_KINDS for event in events):
                 pending.append(True)
                 return None
-            if shopper.pk is None and not new_profile_allowed(http):
+            if current.pk is None and not new_profile_allowed(http):
                 capped.append(True)
                 return None
             return identity.ensure_shopper(http)
+
+        def recheck(events: list) -> Any:
+            remembered.forget(http)
+            del http._personalize_shopper
+            return shopper_for_batch(events)
 
         try:
             payload = self.read_payload(http)
             # No transaction around it: the batch is one INSERT (atomic by itself) unless it
             # changes the cart, and then ingest opens one (events/tracking.py save_events).
-            result = ingest(payload, shopper_for_batch, request=http)
+            result = ingest(payload, shopper_for_batch, request=http, guard=guard, recheck=recheck)
         except BatchError as exc:
             return Response({"detail": exc.detail, "errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
+        if guard is None or getattr(http, "_personalize_shopper", shopper) is not shopper:
+            setattr(http, remembered.REMEMBER_FLAG, True)  # looked up: the middleware remembers it
         if result is None and pending and identity.has_consent(http):
             response = Response({"accepted": 0, "resend": True}, status=status.HTTP_202_ACCEPTED)
             identity.set_cookie(response, shopper.key)

@@ -42,8 +42,13 @@ class TrackingError(Exception):
         return f"{self.field}: {self.message}"
 
 
-def event_kinds() -> set[str]:
-    return set(EventKind.values) | set(ps.EXTRA_EVENT_KINDS)
+# ``EventKind.values`` builds a new list on every read: once per batch it showed in the profile.
+BUILTIN_KINDS = frozenset(EventKind.values)
+
+
+def event_kinds() -> frozenset[str]:
+    extra = ps.EXTRA_EVENT_KINDS
+    return BUILTIN_KINDS.union(extra) if extra else BUILTIN_KINDS
 
 
 def product_key_of(product: Any, *, validate: bool = True) -> str:
@@ -227,8 +232,8 @@ class BeaconEvent:
 
 
 def _text(item: Mapping[str, Any], name: str, limit: int, errors: dict[str, list[str]]) -> str:
-    value = item.get(name, "")
-    if value is None:
+    value = item.get(name)
+    if value is None or value == "":  # most of a beacon event's text fields are absent
         return ""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         errors[name] = [_("Must be a string.")]

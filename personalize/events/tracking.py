@@ -6,20 +6,19 @@ view. Validation is :mod:`personalize.events.schema`'s.
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import transaction
 from django.http import HttpRequest
-from django.utils import timezone
 
 from personalize import identity, signals
-from personalize.batching import MAX_SQL_PARAMS
 from personalize.conf import personalize_settings as ps
 from personalize.events.cart import apply_to_cart
 from personalize.events.context import request_context
 from personalize.events.schema import build_event
+from personalize.events.writing import fast_insert_supported, insert_events
+from personalize.identity.remembered import ShopperGuard
 from personalize.models import Event, EventKind
 
 logger = logging.getLogger("personalize")
@@ -50,16 +49,17 @@ def track(request: HttpRequest, kind: str, product: Any = None, **fields: Any) -
 
 # Kinds that change the cart snapshot: a batch holding one needs a transaction around its insert.
 CART_KINDS = frozenset({EventKind.ADD_TO_CART, EventKind.REMOVE_FROM_CART, EventKind.PURCHASE})
-# What one multi-row insert writes (the primary key comes back from the database).
-INSERT_FIELDS = ("shopper", "kind", "product_key", "quantity", "value", "query", "order_ref", "context", "created_at", "client_id")
 
 
-def save_events(events: list[Event], *, request: HttpRequest | None = None, ignore_conflicts: bool = False) -> list[Event]:
+def save_events(
+    events: list[Event], *, request: HttpRequest | None = None, ignore_conflicts: bool = False, guard: ShopperGuard | None = None
+) -> list[Event]:
     """Store validated events (all or nothing) and keep cart snapshots in step; returns the stored ones.
 
     ``ignore_conflicts``: an event whose ``client_id`` is already stored (a retried batch, or a
     concurrent retry that won the race) is skipped, and left out of the result where the
-    database says which rows it wrote (PostgreSQL, SQLite: :func:`insert_events`).
+    database says which rows it wrote (PostgreSQL, SQLite: :func:`insert_events`). ``guard``
+    (fast path only): nothing is written unless the shopper row is still the one it names.
 
     The receivers of ``event_tracked`` (one call per event) and ``events_tracked`` (one per
     batch) run after the commit, each on its own: a failing receiver (a cache outage, a bug in a
@@ -69,12 +69,12 @@ def save_events(events: list[Event], *, request: HttpRequest | None = None, igno
     fast = fast_insert_supported()
     if fast and not any(event.kind in CART_KINDS for event in events):
         # One statement is atomic on its own: no BEGIN/COMMIT round trips of an explicit transaction.
-        saved = insert_events(events)
+        saved = insert_events(events, guard)
         transaction.on_commit(lambda: notify_tracked(saved, request))
         return saved
     with transaction.atomic():
         if fast:
-            saved = insert_events(events)
+            saved = insert_events(events, guard)
         else:
             # ignore_conflicts: rows whose client_id a concurrent retry stored first are skipped.
             saved = Event.objects.bulk_create(events, ignore_conflicts=ignore_conflicts)
@@ -82,82 +82,6 @@ def save_events(events: list[Event], *, request: HttpRequest | None = None, igno
             apply_to_cart(event, request)
         transaction.on_commit(lambda: notify_tracked(saved, request))
     return saved
-
-
-def fast_insert_supported() -> bool:
-    """Whether the database answers ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL,
-    SQLite 3.35+): one statement stores a batch and says which rows it wrote."""
-    connection = connections[router.db_for_write(Event)]
-    return connection.vendor in ("postgresql", "sqlite") and connection.features.can_return_rows_from_bulk_insert
-
-
-def insert_events(events: list[Event]) -> list[Event]:
-    """Store ``events`` with one multi-row ``INSERT`` (per chunk the database allows) that skips
-    client ids already stored; returns the stored events, with their primary keys.
-
-    The values go through the backend's own adapters (as the ORM's insert does), without the
-    ORM's per-field compilation, which cost more than the database's work for a beacon batch.
-    """
-    if not events:
-        return []
-    connection = connections[router.db_for_write(Event)]
-    ops = connection.ops
-    fields = [Event._meta.get_field(name) for name in INSERT_FIELDS]
-    value_field = Event._meta.get_field("value")
-    stored: list[Event] = []
-    size = max(1, MAX_SQL_PARAMS // len(fields))  # SQLite's bound-parameter limit; a beacon batch is one statement
-    with connection.cursor() as cursor:
-        for start in range(0, len(events), size):
-            chunk = events[start : start + size]
-            params: list[Any] = []
-            for event in chunk:
-                if event.created_at is None:
-                    event.created_at = timezone.now()
-                value = event.value
-                params += (
-                    event.shopper_id,
-                    event.kind,
-                    event.product_key,
-                    event.quantity,
-                    None if value is None else ops.adapt_decimalfield_value(value, value_field.max_digits, value_field.decimal_places),
-                    event.query,
-                    event.order_ref,
-                    ops.adapt_json_value(event.context, None),
-                    ops.adapt_datetimefield_value(event.created_at),
-                    event.client_id,
-                )
-            cursor.execute(_insert_sql(connection.vendor, len(chunk)), params)
-            stored += _match_returned(chunk, cursor.fetchall(), connection.alias)
-    return stored
-
-
-@functools.lru_cache(maxsize=128)
-def _insert_sql(vendor: str, rows: int) -> str:
-    connection = connections[router.db_for_write(Event)]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(Event._meta.get_field(name).column) for name in INSERT_FIELDS)
-    row = "(" + ", ".join(["%s"] * len(INSERT_FIELDS)) + ")"
-    pk, client_id = quote(Event._meta.pk.column), quote(Event._meta.get_field("client_id").column)
-    return (
-        f"INSERT INTO {quote(Event._meta.db_table)} ({columns}) VALUES {', '.join([row] * rows)} "
-        f"ON CONFLICT ({client_id}) DO NOTHING RETURNING {pk}, {client_id}"
-    )
-
-
-def _match_returned(chunk: list[Event], returned: list[tuple[Any, Any]], alias: str) -> list[Event]:
-    """The events of ``chunk`` the database wrote, given its ``RETURNING (pk, client_id)`` rows."""
-    by_client_id = {client_id: pk for pk, client_id in returned if client_id is not None}
-    without_id = iter([pk for pk, client_id in returned if client_id is None])
-    stored = []
-    for event in chunk:
-        pk = by_client_id.pop(event.client_id, None) if event.client_id is not None else next(without_id, None)
-        if pk is None:
-            continue  # its client id was stored before (or earlier in this batch)
-        event.pk = pk
-        event._state.adding = False
-        event._state.db = alias
-        stored.append(event)
-    return stored
 
 
 def notify_tracked(events: list[Event], request: HttpRequest | None = None) -> None:
