@@ -215,3 +215,23 @@ def test_a_flush_cancels_the_pending_timer():
     assert timer is not None and timer.interval == 60
     exposures.flush()
     assert exposures.BUFFER.timer is None and timer.finished.is_set()
+
+
+def test_a_first_visits_second_page_in_the_same_process_is_no_second_contact_and_one_assignment():
+    from django.http import HttpResponse
+
+    from personalize.identity import set_cookie
+
+    offer = factories.offer(code_mode="unique", code="", code_prefix="NEW")
+    factories.campaign("home_banner", headline="Hello", offer=offer)
+    first = factories.request()
+    assert "Hello" in BANNER.render(Context({"request": first}))
+    shopper = Shopper.objects.get()
+    response = HttpResponse()
+    set_cookie(response, shopper.key)
+    second = factories.request()
+    second.COOKIES.update({k: m.value for k, m in response.cookies.items()})
+    assert "Hello" in BANNER.render(Context({"request": second}))  # no session from page one
+    exposures.flush()
+    row = CampaignAssignment.objects.get(shopper=shopper)
+    assert row.impressions == 2 and Contact.objects.filter(shopper=shopper).count() == 1
