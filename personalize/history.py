@@ -16,16 +16,15 @@ def recently_viewed_keys(
     """Distinct product keys the shopper viewed, newest first (one query).
 
     With the request's ``profile`` (a :class:`personalize.profiles.ShopperProfile`, already
-    loaded for the page's other widgets) no query at all when it holds the whole history or
-    at least ``limit`` viewed products: a product viewed before a cut-off history cannot be
-    more recent than those in it.
+    read for the page's other widgets) no query at all when it can tell
+    (:meth:`~personalize.profiles.ShopperProfile.viewed_keys`).
     """
     if shopper is None or shopper.pk is None:
         return []
     if profile is not None and profile.shopper is not None and profile.shopper.pk == shopper.pk:
-        keys = [key for key in profile.recent_keys((EventKind.VIEW,)) if not exclude or key not in exclude]
-        if profile.truncated_at is None or len(keys) >= limit:
-            return keys[:limit]
+        keys = profile.viewed_keys(limit, exclude or ())
+        if keys is not None:
+            return keys
     qs = Event.objects.filter(shopper=shopper, kind=EventKind.VIEW)
     if exclude:
         qs = qs.exclude(product_key__in=exclude)

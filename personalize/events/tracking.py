@@ -9,17 +9,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.http import HttpRequest
 
 from personalize import identity, signals
+from personalize.caching import shoppers as shopper_state
 from personalize.conf import personalize_settings as ps
 from personalize.events.cart import apply_to_cart
 from personalize.events.context import request_context
 from personalize.events.schema import build_event
 from personalize.events.writing import fast_insert_supported, insert_events
 from personalize.identity.remembered import ShopperGuard
-from personalize.models import Event, EventKind
+from personalize.models import PROFILE_KINDS, Event, EventKind
 
 logger = logging.getLogger("personalize")
 
@@ -41,10 +42,33 @@ def track(request: HttpRequest, kind: str, product: Any = None, **fields: Any) -
         if placement:
             context["placement"] = str(placement)[:64]
         event = build_event(shopper, kind, product=product, context=context, **fields)
-        return save_events([event], request=request)[0]
+        saved = save_events([event], request=request)[0]
+        _remember(request, saved)
+        return saved
     except Exception:
         logger.exception("personalize: could not track %r", kind)
         return None
+
+
+# The events track() stored for a request: its page's profile shows them at once, even inside a
+# transaction that has not committed them yet (ATOMIC_REQUESTS).
+TRACKED_ATTR = "_personalize_tracked"
+
+
+def _remember(request: HttpRequest, event: Event) -> None:
+    request = getattr(request, "_request", request)  # a DRF request
+    try:
+        getattr(request, TRACKED_ATTR).append(event)
+    except AttributeError:
+        try:
+            setattr(request, TRACKED_ATTR, [event])
+        except AttributeError:  # an object that takes no attributes
+            pass
+
+
+def tracked_events(request: Any) -> list[Event]:
+    """The events :func:`track` stored for ``request`` (oldest first)."""
+    return list(getattr(getattr(request, "_request", request), TRACKED_ATTR, ()))
 
 
 # Kinds that change the cart snapshot: a batch holding one needs a transaction around its insert.
@@ -67,11 +91,23 @@ def save_events(
     they run when that commits, so nothing acts on events that were rolled back.
     """
     fast = fast_insert_supported()
+    in_transaction = connections[router.db_for_write(Event)].in_atomic_block
     if fast and not any(event.kind in CART_KINDS for event in events):
         # One statement is atomic on its own: no BEGIN/COMMIT round trips of an explicit transaction.
         saved = insert_events(events, guard)
         transaction.on_commit(lambda: notify_tracked(saved, request))
-        return saved
+    else:
+        saved = _save_with_cart(events, request, fast=fast, ignore_conflicts=ignore_conflicts, guard=guard)
+    if in_transaction:
+        # A caller's transaction (ATOMIC_REQUESTS, a test case) may serve more pages before it
+        # commits: the shoppers' cached profiles are told now too, not only by the receivers.
+        shopper_state.events_added((e.shopper_id, e.created_at) for e in saved if e.kind in PROFILE_KINDS)
+    return saved
+
+
+def _save_with_cart(
+    events: list[Event], request: HttpRequest | None, *, fast: bool, ignore_conflicts: bool, guard: ShopperGuard | None
+) -> list[Event]:
     with transaction.atomic():
         if fast:
             saved = insert_events(events, guard)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from personalize.adapters import get_adapter
 from personalize.experiments import bucket
 
-__all__ = ["Shopper", "EventKind", "PRODUCT_KINDS", "Event", "Cart", "Contact", "purchase_lines"]
+__all__ = ["Shopper", "EventKind", "PRODUCT_KINDS", "PROFILE_KINDS", "Event", "Cart", "Contact", "purchase_lines"]
 
 
 class Shopper(models.Model):
@@ -80,6 +80,8 @@ class EventKind(models.TextChoices):
 
 # Kinds that must name a product.
 PRODUCT_KINDS = {EventKind.VIEW, EventKind.ADD_TO_CART, EventKind.REMOVE_FROM_CART, EventKind.REC_CLICK}
+# Kinds a shopper's profile reads (personalize.profiles): storing one renews their cached state.
+PROFILE_KINDS = (EventKind.VIEW, EventKind.REC_CLICK, EventKind.ADD_TO_CART, EventKind.PURCHASE, EventKind.SEARCH)
 
 
 class Event(models.Model):

@@ -34,7 +34,7 @@ from personalize.placements.config import Placement, get_placement, served_diver
 from personalize.placements.cards import available_keys, lazy_product, shown_cards
 from personalize.placements.result import FilteredItem, PlacementResult
 from personalize.placements.rules import placement_q
-from personalize.profiles import ShopperProfile, cached_profile, load_profile, segment_features
+from personalize.profiles import ShopperProfile, cached_profile, load_profile, request_profile, segment_features
 from personalize.segments.evaluation import segments_version
 
 logger = logging.getLogger("personalize")
@@ -185,10 +185,12 @@ def _page_of(request_or_shopper: Any) -> set[str]:
 
 
 def profile_of(request_or_shopper: Any) -> tuple[Shopper | None, ShopperProfile]:
-    """The shopper and their profile; loaded once per request however many widgets ask.
+    """The shopper and their profile; read once per request however many widgets ask.
 
-    (The store's view records its events before the template renders, so every widget of a
-    page sees the same, current profile.)
+    The profile comes from the shopper's cached state (:mod:`personalize.profiles.live`): one
+    cache round trip, plus one small query when they acted since it was last read. (The store's
+    view records its events before the template renders, so every widget of a page sees the
+    same, current profile, with the request's own events.)
     """
     shopper = _shopper_of(request_or_shopper)
     if shopper is None or shopper.pk is None:
@@ -204,7 +206,7 @@ def profile_of(request_or_shopper: Any) -> tuple[Shopper | None, ShopperProfile]
     memo = getattr(request, "_personalize_profile", None)
     if memo is not None and memo[0] == shopper.pk:
         return shopper, memo[1]
-    profile = load_profile(shopper, extra_features=_segment_features(shopper, request))
+    profile = request_profile(shopper, request, extra_features=_segment_features(shopper, request))
     try:
         request._personalize_profile = (shopper.pk, profile)
     except AttributeError:  # an object that takes no attributes: just don't remember it

@@ -1,5 +1,6 @@
 """Placement receivers: an edited business rule or a saved product takes effect on the next list;
-a shopper who acts gets their profile reloaded (a new state token)."""
+a shopper who acts gets their cached profile brought up to date (a new state token), one whose
+history changed (a merge) gets it reloaded."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from personalize.caching import shoppers as shopper_state
 from personalize.models import Cart, Event, PlacementRule, Shopper
 from personalize.placements import cards
 from personalize.placements.rules import clear_cache
-from personalize.profiles import PROFILE_KINDS
+from personalize.profiles import events_stored
 from personalize.signals import cart_updated, events_tracked, shopper_merged
 
 
@@ -39,14 +40,13 @@ def product_changed(sender: type, **kwargs: object) -> None:
 def shoppers_acted(sender: type, events: list[Event] = (), **kwargs: object) -> None:  # type: ignore[assignment]
     """Once per batch: the shoppers with an event their profile reads get a new state token
     (impressions, page views and the like leave the cached profile alone)."""
-    kinds = {str(kind) for kind in PROFILE_KINDS}
-    shopper_state.bump(event.shopper_id for event in events if event.kind in kinds)
+    events_stored(events)
 
 
 @receiver(cart_updated, sender=Cart, dispatch_uid="personalize.profiles.cart")
 def cart_changed(sender: type, cart: Cart | None = None, **kwargs: object) -> None:
     if cart is not None:
-        shopper_state.bump([cart.shopper_id])
+        shopper_state.touch([cart.shopper_id])  # the next read takes the cart as it is now
 
 
 @receiver(shopper_merged, sender=Shopper, dispatch_uid="personalize.profiles.merge")

@@ -1,22 +1,20 @@
-"""What personalize knows about one shopper, loaded in one query for a request.
+"""What personalize knows about one shopper, loaded in one query.
 
 Recommenders build a shopper's representation from it (items and features touched, so new
 and anonymous shoppers are scored without a retrain); placements use it to leave out what is
-in the cart or already bought.
+in the cart or already bought. Pages read it through :mod:`personalize.profiles.live` (cached,
+kept current incrementally); :func:`load_profile` reads it from the database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from django.db.models import Case, F, JSONField, When
-
-from personalize.caching import shoppers as shopper_state
 from personalize.conf import personalize_settings as ps
 from personalize.models import Cart, Event, EventKind, Shopper, purchase_lines
+from personalize.profiles.rows import ROW_WHEN, ProfileRow, profile_rows
 
 # How much each kind of interaction says about taste (used as weights by recommenders).
 KIND_WEIGHTS = {
@@ -40,6 +38,10 @@ class ShopperProfile:
     # When the history was cut at PROFILE_EVENTS: the time of the oldest event loaded (what
     # the profile says about any window starting after it is complete); None when it is all.
     truncated_at: datetime | None = None
+    # Distinct viewed products, newest first, over the whole history (at most a bounded number:
+    # ``viewed_more`` says whether there may be more); ``None``: only what ``interactions`` holds.
+    viewed: tuple[str, ...] | None = None
+    viewed_more: bool = False
 
     @property
     def is_new(self) -> bool:
@@ -59,6 +61,20 @@ class ShopperProfile:
             return None
         return sum(1 for key, kind, when in self.interactions if kind == EventKind.VIEW and key == product_key and when >= since)
 
+    def viewed_keys(self, limit: int, exclude: Iterable[str] = ()) -> list[str] | None:
+        """The ``limit`` most recently viewed distinct products, newest first, without
+        ``exclude``; ``None`` when the profile cannot tell (ask the database)."""
+        excluded = set(exclude)
+        if self.viewed is not None:
+            keys = [key for key in self.viewed if key not in excluded]
+            if len(keys) >= limit or not self.viewed_more:
+                return keys[:limit]
+        keys = [key for key in self.recent_keys((EventKind.VIEW,)) if key not in excluded]
+        # A product viewed before a cut-off history cannot be more recent than those in it.
+        if self.truncated_at is None or len(keys) >= limit:
+            return keys[:limit]
+        return None
+
     def recent_keys(self, kinds: tuple[str, ...] | None = None) -> list[str]:
         seen: dict[str, None] = {}
         for key, kind, _when in self.interactions:
@@ -67,79 +83,36 @@ class ShopperProfile:
         return list(seen)
 
 
-PROFILE_KINDS = (EventKind.VIEW, EventKind.REC_CLICK, EventKind.ADD_TO_CART, EventKind.PURCHASE, EventKind.SEARCH)
+def apply_rows(profile: ShopperProfile, rows: Iterable[ProfileRow]) -> None:
+    """Add ``rows`` (newest first) to the profile's interactions, searches and purchases."""
+    for _pk, key, kind, query, lines, when in rows:
+        if kind == EventKind.SEARCH:
+            profile.searches.append(query)
+        elif kind == EventKind.PURCHASE:
+            profile.purchased_keys.update(lines)
+            profile.interactions.extend((line, kind, when) for line in lines)
+        elif key:
+            profile.interactions.append((key, kind, when))
 
 
 def load_profile(shopper: Shopper | None, *, extra_features: dict[str, str] | None = None) -> ShopperProfile:
-    """The shopper's recent interactions, cart and purchases: one events query + the cart
-    (a second events query for a shopper with more than ``PROFILE_EVENTS`` events, so no
-    purchase is ever forgotten)."""
+    """The shopper's recent interactions, cart and purchases from the database: one events
+    query + the cart (a second events query for a shopper with more than ``PROFILE_EVENTS``
+    events, so no purchase is ever forgotten)."""
     profile = ShopperProfile(shopper=shopper)
     if shopper is None or shopper.pk is None:
-        profile.features = _features(shopper, extra_features)
+        profile.features = profile_features(shopper, extra_features)
         return profile
-    # Only a purchase's context (its lines) is read: decoding the JSON of every view cost a
-    # third of the query on a full profile.
-    lines = Case(When(kind=EventKind.PURCHASE, then=F("context")), default=None, output_field=JSONField())
-    rows = (
-        Event.objects.filter(shopper=shopper, kind__in=PROFILE_KINDS)
-        .order_by("-created_at")
-        .annotate(purchase_context=lines)
-        .values_list("product_key", "kind", "query", "purchase_context", "created_at")[: ps.PROFILE_EVENTS]
-    )
-    loaded = 0
-    oldest = None
-    for key, kind, query, context, when in rows:
-        loaded, oldest = loaded + 1, when
-        if kind == EventKind.SEARCH:
-            profile.searches.append(query)
-            continue
-        if kind == EventKind.PURCHASE:
-            for line in purchase_lines(context):
-                profile.purchased_keys.add(line["product"])
-                profile.interactions.append((line["product"], kind, when))
-            continue
-        if key:
-            profile.interactions.append((key, kind, when))
-    if loaded >= ps.PROFILE_EVENTS and oldest is not None:
-        profile.truncated_at = oldest
+    rows = profile_rows(shopper, limit=ps.PROFILE_EVENTS)
+    apply_rows(profile, rows)
+    if len(rows) >= ps.PROFILE_EVENTS:
+        profile.truncated_at = rows[-1][ROW_WHEN]
         # A long history: what was bought before the newest PROFILE_EVENTS events is still
         # never recommended again (one more query, only for these shoppers).
-        profile.purchased_keys |= older_purchases(shopper, before=oldest)
-    cart = _cart(shopper)
-    profile.cart_keys = set(cart.product_keys()) if cart is not None else set()
-    profile.features = _features(shopper, extra_features)
+        profile.purchased_keys |= older_purchases(shopper, before=rows[-1][ROW_WHEN])
+    profile.cart_keys = cart_keys(shopper)
+    profile.features = profile_features(shopper, extra_features)
     return profile
-
-
-def cached_profile(
-    shopper: Shopper | None, *, extra_features: Callable[[], dict[str, str]] | None = None, stamp: Any = None
-) -> ShopperProfile:
-    """:func:`load_profile` through the shopper's state token (:mod:`personalize.caching.shoppers`):
-    no query while nothing the profile reads has changed (an event of a profile kind, the cart,
-    a merge, an import or an erasure gives the shopper a new token).
-
-    ``extra_features`` (segment memberships) is called only when the profile is loaded and is
-    cached with it, valid while ``stamp`` (the segments' generation) is unchanged; the
-    shopper's own fields (country, device, account) are read from ``shopper`` every time.
-    """
-    if shopper is None or shopper.pk is None:
-        return load_profile(shopper, extra_features=extra_features() if extra_features else None)
-
-    def load() -> tuple[Any, ...]:
-        extra = extra_features() if extra_features else {}
-        loaded = load_profile(shopper, extra_features=extra)
-        return (tuple(loaded.interactions), tuple(loaded.searches), frozenset(loaded.cart_keys),
-                frozenset(loaded.purchased_keys), dict(extra), loaded.truncated_at)
-
-    # "t": entries carry truncated_at (an entry cached without it is another stamp: reloaded).
-    interactions, searches, cart, purchased, extra, truncated_at = shopper_state.cached(
-        "profile", shopper.pk, (stamp, ps.PROFILE_EVENTS, "t"), load
-    )
-    return ShopperProfile(
-        shopper=shopper, interactions=list(interactions), searches=list(searches), cart_keys=set(cart),
-        purchased_keys=set(purchased), features=_features(shopper, extra), truncated_at=truncated_at,
-    )
 
 
 def older_purchases(shopper: Shopper, *, before: datetime) -> set[str]:
@@ -151,12 +124,13 @@ def older_purchases(shopper: Shopper, *, before: datetime) -> set[str]:
     return {line["product"] for context in contexts.iterator(chunk_size=2000) for line in purchase_lines(context)}
 
 
-def _cart(shopper: Shopper) -> Cart | None:
-    """The cart, from the shopper's cache when ``select_related("cart")`` loaded it."""
+def cart_keys(shopper: Shopper) -> set[str]:
+    """What is in the cart (from the shopper's cache when ``select_related("cart")`` loaded it)."""
     try:
-        return shopper.cart
+        cart = shopper.cart
     except Cart.DoesNotExist:
-        return None
+        return set()
+    return set(cart.product_keys()) if cart is not None else set()
 
 
 def shopper_features(
@@ -181,7 +155,7 @@ def segment_features(slugs: Iterable[str]) -> dict[str, str]:
     return {"segments": ",".join(slugs)} if slugs else {}
 
 
-def _features(shopper: Shopper | None, extra: dict[str, str] | None) -> dict[str, str]:
+def profile_features(shopper: Shopper | None, extra: dict[str, str] | None) -> dict[str, str]:
     feats = (
         shopper_features(country=shopper.country, device=shopper.device, known=bool(shopper.user_id))
         if shopper is not None

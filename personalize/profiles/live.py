@@ -1,0 +1,237 @@
+"""A shopper's profile kept in the shared cache and brought up to date, not rebuilt per page.
+
+Loading a returning shopper's profile reads up to ``PROFILE_EVENTS`` rows (and their older
+purchases) and turns them into Python: the biggest part of a page's widgets. What the cache
+holds is a :class:`ProfileState` (plain tuples, cheap to pickle) under the shopper's token
+(:mod:`personalize.caching.shoppers`). A shopper who acted since has a new token
+(:func:`events_stored` touches it after the commit); the next page then reads only the events
+stored from ``shoppers.OVERLAP_SECONDS`` before the state's last read (one small query on the shopper's
+index) and merges them in, instead of loading the profile again.
+
+Why nothing is missed: an event the merge could miss is one older than that window that was
+not yet committed when the state was last read, i.e. one dated more than ``OVERLAP_SECONDS``
+before its commit (a long transaction, a queued beacon event, ``track_for(created_at=...)``).
+:func:`events_stored` resets those shoppers' state (:func:`~personalize.caching.shoppers.bump`:
+the next read loads it from scratch) instead of touching it. Merges, imports and erasures
+reset it too; a full load every ``PROFILE_CACHE_SECONDS`` at the latest bounds the rest
+(retention purges, rows changed behind the ORM).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from django.db import connections, router
+from django.db.models import Max
+from django.utils import timezone
+
+from personalize.caching import shoppers as shopper_state
+from personalize.conf import personalize_settings as ps
+from personalize.events.tracking import tracked_events
+from personalize.models import PROFILE_KINDS, Event, EventKind, Shopper
+from personalize.profiles.core import (
+    ShopperProfile,
+    apply_rows,
+    cart_keys,
+    load_profile,
+    older_purchases,
+    profile_features,
+)
+from personalize.profiles.rows import ROW_ID, ROW_LINES, ROW_WHEN, ProfileRow, profile_rows
+
+# The format of what the cache holds: a change here must not read an older entry.
+STATE_FORMAT = 1
+
+
+class ProfileState(NamedTuple):
+    """What the shared cache holds of a shopper's profile."""
+
+    rows: tuple[ProfileRow, ...]  # the newest PROFILE_EVENTS events, newest first
+    complete: bool  # rows are the whole history
+    purchased: frozenset[str]  # every product ever bought
+    viewed: tuple[tuple[str, datetime], ...]  # distinct viewed products and their last view, newest first
+    viewed_more: bool  # there may be more viewed products than ``viewed`` holds
+    cart: frozenset[str]  # the cart as last read (the request's shopper carries its own)
+    read_at: datetime  # when the last read of the database started
+    loaded_at: float  # when it was last loaded from scratch (time.time())
+    # False: a transaction that had not committed when it was read may have left rows out (the
+    # next read brings it up to date whatever the token says).
+    settled: bool = True
+
+
+class Pending(NamedTuple):
+    """A request's own events inside a transaction that has not committed them yet (never stored)."""
+
+    ids: frozenset[int] = frozenset()
+    since: datetime | None = None  # the oldest one's time
+
+    @classmethod
+    def of(cls, events: list[Event]) -> Pending:
+        return cls(frozenset(e.pk for e in events), min(e.created_at for e in events)) if events else cls()
+
+    def settle(self, state: ProfileState) -> ProfileState:
+        """``state`` as it may be stored: marked unsettled, with a last read no later than the
+        pending events (so that the next read finds them once they are committed)."""
+        if not self.ids:
+            return state
+        read_at = min(state.read_at, self.since) if self.since is not None else state.read_at
+        return state._replace(settled=False, read_at=read_at)
+
+
+def _viewed_kept() -> int:
+    """How many viewed products the state remembers: what the widest recently viewed asks for."""
+    return 2 * max(ps.WIDGET_MAX_LIMIT, ps.RECENTLY_VIEWED_LIMIT)
+
+
+def _newest_views(rows: Iterable[ProfileRow], known: Iterable[tuple[str, datetime]] = ()) -> list[tuple[str, datetime]]:
+    last: dict[str, datetime] = dict(known)
+    for _pk, key, kind, _query, _lines, when in rows:
+        if kind == EventKind.VIEW and key and (key not in last or last[key] < when):
+            last[key] = when
+    return sorted(last.items(), key=lambda item: item[1], reverse=True)
+
+
+def load_state(shopper: Shopper, *, pending: Pending = Pending()) -> ProfileState:
+    """The state from scratch: the newest events, then (a long history only) older purchases
+    and the viewed products beyond them."""
+    started, loaded_at = timezone.now(), time.time()
+    limit = ps.PROFILE_EVENTS
+    rows = profile_rows(shopper, limit=limit)
+    complete = len(rows) < limit
+    rows = [row for row in rows if row[ROW_ID] not in pending.ids]
+    purchased = {key for row in rows for key in row[ROW_LINES]}
+    viewed = _newest_views(rows)
+    kept = _viewed_kept()
+    viewed_more = False
+    if not complete and rows:
+        purchased |= older_purchases(shopper, before=rows[-1][ROW_WHEN])
+        if len(viewed) < kept:
+            viewed = _viewed_from_database(shopper, kept, pending.ids)
+        viewed_more = len(viewed) >= kept
+    return pending.settle(ProfileState(
+        rows=tuple(rows), complete=complete, purchased=frozenset(purchased), viewed=tuple(viewed[:kept]),
+        viewed_more=viewed_more or len(viewed) > kept, cart=frozenset(cart_keys(shopper)), read_at=started,
+        loaded_at=loaded_at,
+    ))
+
+
+def _viewed_from_database(shopper: Shopper, limit: int, pending: frozenset[int]) -> list[tuple[str, datetime]]:
+    queryset = Event.objects.filter(shopper=shopper, kind=EventKind.VIEW).exclude(product_key="")
+    if pending:
+        queryset = queryset.exclude(pk__in=pending)
+    rows = queryset.values("product_key").annotate(last=Max("created_at")).order_by("-last")[:limit]
+    return [(row["product_key"], row["last"]) for row in rows]
+
+
+def refresh_state(shopper: Shopper, state: ProfileState, *, pending: Pending = Pending()) -> ProfileState | None:
+    """``state`` with the events stored since its last read merged in (one query); ``None``
+    when it must be loaded from scratch (too old, or more new events than a profile holds)."""
+    if time.time() - state.loaded_at > ps.PROFILE_CACHE_SECONDS:
+        return None
+    started = timezone.now()
+    limit = ps.PROFILE_EVENTS
+    since = state.read_at - timedelta(seconds=shopper_state.OVERLAP_SECONDS)
+    # Rows of the window it holds already are not read again (the page would build them for nothing).
+    known = [row[ROW_ID] for row in state.rows if row[ROW_WHEN] >= since]
+    new = profile_rows(shopper, since=since, limit=limit + 1, known=known)
+    if len(new) > limit:
+        return None
+    merged = merge(state, [row for row in new if row[ROW_ID] not in pending.ids], read_at=started, cart=cart_keys(shopper))
+    return pending.settle(merged._replace(settled=True))
+
+
+def merge(state: ProfileState, new: list[ProfileRow], *, read_at: datetime, cart: Iterable[str]) -> ProfileState:
+    """``state`` with ``new`` rows added (rows it holds already are not counted twice)."""
+    held = {row[ROW_ID] for row in state.rows}
+    added = [row for row in new if row[ROW_ID] not in held]
+    rows, complete = state.rows, state.complete
+    if added:
+        ordered = sorted((*state.rows, *added), key=lambda row: (row[ROW_WHEN], row[ROW_ID]), reverse=True)
+        limit = ps.PROFILE_EVENTS
+        rows, complete = tuple(ordered[:limit]), complete and len(ordered) < limit
+    kept = _viewed_kept()
+    viewed = _newest_views(added, state.viewed)
+    return state._replace(
+        rows=rows, complete=complete, purchased=state.purchased.union(*(row[ROW_LINES] for row in added)),
+        viewed=tuple(viewed[:kept]), viewed_more=state.viewed_more or len(viewed) > kept, cart=frozenset(cart),
+        read_at=read_at,
+    )
+
+
+def profile_from_state(
+    shopper: Shopper, state: ProfileState, *, extra_features: dict[str, str] | None = None, live_cart: bool = False
+) -> ShopperProfile:
+    """The :class:`ShopperProfile` a state describes (``live_cart``: the cart the shopper object
+    carries, not the one the state last read)."""
+    profile = ShopperProfile(shopper=shopper)
+    apply_rows(profile, state.rows)
+    profile.purchased_keys = set(state.purchased)
+    if not state.complete and state.rows:
+        profile.truncated_at = state.rows[-1][ROW_WHEN]
+    profile.viewed = tuple(key for key, _when in state.viewed)
+    profile.viewed_more = state.viewed_more
+    profile.cart_keys = cart_keys(shopper) if live_cart else set(state.cart)
+    profile.features = profile_features(shopper, extra_features)
+    return profile
+
+
+def _stamp() -> tuple[Any, ...]:
+    return (STATE_FORMAT, ps.PROFILE_EVENTS, _viewed_kept())
+
+
+def _cached_state(shopper: Shopper, pending: Pending = Pending()) -> ProfileState:
+    return shopper_state.cached(
+        "profile", shopper.pk, _stamp(),
+        lambda: load_state(shopper, pending=pending),
+        lambda state: refresh_state(shopper, state, pending=pending),
+        usable=lambda state: state.settled,
+    )
+
+
+def _carries_cart(shopper: Shopper) -> bool:
+    return Shopper.cart.is_cached(shopper)
+
+
+def request_profile(shopper: Shopper, request: Any, *, extra_features: dict[str, str] | None = None) -> ShopperProfile:
+    """The profile of the request's shopper: the cached state (one cache round trip; plus
+    one small query when they acted since), with the events this request tracked."""
+    own = [event for event in tracked_events(request) if event.shopper_id == shopper.pk and event.pk is not None]
+    # Inside a transaction (ATOMIC_REQUESTS) the request's own events are not committed yet:
+    # they are shown to this request only, never stored for others.
+    state = _cached_state(shopper, Pending.of(own) if own and _in_transaction() else Pending())
+    if own:
+        rows = [_row_of(event) for event in own if event.kind in PROFILE_KINDS]
+        state = merge(state, rows, read_at=state.read_at, cart=state.cart)
+    return profile_from_state(shopper, state, extra_features=extra_features, live_cart=_carries_cart(shopper))
+
+
+def _row_of(event: Event) -> ProfileRow:
+    lines = tuple(line["product"] for line in event.lines) if event.kind == EventKind.PURCHASE else ()
+    return (event.pk, event.product_key or "", event.kind, event.query or "", lines, event.created_at)
+
+
+def _in_transaction() -> bool:
+    return connections[router.db_for_read(Event)].in_atomic_block
+
+
+def cached_profile(
+    shopper: Shopper | None, *, extra_features: Callable[[], dict[str, str]] | None = None, stamp: Any = None
+) -> ShopperProfile:
+    """The profile of a shopper without a request (the API, exports, emails): the cached state;
+    ``extra_features`` (segment memberships) is cached too, while ``stamp`` (the segments'
+    generation) is unchanged. The shopper's own fields (country, device, account) are read
+    from ``shopper`` every time."""
+    if shopper is None or shopper.pk is None:
+        return load_profile(shopper, extra_features=extra_features() if extra_features else None)
+    state = _cached_state(shopper)
+    extra = shopper_state.cached("features", shopper.pk, stamp, lambda: dict(extra_features() if extra_features else {}))
+    return profile_from_state(shopper, state, extra_features=extra, live_cart=_carries_cart(shopper))
+
+
+def events_stored(events: Iterable[Event]) -> None:
+    """After the commit: shoppers with a new event of a profile kind get their cached state
+    brought up to date; those with an event dated before the update's window, reloaded."""
+    shopper_state.events_added((event.shopper_id, event.created_at) for event in events if event.kind in PROFILE_KINDS)
