@@ -9,10 +9,12 @@ workers (or two hosts) each flush their own deltas, so nothing is counted twice;
 swapped out under a lock before it is written, so one process flushes an entry exactly once.
 
 When it flushes: at the end of a request once the oldest entry is
-``CAMPAIGN_EXPOSURE_FLUSH_SECONDS`` old (``request_finished``, after the response is sent), as
+``CAMPAIGN_EXPOSURE_FLUSH_SECONDS`` old (``request_finished``, after the response is sent), by
+a daemon timer that interval after the first entry when no request came (an idle worker), as
 soon as it holds ``CAMPAIGN_EXPOSURE_BUFFER_MAX`` entries, at process exit (``atexit``: a
 gunicorn worker's graceful stop or ``max_requests`` restart), and before anything reads the rows
-(checkout, a click, campaign results). ``CAMPAIGN_EXPOSURE_FLUSH_SECONDS = 0`` writes every
+(checkout, a click, campaign results). A Celery beat job cannot do this: each buffer lives in its
+web process. ``CAMPAIGN_EXPOSURE_FLUSH_SECONDS = 0`` writes every
 exposure at once (the old cost, no buffer).
 
 Loss policy (bounded): a process killed without a graceful exit (SIGKILL, OOM, a hard timeout)
@@ -73,12 +75,15 @@ class PendingContact:
 class Buffer:
     """One process's exposures and contacts (thread-safe)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, timed: bool = False) -> None:
+        # ``timed``: the process's own buffer, flushed by a timer when no request comes.
+        self.timed = timed
         self.lock = threading.Lock()
         self.exposures: dict[tuple[int, int], Exposure] = {}
         self.contacts: list[PendingContact] = []
         self.oldest: float | None = None
         self.dropped = 0
+        self.timer: threading.Timer | None = None
 
     def __len__(self) -> int:
         return len(self.exposures) + len(self.contacts)
@@ -86,6 +91,8 @@ class Buffer:
     def _started(self) -> None:
         if self.oldest is None:
             self.oldest = time.monotonic()
+        if self.timed and self.timer is None:
+            self.timer = _start_timer()
 
     def add_exposure(
         self, campaign_id: int, shopper_id: int, arm: str, now: datetime, *, shown: int, clicks: int = 0,
@@ -123,6 +130,9 @@ class Buffer:
         with self.lock:
             exposures, contacts = list(self.exposures.values()), self.contacts
             self.exposures, self.contacts, self.oldest = {}, [], None
+            timer, self.timer = self.timer, None
+        if timer is not None and timer is not threading.current_thread():
+            timer.cancel()
         return exposures, contacts
 
     def put_back(self, exposures: list[Exposure], contacts: list[PendingContact]) -> None:
@@ -156,7 +166,26 @@ class Buffer:
         return time.monotonic() - self.oldest >= float(ps.CAMPAIGN_EXPOSURE_FLUSH_SECONDS)
 
 
-BUFFER = Buffer()
+def _start_timer() -> threading.Timer | None:
+    """The periodic flush of an idle process: a daemon timer one interval after the first entry
+    (a busy process flushes at a request's end first, which cancels it)."""
+    seconds = float(ps.CAMPAIGN_EXPOSURE_FLUSH_SECONDS)
+    if seconds <= 0:
+        return None
+    timer = threading.Timer(seconds, _timed_flush)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _timed_flush() -> None:
+    try:
+        flush()
+    finally:
+        connections.close_all()  # this thread's own connections
+
+
+BUFFER = Buffer(timed=True)
 
 
 def record_exposure(

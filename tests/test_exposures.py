@@ -192,3 +192,46 @@ def test_checkout_sees_a_banner_exposure_still_in_the_buffer():
     assert not CampaignAssignment.objects.exists()
     decision = best_offer(shopper_request(shopper), [{"product": str(product.pk), "quantity": 1, "price": "20.00"}])
     assert decision.discount == Decimal("2.00") and decision.code == OfferCode.objects.get(shopper=shopper).code
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_process_flushes_by_its_timer(settings):
+    import time as clock
+
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "CAMPAIGN_EXPOSURE_FLUSH_SECONDS": 0.2}
+    factories.campaign("home_banner", headline="Hello")
+    show(Shopper.objects.create())
+    assert exposures.BUFFER.timer is not None and not CampaignAssignment.objects.exists()
+    deadline = clock.monotonic() + 10
+    while not CampaignAssignment.objects.exists() and clock.monotonic() < deadline:
+        clock.sleep(0.05)  # no request comes: the timer's thread writes the buffer
+    assert CampaignAssignment.objects.get().impressions == 1 and exposures.BUFFER.timer is None
+
+
+def test_a_flush_cancels_the_pending_timer():
+    factories.campaign("home_banner", headline="Hello")
+    show(Shopper.objects.create())
+    timer = exposures.BUFFER.timer
+    assert timer is not None and timer.interval == 60
+    exposures.flush()
+    assert exposures.BUFFER.timer is None and timer.finished.is_set()
+
+
+def test_a_first_visits_second_page_in_the_same_process_is_no_second_contact_and_one_assignment():
+    from django.http import HttpResponse
+
+    from personalize.identity import set_cookie
+
+    offer = factories.offer(code_mode="unique", code="", code_prefix="NEW")
+    factories.campaign("home_banner", headline="Hello", offer=offer)
+    first = factories.request()
+    assert "Hello" in BANNER.render(Context({"request": first}))
+    shopper = Shopper.objects.get()
+    response = HttpResponse()
+    set_cookie(response, shopper.key)
+    second = factories.request()
+    second.COOKIES.update({k: m.value for k, m in response.cookies.items()})
+    assert "Hello" in BANNER.render(Context({"request": second}))  # no session from page one
+    exposures.flush()
+    row = CampaignAssignment.objects.get(shopper=shopper)
+    assert row.impressions == 2 and Contact.objects.filter(shopper=shopper).count() == 1

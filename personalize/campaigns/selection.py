@@ -27,6 +27,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from personalize import exposures
 from personalize.campaigns.specs import (  # noqa: F401 - ARM_SALT: the salt of campaign arms, imported from here too
     ARM_SALT,
     CampaignSpec,
@@ -156,6 +157,7 @@ class ShopperState:
         if stored and "a" in stored and time.time() - stored.get("at", 0) < ps.CAMPAIGN_STATE_SECONDS:
             return {int(cid): _unpack(int(cid), self.shopper.pk, row) for cid, row in stored["a"].items()}
         assignments = {a.campaign_id: a for a in CampaignAssignment.objects.filter(shopper=self.shopper)}
+        with_pending(assignments, exposures.pending_exposures(self.shopper.pk))
         self._store(at=time.time(), a={str(cid): _pack(a) for cid, a in assignments.items()})
         return assignments
 
@@ -215,6 +217,27 @@ class ShopperState:
                 self.contactable = may_contact(self.shopper)
                 self._store(fc=[self.contactable, time.time() + ps.CAMPAIGN_CONTACT_CHECK_SECONDS])
         return self.contactable
+
+
+def with_pending(assignments: dict[int, CampaignAssignment], pending: list[exposures.Exposure]) -> None:
+    """Add this process's unwritten exposures to the stored assignments (a first visit's second
+    page, before the flush): the offer it already showed is not a new contact, its deadline
+    runs from the first page."""
+    for entry in pending:
+        stored = assignments.get(entry.campaign_id)
+        if stored is None:
+            assignments[entry.campaign_id] = CampaignAssignment(
+                campaign_id=entry.campaign_id, shopper_id=entry.shopper_id, arm=entry.arm,
+                first_seen=entry.first_seen, last_seen=entry.last_seen, impressions=entry.impressions,
+                window_start=entry.window_start or entry.first_seen, window_impressions=entry.window_impressions,
+            )
+            continue
+        stored.last_seen = max(stored.last_seen, entry.last_seen)
+        stored.impressions += entry.impressions
+        if entry.window_start and entry.window_start > stored.window_start:
+            stored.window_start, stored.window_impressions = entry.window_start, entry.window_impressions
+        else:
+            stored.window_impressions += entry.window_impressions
 
 
 def request_state(request: Any) -> ShopperState:
