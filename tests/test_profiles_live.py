@@ -125,3 +125,19 @@ def test_cart_changes_reach_the_profile(catalogue):
     in_cart(shopper, catalogue[2])
     fresh = Shopper.objects.select_related("cart").get(pk=shopper.pk)  # as the middleware loads it
     assert request_profile(fresh, None).cart_keys == {str(catalogue[2].pk)}
+
+
+def test_recently_viewed_after_a_new_view_checks_no_stock_again(settings, catalogue, django_assert_num_queries):
+    """Its list changes with every view; its products' stock answers are remembered one by one."""
+    from django.template import Context, Template
+
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "LOCAL_CACHE_SECONDS": 5}
+    shopper = Shopper.objects.create()
+    widget = Template("{% load personalize %}{% recently_viewed limit=8 %}")
+    for product in catalogue[:3]:
+        view(shopper, product)
+    widget.render(Context({"request": shopper_request(shopper)}))  # cold: profile, stock, cards
+    view(shopper, catalogue[0])  # a new order of the same products
+    with django_assert_num_queries(2):  # the shopper, the new events: no stock check
+        html = widget.render(Context({"request": shopper_request(shopper)}))
+    assert html.index(str(catalogue[0].pk)) < html.index(str(catalogue[2].pk))

@@ -60,6 +60,25 @@ class LocalLayer:
             return True, entry[1]
         return False, None
 
+    def held_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        """The fresh values this process holds for ``keys`` (no round trip for the others)."""
+        if self._bound() <= 0:
+            return {}
+        now, data = time.monotonic(), self._data
+        found = {}
+        for key in keys:
+            entry = data.get(key)
+            if entry is not None and entry[0] > now:
+                found[key] = entry[1]
+        return found
+
+    def hold_many(self, values: Mapping[str, Any]) -> None:
+        """:meth:`hold` for several keys at once."""
+        if self._bound() > 0:
+            expires = time.monotonic() + self._bound()
+            for key, value in values.items():
+                self._remember(key, value, expires)
+
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """The values of ``keys`` that exist, reading the ones not held here in one round trip.
 

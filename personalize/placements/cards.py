@@ -25,7 +25,8 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language
 
 from personalize.adapters import DefaultAdapter, get_adapter
-from personalize.caching import VersionedMemo, local
+from personalize.caching import VersionedMemo, cache, local
+from personalize.caching.local import LocalLayer
 from personalize.conf import personalize_settings as ps
 from personalize.placements.diversity import diversify, facet_key
 
@@ -33,6 +34,10 @@ FACETS = ("category", "brand")
 
 # Only its generation is used: the one version number of "the catalogue as cards show it".
 catalogue = VersionedMemo("catalogue", loader=lambda: None, ttl=lambda: ps.CATALOGUE_CACHE_SECONDS)
+# Per product and business rules: whether it could be shown, as a stock check found it (this
+# process only, LOCAL_CACHE_SECONDS). A layer of its own: a large catalogue's answers must not
+# push the generations and cards out of the shared one.
+in_stock = LocalLayer(cache, max_entries=20000)
 
 
 def card_of(product: Any, adapter: DefaultAdapter | None = None) -> dict[str, Any]:
@@ -90,16 +95,34 @@ def available_keys(keys: list[str], rules: models.Q, *, adapter: DefaultAdapter 
 
     One keys-only query (no rows built), remembered in this process for
     ``LOCAL_CACHE_SECONDS`` per catalogue generation: the same list for everyone asking
-    about the same candidates (a product's "similar", trending) costs the query once.
+    about the same candidates (a product's "similar", trending) costs the query once, and a
+    list made of products some list already asked about (a shopper's recently viewed, which
+    changes with every view) costs none: the answer is remembered per product too.
     """
     adapter = adapter or get_adapter()
     if not keys:
         return []
-    digest = hashlib.sha256(repr((keys, str(rules))).encode()).hexdigest()
-    memo_key = f"personalize:available:{catalogue.version() or '-'}:{digest}"
+    generation = catalogue.version() or "-"
+    condition = str(rules)
+    digest = hashlib.sha256(repr((keys, condition)).encode()).hexdigest()
+    memo_key = f"personalize:available:{generation}:{digest}"
     hit, value = local.held(memo_key)
     if hit:
-        return value
+        return list(value)
+    prefix = f"personalize:in-stock:{generation}:{hashlib.sha256(condition.encode()).hexdigest()[:24]}:"
+    known = in_stock.held_many([prefix + key for key in keys])
+    unknown = [key for key in dict.fromkeys(keys) if prefix + key not in known]
+    if unknown:
+        found = _available(unknown, rules, adapter)
+        answers = {prefix + key: key in found for key in unknown}
+        in_stock.hold_many(answers)
+        known.update(answers)
+    value = tuple(key for key in keys if known[prefix + key])
+    local.hold(memo_key, value)
+    return list(value)
+
+
+def _available(keys: list[str], rules: models.Q, adapter: DefaultAdapter) -> set[str]:
     parsed = set()
     for key in keys:
         try:
@@ -107,10 +130,7 @@ def available_keys(keys: list[str], rules: models.Q, *, adapter: DefaultAdapter 
         except (ValidationError, ValueError, TypeError):  # a malformed key is never shown
             continue
     queryset = adapter.get_queryset().filter(adapter.stock_filter()).filter(rules).filter(pk__in=parsed)
-    found = {str(pk) for pk in queryset.values_list("pk", flat=True)} if parsed else set()
-    value = tuple(k for k in keys if k in found)
-    local.hold(memo_key, value)
-    return list(value)
+    return {str(pk) for pk in queryset.values_list("pk", flat=True)} if parsed else set()
 
 
 def card_facet(card: dict[str, Any], facet: str) -> str:
