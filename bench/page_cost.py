@@ -365,7 +365,7 @@ def main() -> None:
     parser.add_argument("--returning", type=int, default=48, help="returning shoppers in the pool (default 48)")
     parser.add_argument("--pages", default="product,home", help="product,home")
     parser.add_argument("--fragments", action="store_true",
-                        help="also measure the {% personalize_fragment %} page, alone and with its fragment request")
+                        help="also measure the {%% personalize_fragment %%} page, alone and with its fragment request")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", DEFAULT_REDIS))
     parser.add_argument("--var-dir", default=os.path.join(ROOT, "var", "bench_page"))
