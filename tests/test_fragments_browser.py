@@ -4,6 +4,7 @@ shopper's own from one batched request, and counts impressions of the filled lis
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from django.http import HttpResponse
@@ -70,6 +71,11 @@ def test_beacon_fills_every_fragment_from_one_request_and_counts_the_filled_item
     assert keys(catalogue[:1])[0] not in for_you and len(for_you) == 3
     assert "Popular now" in filled[1]
     shopper = Shopper.objects.get()
-    impressions = Event.objects.filter(shopper=shopper, kind="impression")
-    shown = {e.product_key for e in impressions if e.context.get("placement") == "for_you"}
+    deadline = time.monotonic() + 10  # the beacon's post may still be on its way when the DOM is dumped
+    while True:
+        impressions = Event.objects.filter(shopper=shopper, kind="impression")
+        shown = {e.product_key for e in impressions if e.context.get("placement") == "for_you"}
+        if shown or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert shown == set(for_you)  # the neutral list it replaced was never counted
