@@ -27,31 +27,28 @@ from personalize.widgets.render import current_product_key, render_widget
 register = template.Library()
 logger = logging.getLogger("personalize")
 
+def _signed_url(kind: str, payload: list, view: str, fallback: str = "") -> str:
+    """The URL of ``view`` with ``payload`` signed as ``kind``; ``fallback`` when personalize.urls
+    is not included (check W030)."""
+    try:
+        return reverse(f"personalize:{view}", args=[signing.sign(kind, payload)])
+    except NoReverseMatch:
+        return fallback
+
+
 def click_url(campaign_id: int, arm: str, link: str) -> str:
     """A signed redirect that counts the click, then goes to ``link`` (no open redirect)."""
-    token = signing.sign("campaign_click", [campaign_id, arm, link])
-    try:
-        return reverse("personalize:campaign_click", args=[token])
-    except NoReverseMatch:  # personalize.urls not included (check W030): link without counting
-        return link
+    return _signed_url("campaign_click", [campaign_id, arm, link], "campaign_click", fallback=link)
 
 
 def seen_url(campaign_id: int, arm: str) -> str:
     """A signed link the browser posts when a deferred campaign (exit intent) is shown."""
-    token = signing.sign("campaign_seen", [campaign_id, arm])
-    try:
-        return reverse("personalize:campaign_seen", args=[token])
-    except NoReverseMatch:
-        return ""
+    return _signed_url("campaign_seen", [campaign_id, arm], "campaign_seen")
 
 
 def code_url(campaign_id: int, arm: str) -> str:
     """The signed "get your code" link: issues the shopper's unique code when followed."""
-    token = signing.sign("campaign_code", [campaign_id, arm])
-    try:
-        return reverse("personalize:campaign_code", args=[token])
-    except NoReverseMatch:
-        return ""
+    return _signed_url("campaign_code", [campaign_id, arm], "campaign_code")
 
 
 # Stands in for {code} until the text is escaped; then becomes the "get your code" link.
