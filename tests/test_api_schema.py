@@ -10,6 +10,7 @@ from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.validation import validate_schema
 from referencing import Registry, Resource
 
+from personalize import signing
 from personalize.api import schema as api_schema
 from personalize.api.schema import build_schema
 from personalize.conf import personalize_settings as ps
@@ -50,6 +51,7 @@ def test_schema_generates_without_warnings_and_is_valid_openapi():
         "/personalize/api/search-suggestions/",
         "/personalize/c/{token}/",
         "/personalize/c/seen/{token}/",
+        "/personalize/c/code/{token}/",
         "/personalize/consent/",
         "/personalize/emails/restore/{token}/",
         "/personalize/emails/unsubscribe/{token}/",
@@ -149,3 +151,16 @@ def test_real_responses_conform_to_the_schema(client_ua):
     answered = client_ua.get(suggest, {"prefix": "ca"})
     assert answered.status_code == 200
     conforms(schema, suggest, "get", answered)
+
+
+def test_the_get_your_code_link_answers_as_documented(client_ua):
+    offer = factories.offer(code_mode="unique", code="", code_prefix="HI")
+    campaign = factories.campaign(offer=offer, contents=[{"variant": "A", "headline": "Hello", "text": "Yours: {code}"}])
+    documented = generate()["paths"]["/personalize/c/code/{token}/"]["post"]["responses"]
+    mine = client_ua.post(f"/personalize/c/code/{signing.sign('campaign_code', [campaign.pk, 'A'])}/")
+    other = client_ua.post(f"/personalize/c/code/{signing.sign('campaign_code', [campaign.pk, 'B'])}/")  # not this shopper's arm
+    bad = client_ua.post("/personalize/c/code/not-a-token/")
+    assert (mine.status_code, other.status_code, bad.status_code) == (200, 404, 400)
+    for response in (mine, other):
+        jsonschema.validate(response.json(), documented[str(response.status_code)]["content"]["application/json"]["schema"])
+    assert mine.json()["code"].startswith("HI-") and other.json() == {"code": ""}

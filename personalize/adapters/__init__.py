@@ -177,14 +177,20 @@ class DefaultAdapter(CataloguePickers):
     def category(self, product: models.Model) -> str:
         return self._label(self._first_attr(product, self.category_fields))
 
-    def category_key(self, product: models.Model) -> str:
-        """A stable key for the product's category (its FK id when there is one)."""
-        for name in self.category_fields:
+    @staticmethod
+    def _fk_key(product: models.Model, fields: Iterable[str]) -> str | None:
+        """The id of the first of ``fields`` that is a foreign key ("" when empty), else ``None``."""
+        for name in fields:
             attname = f"{name}_id"
             if hasattr(product, attname):
                 value = getattr(product, attname)
                 return "" if value is None else str(value)
-        return self.category(product)
+        return None
+
+    def category_key(self, product: models.Model) -> str:
+        """A stable key for the product's category (its FK id when there is one)."""
+        key = self._fk_key(product, self.category_fields)
+        return self.category(product) if key is None else key
 
     def category_keys(self, product: models.Model) -> list[str]:
         """Every category key the product counts as in: its own and, in a category tree, their
@@ -245,6 +251,11 @@ class DefaultAdapter(CataloguePickers):
 
     def brand(self, product: models.Model) -> str:
         return self._label(self._first_attr(product, self.brand_fields))
+
+    def brand_key(self, product: models.Model) -> str:
+        """A stable key for the product's brand (its FK id when there is one), without a query."""
+        key = self._fk_key(product, self.brand_fields)
+        return self.brand(product) if key is None else key
 
     def in_stock(self, product: models.Model) -> bool:
         for name in self.stock_fields:

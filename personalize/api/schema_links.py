@@ -37,6 +37,11 @@ def text_response(description: str) -> dict[str, Any]:
     return {"description": description}
 
 
+def _code_response(description: str) -> dict[str, Any]:
+    schema = {"type": "object", "properties": {"code": {"type": "string"}}, "required": ["code"]}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
 def link_operations() -> dict[str, dict[str, Any]]:
     """``{url name: {method: operation}}`` of personalize's plain views a client may call."""
     bad_link = html_response("The token is malformed, tampered with, expired or of another kind.")
@@ -59,6 +64,27 @@ def link_operations() -> dict[str, dict[str, Any]]:
                 "parameters": [_token_param()],
                 "responses": {"204": text_response("Counted (or nothing to count)."), "400": bad_link, "404": not_found},
             }
+        },
+        "campaign_code": {
+            "get": {
+                "operationId": "campaign_code_page",
+                "summary": "Get your code, without script: issue the shopper's unique code, then back to the page",
+                "tags": ["links"],
+                "parameters": [_token_param()],
+                "responses": {"302": text_response("Back to the page (same host) or the shop, whose banner shows the code."),
+                              "400": bad_link, "404": not_found},
+            },
+            "post": {
+                "operationId": "campaign_code",
+                "summary": "Get your code: the banner's fetch() (no CSRF token); issues the shopper's unique code",
+                "tags": ["links"],
+                "parameters": [_token_param()],
+                "responses": {
+                    "200": _code_response("The shopper's code."),
+                    "400": bad_link,
+                    "404": _code_response("No code for this shopper: the control group, a bot, an ended campaign (or not a route)."),
+                },
+            },
         },
         "email_restore": {
             "get": {

@@ -13,12 +13,7 @@ def facet_key(adapter: DefaultAdapter, product: Any, facet: str) -> str:
     if facet == "category":
         return adapter.category_key(product)
     if facet == "brand":
-        for name in adapter.brand_fields:
-            attname = f"{name}_id"
-            if hasattr(product, attname):
-                value = getattr(product, attname)
-                return "" if value is None else str(value)
-        return adapter.brand(product)
+        return adapter.brand_key(product)
     getter = getattr(adapter, facet, None)
     return str(getter(product)) if callable(getter) else ""
 
