@@ -9,6 +9,7 @@ products: precision@k, recall@k, NDCG@k (binary gains) and catalogue coverage.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +36,49 @@ def temporal_split(data: TrainingData, test_fraction: float = 0.2, min_events: i
     is_test = np.zeros(len(users), dtype=bool)
     is_test[order] = is_test_sorted
     return data.subset(~is_test), data.subset(is_test)
+
+
+@dataclass
+class HeldOut:
+    """One validation set: its held-out events and the events its shoppers' profiles read
+    (every other event of theirs, the other set's too)."""
+
+    name: str
+    test: TrainingData
+    profiles: TrainingData
+
+
+def holdout_split(
+    data: TrainingData, fraction: float = 0.1, *, seed: int = 0, min_events: int = 3
+) -> tuple[TrainingData, list[HeldOut]]:
+    """The fit part and two held-out sets of the same shoppers: ``latest`` and ``older``.
+
+    Per shopper with at least ``min_events`` events, ``latest`` holds their newest
+    ``fraction`` (at least one event) and ``older`` a seeded random draw of as many of the
+    others; the fit part keeps the rest. One model fitted on it is scored for "what comes
+    next" (a temporal protocol) and for "what else they like" (a random one)."""
+    latest, older = np.zeros(data.n_events, dtype=bool), np.zeros(data.n_events, dtype=bool)
+    if data.n_events:
+        noise = np.random.default_rng(seed).random(data.n_events)
+        users = data.users.astype(np.int64)
+        sizes = np.bincount(users, minlength=data.n_users)
+        n_held = np.maximum(np.floor(sizes * fraction).astype(np.int64), 1)
+        n_held[sizes < min_events] = 0
+        newest_first = np.lexsort((noise, -data.times, users))
+        latest[newest_first] = _ranks(users, newest_first) < n_held[users[newest_first]]
+        # the others in a random order, so the first n_held of each shopper are a random draw
+        by_noise = np.lexsort((np.where(latest, 2.0, noise), users))
+        older[by_noise] = _ranks(users, by_noise) < n_held[users[by_noise]]
+        older &= ~latest
+    sets = [HeldOut(name, data.subset(mask), data.subset(~mask)) for name, mask in (("latest", latest), ("older", older))]
+    return data.subset(~latest & ~older), sets
+
+
+def _ranks(users: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Each position's rank within its shopper's run in ``order`` (sorted by shopper)."""
+    grouped = users[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(grouped)) + 1]
+    return np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
 
 
 def profiles_from(data: TrainingData, users: np.ndarray, max_events: int = 200) -> dict[int, Any]:
@@ -66,17 +110,29 @@ class Validation:
     """Scores recommenders fitted on ``train`` against ``test`` (the same shoppers, later).
 
     The scored shoppers (at most ``max_users``, a seeded sample) and their profiles are built
-    once, so the tuner can score many candidates on one split cheaply.
+    once, so the tuner can score many candidates on one split cheaply. ``profiles``: the
+    events the shoppers' profiles (and the products left out as seen) come from, when not
+    ``train`` (a held-out set of :func:`holdout_split`).
     """
 
-    def __init__(self, train: TrainingData, test: TrainingData, *, k: int = 10, max_users: int | None = 5000, seed: int = 0) -> None:
+    def __init__(
+        self,
+        train: TrainingData,
+        test: TrainingData,
+        *,
+        k: int = 10,
+        max_users: int | None = 5000,
+        seed: int = 0,
+        profiles: TrainingData | None = None,
+    ) -> None:
         self.k = k
         self.train = train
+        profiles = train if profiles is None else profiles
         truth: dict[int, set[int]] = {}
         for user, item in zip(test.users.tolist(), test.items.tolist()):
             truth.setdefault(user, set()).add(item)
         seen: dict[int, set[int]] = {}
-        for user, item in zip(train.users.tolist(), train.items.tolist()):
+        for user, item in zip(profiles.users.tolist(), profiles.items.tolist()):
             if user in truth:
                 seen.setdefault(user, set()).add(item)
         users = np.array(sorted(u for u, items in truth.items() if items - seen.get(u, set())), dtype=np.int64)
@@ -84,7 +140,7 @@ class Validation:
             users = np.sort(np.random.default_rng(seed).choice(users, size=max_users, replace=False))
         self.users = users.tolist()
         self.truth, self.seen = truth, seen
-        self.profiles = profiles_from(train, users)
+        self.profiles = profiles_from(profiles, users)
         keys = train.product_keys
         self.index = {str(key): i for i, key in enumerate(keys)}
         self.excluded = {user: {str(keys[i]) for i in seen.get(user, set())} for user in self.users}
