@@ -135,6 +135,10 @@ DEFAULTS: dict[str, Any] = {
     # segments, placements and the catalogue, candidate lists, product cards) is reused by a
     # process for at most this long; 0 reads the shared cache every time.
     "LOCAL_CACHE_SECONDS": 5,
+    # How long a process keeps a value whose key names its version (a model version's
+    # "similar" list, a catalogue generation's cards and rendered lists): the value never
+    # changes under its key, and the version itself is re-read within LOCAL_CACHE_SECONDS.
+    "LOCAL_VERSIONED_SECONDS": 120,
     # Longest life of a cached product card (title, URL, price, image, stock) when the product
     # changes behind the ORM's signals; saving a product through the ORM rebuilds them at once.
     "CATALOGUE_CACHE_SECONDS": 300,

@@ -29,6 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCacheClient
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
@@ -89,6 +90,25 @@ def has_timeouts(params: dict[str, Any]) -> bool:
     return False
 
 
+class ReusingRedisCacheClient(RedisCacheClient):
+    """Django's Redis client, keeping one ``redis.Redis`` per connection pool.
+
+    Django builds a new ``redis.Redis`` object for every cache call (~110 µs on this machine,
+    more than the round trip it makes); the object is thread-safe over its pool, so one per
+    pool is enough."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+        return client
+
+
 def build_backend(alias: str, *, connect: float, read: float) -> BaseCache:
     """A new backend for ``CACHES[alias]`` with timeouts added (the store's own stays as it is)."""
     params = copy.deepcopy(settings.CACHES[alias])
@@ -97,7 +117,10 @@ def build_backend(alias: str, *, connect: float, read: float) -> BaseCache:
     options = timeout_options(backend, params.get("OPTIONS") or {}, connect, read)
     if options is not None:
         params["OPTIONS"] = options
-    return import_string(backend)(location, params)
+    instance = import_string(backend)(location, params)
+    if backend in REDIS_BACKENDS and getattr(instance, "_class", None) is RedisCacheClient:
+        instance._class = ReusingRedisCacheClient
+    return instance
 
 
 class CircuitBreaker:

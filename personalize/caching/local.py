@@ -8,6 +8,12 @@ request pays none. That is the freshness bound the docs promise: a value written
 process (an admin edit bumping a generation, a product saved, a new model activated) is seen by
 every process within ``LOCAL_CACHE_SECONDS``; the process that wrote it sees it at once.
 
+Values whose key names the version they belong to (a model version's "similar" lists, the
+cards and rendered lists of one catalogue generation) never change under that key: they are
+held for ``LOCAL_VERSIONED_SECONDS`` (``versioned=True``). The freshness bound still holds for
+them, since the generation or model version in their key is itself re-read within
+``LOCAL_CACHE_SECONDS``.
+
 :data:`personalize.caching.local` is the one instance. :meth:`LocalLayer.get_many` reads what is not held locally in one ``get_many`` round trip.
 Values are shared between the threads of a process: callers must not mutate what they get
 (the pipeline keeps tuples and builds new lists).
@@ -46,6 +52,16 @@ class LocalLayer:
     def _bound(self) -> float:
         return float(ps.LOCAL_CACHE_SECONDS)
 
+    def _life(self, versioned: bool) -> float:
+        """How long a value read or written now is held: the freshness bound, or for a
+        versioned key (one that names the generation or model version its value belongs to,
+        so the value never changes under it) ``LOCAL_VERSIONED_SECONDS``. Nothing is held
+        when the bound is 0."""
+        bound = self._bound()
+        if bound <= 0 or not versioned:
+            return bound
+        return max(bound, float(ps.LOCAL_VERSIONED_SECONDS))
+
     def _remember(self, key: str, value: Any, expires: float) -> None:
         with self._lock:
             self._data.pop(key, None)
@@ -72,17 +88,18 @@ class LocalLayer:
                 found[key] = entry[1]
         return found
 
-    def hold_many(self, values: Mapping[str, Any]) -> None:
+    def hold_many(self, values: Mapping[str, Any], *, versioned: bool = False) -> None:
         """:meth:`hold` for several keys at once."""
         if self._bound() > 0:
-            expires = time.monotonic() + self._bound()
+            expires = time.monotonic() + self._life(versioned)
             for key, value in values.items():
                 self._remember(key, value, expires)
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+    def get_many(self, keys: Iterable[str], *, versioned: bool = False) -> dict[str, Any]:
         """The values of ``keys`` that exist, reading the ones not held here in one round trip.
 
         A cache outage reads as "not there" (the caller recomputes), logged once per call.
+        ``versioned``: the keys name the version of their values (see :meth:`_life`).
         """
         found: dict[str, Any] = {}
         missing: list[str] = []
@@ -94,7 +111,7 @@ class LocalLayer:
                 missing.append(key)
         if missing and self._bound() > 0:
             fetched = self._fetch(missing)
-            expires = time.monotonic() + self._bound()
+            expires = time.monotonic() + self._life(versioned)
             for key, value in fetched.items():
                 self._remember(key, value, expires)
             found.update(fetched)
@@ -109,10 +126,10 @@ class LocalLayer:
             logger.warning("personalize: cache unavailable for %d keys", len(keys), exc_info=True)
             return {}
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.get_many([key]).get(key, default)
+    def get(self, key: str, default: Any = None, *, versioned: bool = False) -> Any:
+        return self.get_many([key], versioned=versioned).get(key, default)
 
-    def set_many(self, values: Mapping[str, Any], timeout: float | None) -> None:
+    def set_many(self, values: Mapping[str, Any], timeout: float | None, *, versioned: bool = False) -> None:
         """Write to the shared cache and hold the values here (a failed write is logged)."""
         if not values:
             return
@@ -121,12 +138,13 @@ class LocalLayer:
         except Exception:
             logger.warning("personalize: could not write %d cache keys", len(values), exc_info=True)
         if self._bound() > 0:
-            expires = time.monotonic() + min(self._bound(), timeout if timeout is not None else self._bound())
+            life = self._life(versioned)
+            expires = time.monotonic() + min(life, timeout if timeout is not None else life)
             for key, value in values.items():
                 self._remember(key, value, expires)
 
-    def set(self, key: str, value: Any, timeout: float | None) -> None:
-        self.set_many({key: value}, timeout)
+    def set(self, key: str, value: Any, timeout: float | None, *, versioned: bool = False) -> None:
+        self.set_many({key: value}, timeout, versioned=versioned)
 
     def delete_many(self, keys: Iterable[str]) -> None:
         """Delete from the shared cache and from this process (others: within the bound)."""
@@ -139,11 +157,13 @@ class LocalLayer:
         except Exception:
             logger.warning("personalize: could not delete %d cache keys", len(keys), exc_info=True)
 
-    def hold(self, key: str, value: Any) -> None:
+    def hold(self, key: str, value: Any, *, seconds: float | None = None, versioned: bool = False) -> None:
         """Keep ``value`` in this process only, for ``LOCAL_CACHE_SECONDS`` (a derived value
-        every process computes for itself, e.g. which candidates are in stock)."""
+        every process computes for itself, e.g. which candidates are in stock); ``versioned``
+        and at most ``seconds`` (see :meth:`_life`)."""
         if self._bound() > 0:
-            self._remember(key, value, time.monotonic() + self._bound())
+            life = self._life(versioned)
+            self._remember(key, value, time.monotonic() + (min(life, seconds) if seconds is not None else life))
 
     def forget(self, keys: Iterable[str]) -> None:
         """Drop ``keys`` from this process only (the next read goes to the shared cache)."""

@@ -62,14 +62,15 @@ def cards_for(keys: Iterable[str], *, adapter: DefaultAdapter | None = None) -> 
     generation = catalogue.version()
     language = get_language() or ""
     by_cache_key = {_key(generation, language, k): k for k in keys}
-    found = local.get_many(by_cache_key)
+    versioned = generation is not None  # without a generation (cache down) the usual bound
+    found = local.get_many(by_cache_key, versioned=versioned)
     cards = {by_cache_key[ck]: card for ck, card in found.items() if card is not None}
     missing = [k for k in keys if k not in cards and _key(generation, language, k) not in found]
     if missing:
         built = {adapter.product_key(p): card_of(p, adapter) for p in adapter.get_products(missing)}
         # A key that names no visible product is remembered as None: no query for it next time.
         local.set_many(
-            {_key(generation, language, k): built.get(k) for k in missing}, ps.CATALOGUE_CACHE_SECONDS
+            {_key(generation, language, k): built.get(k) for k in missing}, ps.CATALOGUE_CACHE_SECONDS, versioned=versioned
         )
         cards.update(built)
     return cards

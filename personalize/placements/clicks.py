@@ -50,8 +50,13 @@ def sign_click(*, placement: str, model_version: str, variant: str, product_key:
     token = signing.sign("rec_click", payload)
     if len(_signed) >= SIGNED_MAX_ENTRIES:
         _signed.clear()
-    _signed[memo_key] = (now + min(SIGNED_REUSE_SECONDS, float(ps.REC_CLICK_MAX_AGE_SECONDS) / 10), token)
+    _signed[memo_key] = (now + signed_reuse_seconds(), token)
     return token
+
+
+def signed_reuse_seconds() -> float:
+    """How long a signed click link may be reused (in a token, or in HTML that carries one)."""
+    return min(SIGNED_REUSE_SECONDS, float(ps.REC_CLICK_MAX_AGE_SECONDS) / 10)
 
 
 def _forget_signed(*, setting: str, **kwargs: Any) -> None:

@@ -271,15 +271,16 @@ def _cache_key(*parts: Any) -> str:
     return "personalize:candidates:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _cached(key_parts: tuple[Any, ...], compute: Callable[[], Iterable[Any]]) -> list[Candidate]:
+def _cached(key_parts: tuple[Any, ...], compute: Callable[[], Iterable[Any]], *, shared: bool = False) -> list[Candidate]:
     # Through the in-process layer: a list every request reads (a product's "similar", the
     # neutral list) costs no round trip within LOCAL_CACHE_SECONDS. Keyed by model version, so
-    # a new model is never served an old list.
+    # a new model is never served an old list; a list that is the same for everyone
+    # (``shared``) of a trained version never changes under its key and is held longer.
     key = _cache_key(*key_parts, get_language())
-    candidates = local.get(key)
+    candidates = local.get(key, versioned=shared)
     if candidates is None:
         candidates = tuple((str(r.key), float(r.score), str(r.reason or "")) for r in compute())
-        local.set(key, candidates, ps.RECOMMENDATION_CACHE_SECONDS)
+        local.set(key, candidates, ps.RECOMMENDATION_CACHE_SECONDS, versioned=shared)
     return list(candidates)
 
 
@@ -296,10 +297,13 @@ def candidate_list(
     version = str(recommender.model_version or "")
     if method == "similar":
         parts: tuple[Any, ...] = (alias, version, "similar", product_key, wanted)
-        return _cached(parts, lambda: recommender.similar(product_key, limit=wanted))
+        return _cached(parts, lambda: recommender.similar(product_key, limit=wanted), shared=bool(version))
     taste = sorted(profile.weighted_items().items())
     parts = (alias, version, "recommend", taste, profile.searches[:20], sorted(profile.features.items()), category_key, wanted)
-    return _cached(parts, lambda: recommender.recommend(profile, limit=wanted, category=category_key))
+    neutral = not taste and not profile.searches and not profile.features
+    return _cached(
+        parts, lambda: recommender.recommend(profile, limit=wanted, category=category_key), shared=bool(version) and neutral
+    )
 
 
 def _neutral(category_key: str | None, wanted: int) -> list[Candidate]:

@@ -8,7 +8,8 @@ Lists that are the same for many shoppers (a product's "similar", trending, a ne
 "for you") are rendered once: a build may return :data:`HTML_KEY` naming everything its HTML
 depends on (the shown products in order, placement, model version, variant, title, the
 template); the HTML is then held in the process (:data:`personalize.caching.local`) for
-``LOCAL_CACHE_SECONDS`` with the language and the catalogue generation added to the key, so
+``LOCAL_VERSIONED_SECONDS`` (at most as long as its signed click links are reused) with the
+language and the catalogue generation added to the key, so
 per-shopper exclusions (cart, purchases, the page's earlier widgets) still apply: they change
 the shown products, hence the key. ``WIDGET_HTML_CACHE`` off renders every time.
 """
@@ -29,6 +30,7 @@ from personalize.adapters import get_adapter
 from personalize.caching import local
 from personalize.conf import personalize_settings as ps
 from personalize.placements.cards import catalogue
+from personalize.placements.clicks import signed_reuse_seconds
 
 # What a build returns (and is not passed to the template) to have its HTML reused: a list of
 # JSON-serialisable parts naming everything the HTML depends on.
@@ -93,7 +95,10 @@ def render_widget(
     try:
         data = build()
         parts = data.pop(HTML_KEY, None)
-        cache_key = _html_cache_key(name, template, parts) if parts is not None and ps.WIDGET_HTML_CACHE else None
+        cache_key, generation = None, None
+        if parts is not None and ps.WIDGET_HTML_CACHE:
+            generation = catalogue.version()
+            cache_key = _html_cache_key(name, template, parts, generation)
         if cache_key is not None:
             hit, html = local.held(cache_key)
             if hit:
@@ -102,7 +107,8 @@ def render_widget(
         data.setdefault("request", request)
         html = render_to_string(template or f"personalize/widgets/{name}.html", data, request=request)
         if cache_key is not None:
-            local.hold(cache_key, str(html))
+            # The key names every version the HTML depends on; its signed click links bound it.
+            local.hold(cache_key, str(html), seconds=signed_reuse_seconds(), versioned=generation is not None)
         return mark_safe(html)
     except Exception as exc:
         logger.exception("personalize: widget %r failed; rendering nothing", name)
@@ -111,6 +117,6 @@ def render_widget(
         return mark_safe("")
 
 
-def _html_cache_key(name: str, template: Any, parts: list[Any]) -> str:
-    raw = json.dumps([name, template, parts, get_language() or "", catalogue.version() or "-"], default=str)
+def _html_cache_key(name: str, template: Any, parts: list[Any], generation: str | None) -> str:
+    raw = json.dumps([name, template, parts, get_language() or "", generation or "-"], default=str)
     return "personalize:html:" + hashlib.sha256(raw.encode()).hexdigest()
