@@ -65,5 +65,8 @@ def _switchable(name: str, compile_function: Any) -> Any:
     return compile_tag
 
 
+# Parts of a widget's own template, not widgets: the real ones (like the filters).
+PARTS = {"personalize_item"}
+
 for _name, _compile in _real.tags.items():
-    register.tags[_name] = _switchable(_name, _compile)
+    register.tags[_name] = _compile if _name in PARTS else _switchable(_name, _compile)

@@ -12,7 +12,7 @@ from django import template
 from django.utils.safestring import SafeString
 
 from personalize import pricing
-from personalize.widgets import campaigns, consent, fragments, history, recommendations, segments
+from personalize.widgets import campaigns, consent, fragments, history, item_html, recommendations, segments
 
 register = template.Library()
 
@@ -31,6 +31,7 @@ def merge_library(other: template.Library) -> None:
 
 # Each capability's widgets keep their own library (personalize.widgets.*); one name loads them all.
 for library in (
-    pricing.register, recommendations.register, campaigns.register, segments.register, consent.register, fragments.register,
+    pricing.register, item_html.register, recommendations.register, campaigns.register, segments.register,
+    consent.register, fragments.register,
 ):
     merge_library(library)
