@@ -64,6 +64,13 @@ def login(session, live_server, user) -> None:
     session.add_cookie({"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "path": "/"})
 
 
+def wait_for(session, condition, timeout: float = 15):
+    """Wait until ``condition(session)`` is truthy (a page loading after a click, a script's answer)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(session, timeout).until(lambda s: condition(s))
+
+
 def screenshot(session, name: str) -> Path:
     """Save the whole page as ``var/screenshots/<name>.png``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from personalize.models import PlacementRule
-from tests.browser import browser, login, screenshot  # noqa: F401 - the fixture
+from tests.browser import browser, login, screenshot, wait_for  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,7 +26,10 @@ def test_write_a_placement_rule_with_rows(live_server, browser, admin_user):  # 
     browser.find_element(By.ID, "id_exclude-0-value").send_keys("Gift cards, Vouchers")
     screenshot(browser, "placement-rule-rows")
     browser.find_element(By.NAME, "_save").click()
-    assert "/add/" not in browser.current_url
+    # The click starts the post; wait for the page it leads to (the list, or the form with its errors).
+    wait_for(browser, lambda s: "/add/" not in s.current_url or s.find_elements(By.CSS_SELECTOR, ".errornote, .errorlist"))
+    errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".errornote, .errorlist")]
+    assert "/add/" not in browser.current_url, errors
     rule = PlacementRule.objects.get()
     assert (rule.include, rule.exclude) == ({"margin__gte": "0.2"}, {"category__name__in": ["Gift cards", "Vouchers"]})
     assert "Category › name is one of Gift cards, Vouchers" in browser.page_source

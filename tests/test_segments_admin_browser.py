@@ -12,15 +12,9 @@ from django.utils import timezone
 
 from personalize.models import Event, Segment, Shopper
 from tests import factories
-from tests.browser import browser, login, screenshot  # noqa: F401 - the fixture
+from tests.browser import browser, login, screenshot, wait_for  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(session, condition, timeout: float = 15):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(session, timeout).until(lambda s: condition(s))
 
 
 def count_shown(session) -> str | None:
