@@ -88,12 +88,23 @@ class LocalLayer:
                 found[key] = entry[1]
         return found
 
-    def hold_many(self, values: Mapping[str, Any], *, versioned: bool = False) -> None:
-        """:meth:`hold` for several keys at once."""
+    def hold_many(self, values: Mapping[str, Any], *, versioned: bool = False, until: float | None = None) -> None:
+        """:meth:`hold` for several keys at once; ``until`` (a :func:`time.monotonic` time, at
+        most the usual life away) ends them all together."""
         if self._bound() > 0:
             expires = time.monotonic() + self._life(versioned)
+            if until is not None:
+                expires = min(expires, until)
             for key, value in values.items():
                 self._remember(key, value, expires)
+
+    def window_end(self) -> float:
+        """The end of the current ``LOCAL_CACHE_SECONDS`` window (a :func:`time.monotonic`
+        time): values held ``until`` it expire together, within the freshness bound."""
+        bound = self._bound()
+        if bound <= 0:
+            return time.monotonic()
+        return (time.monotonic() // bound + 1) * bound
 
     def get_many(self, keys: Iterable[str], *, versioned: bool = False) -> dict[str, Any]:
         """The values of ``keys`` that exist, reading the ones not held here in one round trip.
@@ -157,13 +168,16 @@ class LocalLayer:
         except Exception:
             logger.warning("personalize: could not delete %d cache keys", len(keys), exc_info=True)
 
-    def hold(self, key: str, value: Any, *, seconds: float | None = None, versioned: bool = False) -> None:
+    def hold(
+        self, key: str, value: Any, *, seconds: float | None = None, versioned: bool = False, until: float | None = None
+    ) -> None:
         """Keep ``value`` in this process only, for ``LOCAL_CACHE_SECONDS`` (a derived value
         every process computes for itself, e.g. which candidates are in stock); ``versioned``
-        and at most ``seconds`` (see :meth:`_life`)."""
+        and at most ``seconds`` (see :meth:`_life`), or until ``until`` (see :meth:`hold_many`)."""
         if self._bound() > 0:
             life = self._life(versioned)
-            self._remember(key, value, time.monotonic() + (min(life, seconds) if seconds is not None else life))
+            expires = time.monotonic() + (min(life, seconds) if seconds is not None else life)
+            self._remember(key, value, min(expires, until) if until is not None else expires)
 
     def forget(self, keys: Iterable[str]) -> None:
         """Drop ``keys`` from this process only (the next read goes to the shared cache)."""

@@ -94,11 +94,12 @@ def invalidate() -> None:
 def available_keys(keys: list[str], rules: models.Q, *, adapter: DefaultAdapter | None = None) -> list[str]:
     """``keys`` (in order) that are visible, in stock and pass ``rules``, on live data.
 
-    One keys-only query (no rows built), remembered in this process for
-    ``LOCAL_CACHE_SECONDS`` per catalogue generation: the same list for everyone asking
-    about the same candidates (a product's "similar", trending) costs the query once, and a
-    list made of products some list already asked about (a shopper's recently viewed, which
-    changes with every view) costs none: the answer is remembered per product too.
+    One keys-only query (no rows built), remembered in this process per catalogue generation
+    until the end of the current ``LOCAL_CACHE_SECONDS`` window: the same list for everyone
+    asking about the same candidates (a product's "similar", trending) costs the query once,
+    and a list made of products some list already asked about in the window (a shopper's
+    recently viewed, which changes with every view) costs none: the answer is remembered per
+    product too.
     """
     adapter = adapter or get_adapter()
     if not keys:
@@ -113,13 +114,17 @@ def available_keys(keys: list[str], rules: models.Q, *, adapter: DefaultAdapter 
     prefix = f"personalize:in-stock:{generation}:{hashlib.sha256(condition.encode()).hexdigest()[:24]}:"
     known = in_stock.held_many([prefix + key for key in keys])
     unknown = [key for key in dict.fromkeys(keys) if prefix + key not in known]
+    # Answers end together at the end of the current LOCAL_CACHE_SECONDS window: the lists of
+    # a window then cost a query only until their products were all asked about once (answers
+    # expiring one by one cost a query on most pages).
+    until = in_stock.window_end()
     if unknown:
         found = _available(unknown, rules, adapter)
         answers = {prefix + key: key in found for key in unknown}
-        in_stock.hold_many(answers)
+        in_stock.hold_many(answers, until=until)
         known.update(answers)
     value = tuple(key for key in keys if known[prefix + key])
-    local.hold(memo_key, value)
+    local.hold(memo_key, value, until=until)
     return list(value)
 
 
