@@ -51,3 +51,24 @@ def test_no_answer_is_held_without_a_bound(settings, django_assert_num_queries):
     for _ in range(2):
         with django_assert_num_queries(1):
             assert cards.available_keys([key], Q()) == [key]
+
+
+def test_the_statement_is_compiled_once_per_window_and_answers_as_the_orm(clock, monkeypatch):
+    from personalize.adapters import get_adapter
+    from personalize.placements.visible import visible_keys
+
+    shown, sold_out, hidden = factories.product(stock=5), factories.product(stock=0), factories.product(is_active=False)
+    keys = [str(p.pk) for p in (shown, sold_out, hidden)] + ["not-a-key", "999999"]
+    adapter = get_adapter()
+    built = []
+    original = type(adapter).get_queryset
+    monkeypatch.setattr(type(adapter), "get_queryset", lambda self: built.append(1) or original(self))
+    expected = {str(pk) for pk in original(adapter).filter(adapter.stock_filter()).values_list("pk", flat=True)}
+    assert visible_keys(keys, Q(), adapter, condition="", window=1005.0) == {str(shown.pk)} == expected & set(keys)
+    assert visible_keys(keys[1:], Q(), adapter, condition="", window=1005.0) == set()
+    assert len(built) == 1  # the second list ran the compiled statement
+    rule = Q(price__gt=shown.price)  # another rule: a statement of its own
+    assert visible_keys(keys, rule, adapter, condition=str(rule), window=1005.0) == set()
+    clock[0] = 1005.0
+    assert visible_keys(keys, Q(), adapter, condition="", window=1010.0) == {str(shown.pk)}
+    assert len(built) == 3

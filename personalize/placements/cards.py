@@ -19,7 +19,6 @@ import hashlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language
@@ -29,6 +28,7 @@ from personalize.caching import VersionedMemo, cache, local
 from personalize.caching.local import LocalLayer
 from personalize.conf import personalize_settings as ps
 from personalize.placements.diversity import diversify, facet_key
+from personalize.placements.visible import visible_keys
 
 FACETS = ("category", "brand")
 
@@ -119,24 +119,13 @@ def available_keys(keys: list[str], rules: models.Q, *, adapter: DefaultAdapter 
     # expiring one by one cost a query on most pages).
     until = in_stock.window_end()
     if unknown:
-        found = _available(unknown, rules, adapter)
+        found = visible_keys(unknown, rules, adapter, condition=condition, window=until)
         answers = {prefix + key: key in found for key in unknown}
         in_stock.hold_many(answers, until=until)
         known.update(answers)
     value = tuple(key for key in keys if known[prefix + key])
     local.hold(memo_key, value, until=until)
     return list(value)
-
-
-def _available(keys: list[str], rules: models.Q, adapter: DefaultAdapter) -> set[str]:
-    parsed = set()
-    for key in keys:
-        try:
-            parsed.add(adapter.to_python_key(key))
-        except (ValidationError, ValueError, TypeError):  # a malformed key is never shown
-            continue
-    queryset = adapter.get_queryset().filter(adapter.stock_filter()).filter(rules).filter(pk__in=parsed)
-    return {str(pk) for pk in queryset.values_list("pk", flat=True)} if parsed else set()
 
 
 def card_facet(card: dict[str, Any], facet: str) -> str:

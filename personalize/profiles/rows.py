@@ -18,6 +18,7 @@ from typing import Any
 from django.db import connections, router
 
 from personalize.models import PROFILE_KINDS, Event, EventKind, Shopper, purchase_lines
+from personalize.sql import db_converter
 
 # One event as a profile reads it: (id, product key, kind, query, the products of a purchase,
 # time). A plain tuple, not a named one: a cached profile holds hundreds, and named tuples
@@ -79,17 +80,4 @@ def _select_sql(alias: str, with_since: bool, known: int, limit: int) -> str:
 def _converters(alias: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
     """What turns the database's context and time values into Python (the ORM's converters)."""
     connection = connections[alias]
-
-    def converter(name: str) -> Callable[[Any], Any]:
-        field = Event._meta.get_field(name)
-        col = field.get_col(Event._meta.db_table)
-        steps = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
-
-        def convert(value: Any) -> Any:
-            for step in steps:
-                value = step(value, col, connection)
-            return value
-
-        return convert
-
-    return converter("context"), converter("created_at")
+    return db_converter(Event, "context", connection), db_converter(Event, "created_at", connection)
