@@ -29,11 +29,17 @@ from typing import Any
 from django.conf import settings
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
-from django.core.cache.backends.redis import RedisCacheClient
+from django.core.cache.backends.memcached import BaseMemcachedCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from personalize.conf import personalize_settings as ps
+
+try:
+    from redis.exceptions import ResponseError as RedisResponseError
+except ImportError:  # no Redis backend without redis-py: nothing to catch
+    RedisResponseError = ()  # type: ignore[assignment,misc]
 
 logger = logging.getLogger("personalize")
 
@@ -107,6 +113,17 @@ class ReusingRedisCacheClient(RedisCacheClient):
         if client is None:
             client = self._clients[id(pool)] = self._client(connection_pool=pool)
         return client
+
+
+def _redis_incr(backend: RedisCache, key: str) -> int:
+    """One ``INCR`` (Django's ``incr`` asks whether the key exists first: two round trips, and
+    not atomic together). A missing key is made at 1, without a timeout: callers that start
+    their counters elsewhere tell it by its value."""
+    key = backend.make_and_validate_key(key)
+    try:
+        return int(backend._cache.get_client(key, write=True).incr(key))
+    except RedisResponseError:  # the key holds something else (a token of an earlier release): the cache is fine
+        return 0
 
 
 def build_backend(alias: str, *, connect: float, read: float) -> BaseCache:
@@ -189,10 +206,10 @@ class GuardedCache:
         self.breaker = breaker
         self.fallback = fallback
 
-    def _call(self, name: str, neutral: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, name: str, neutral: Any, *args: Any, call: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
         if self.breaker.allow():
             try:
-                result = getattr(self.backend, name)(*args, **kwargs)
+                result = call(self.backend, *args, **kwargs) if call is not None else getattr(self.backend, name)(*args, **kwargs)
             except (TypeError, ValueError) as exc:
                 # Django's contract (incr of a missing key) or a caller's bug: the cache
                 # answered, so it is healthy; the caller sees the error as from Django's cache.
@@ -241,6 +258,18 @@ class GuardedCache:
             return self._call("incr", None, key, delta, version=version)
         except ValueError:  # missing key: Django's contract, not a cache failure
             return None
+
+    def atomic_incr(self, key: str) -> int | None:
+        """``key``'s value plus one, counted atomically by the cache itself (two processes
+        adding at once get two different answers), in one round trip on Redis (which makes a
+        missing key at 1); ``None`` when the key is missing elsewhere, the cache is unavailable
+        or cannot count atomically (a database or file cache reads, then writes)."""
+        backend = self.backend
+        if isinstance(backend, RedisCache):
+            return self._call("atomic_incr", None, key, call=_redis_incr)
+        if isinstance(backend, (LocMemCache, BaseMemcachedCache)) or type(backend).__module__.startswith("django_redis"):
+            return self.incr(key)
+        return None
 
     def has_key(self, key: str, version: int | None = None) -> bool:
         return self._call("has_key", False, key, version=version)

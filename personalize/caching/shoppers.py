@@ -12,18 +12,28 @@ them a list. :func:`cached` keeps it in the shared cache under the shopper's **t
   just behind (two profiles merged, events imported or erased, rows changed behind the ORM).
   The next read loads the value from scratch.
 
+A thread's own events need no read at all: where the cache counts atomically (Redis,
+memcached, locmem), a touch for one shopper's events adds one to their token and this thread
+remembers what that step added (the events as the cached value holds them). A read that
+finds the cached value exactly such steps behind (its token, then only steps this thread
+took) brings it up to date from them (``catch_up``); any other change in between (another
+process's touch, a cart change, a bump) makes the steps not line up, and the value is
+refreshed as before.
+
 Tokens and epochs are read from the shared cache itself, never through the in-process layer: a
 purchase recorded by one worker must be seen by the next page another worker serves. One
-``get_many`` reads the token, the epoch and the value together. They are random, never counters
-(a cache restarted or cleared cannot bring an old one back); a missing token reads as
-"changed". Entries expire after ``PROFILE_CACHE_SECONDS`` at the latest.
+``get_many`` reads the token, the epoch and the value together. They start at random (a cache
+restarted or cleared cannot bring an old one back; a counter that starts below ``MIN_TOKEN``
+was made by the cache, not by us, and is replaced); a missing token reads as "changed".
+Entries expire after ``PROFILE_CACHE_SECONDS`` at the latest.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable, Iterable
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,11 +61,73 @@ def _entry_key(name: str, pk: Any) -> str:
     return f"personalize:shopper-{name}:{pk}"
 
 
+# Tokens start at random above this: a smaller one was made by the cache (Redis makes a missing
+# counter at 1), and a value cached under it in an earlier life of the key could come back.
+MIN_TOKEN = 2**40
+# How many of its own steps a thread remembers per shopper, and for how many shoppers.
+OWN_STEPS = 8
+OWN_SHOPPERS = 64
+OWN_EVENTS = 50  # a bigger step (a batch, an import) is read back instead of remembered
+
+_own = threading.local()
+
+
+def _new_token() -> int:
+    return MIN_TOKEN + secrets.randbelow(2**62)
+
+
+def _steps() -> dict[Any, dict[int, Mapping[Any, Any]]]:
+    """This thread's own steps: shopper pk -> {token a touch made: {event id: what it added}}."""
+    steps = getattr(_own, "steps", None)
+    if steps is None:
+        steps = _own.steps = {}
+    return steps
+
+
+def _remember_step(pk: Any, token: int, added: Mapping[Any, Any]) -> None:
+    steps = _steps()
+    mine = steps.pop(pk, {})
+    mine[token] = added
+    while len(mine) > OWN_STEPS:
+        mine.pop(next(iter(mine)))
+    steps[pk] = mine  # the newest shopper last
+    while len(steps) > OWN_SHOPPERS:
+        steps.pop(next(iter(steps)))
+
+
+def own_steps(pk: Any, since: Any, token: Any) -> dict[Any, Any] | None:
+    """What this thread's own touches added to shopper ``pk`` from token ``since`` to
+    ``token`` (``{event id: ...}``); ``None`` unless every step between them was this thread's."""
+    if not isinstance(since, int) or not isinstance(token, int) or not 0 < token - since <= OWN_STEPS:
+        return None
+    mine = _steps().get(pk, {})
+    added: dict[Any, Any] = {}
+    for step in range(since + 1, token + 1):
+        if step not in mine:
+            return None
+        added.update(mine[step])
+    return added
+
+
+def _count_up(pk: Any, added: Mapping[Any, Any]) -> bool:
+    """Add one to the shopper's token and remember the step; False when the cache cannot
+    count it (the caller renews the token instead)."""
+    try:
+        token = cache().atomic_incr(_token_key(pk))
+    except Exception:
+        logger.warning("personalize: could not count a shopper state token", exc_info=True)
+        return False
+    if token is None or token <= MIN_TOKEN:
+        return False
+    _remember_step(pk, token, added)
+    return True
+
+
 def _renew(pks: Iterable[Any], *, epoch: bool) -> None:
     pks = {pk for pk in pks if pk is not None}
-    keys = {_token_key(pk): uuid.uuid4().hex for pk in pks}
+    keys = {_token_key(pk): _new_token() for pk in pks}
     if epoch:
-        keys.update({_epoch_key(pk): uuid.uuid4().hex for pk in pks})
+        keys.update({_epoch_key(pk): _new_token() for pk in pks})
     if not keys:
         return
     try:
@@ -64,8 +136,13 @@ def _renew(pks: Iterable[Any], *, epoch: bool) -> None:
         logger.warning("personalize: could not renew %d shopper state tokens", len(pks), exc_info=True)
 
 
-def touch(pks: Iterable[Any]) -> None:
-    """Something was added to the shoppers' state: every process brings it up to date on its next read."""
+def touch(pks: Iterable[Any], *, added: Mapping[Any, Any] | None = None) -> None:
+    """Something was added to the shoppers' state: every process brings it up to date on its
+    next read. ``added`` (``{event id: the event as cached values hold it}``), when it is all
+    one shopper was given: this thread's next read of them may apply it instead of reading."""
+    pks = {pk for pk in pks if pk is not None}
+    if added is not None and len(pks) == 1 and len(added) <= OWN_EVENTS and _count_up(next(iter(pks)), added):
+        return
     _renew(pks, epoch=False)
 
 
@@ -74,18 +151,26 @@ def bump(pks: Iterable[Any]) -> None:
     _renew(pks, epoch=True)
 
 
-def events_added(events: Iterable[tuple[Any, datetime | None]]) -> None:
+def events_added(
+    events: Iterable[tuple[Any, datetime | None]], *, added: Mapping[Any, Mapping[Any, Any]] | None = None
+) -> None:
     """``(shopper pk, event time)`` of events just stored: their shoppers are touched, or reset
     when an event is dated more than ``OVERLAP_SECONDS`` ago (a profile brought up to date reads
     only the events from ``OVERLAP_SECONDS`` before its last read: see
-    :mod:`personalize.profiles.live`)."""
+    :mod:`personalize.profiles.live`). ``added``: per shopper, the events as cached values hold
+    them (see :func:`touch`)."""
     oldest = timezone.now() - timedelta(seconds=OVERLAP_SECONDS)
     touched: set[Any] = set()
     reset: set[Any] = set()
     for pk, when in events:
         (reset if when is None or when < oldest else touched).add(pk)
     bump(reset)
-    touch(touched - reset)
+    touched -= reset
+    if len(touched) == 1 and added is not None and next(iter(touched)) in added:
+        pk = next(iter(touched))
+        touch([pk], added=added[pk])
+    else:
+        touch(touched)
 
 
 def _timeout() -> float:
@@ -100,6 +185,7 @@ def cached(
     refresh: Callable[[Any], Any] | None = None,
     *,
     usable: Callable[[Any], bool] | None = None,
+    catch_up: Callable[[Any, dict[Any, Any]], Any] | None = None,
 ) -> Any:
     """``load()``'s value for shopper ``pk``, from the cache while the shopper's token and
     ``stamp`` (e.g. a generation the value also depends on) are unchanged.
@@ -108,7 +194,9 @@ def cached(
     used as it is, ``refresh(value)`` brings the cached value up to date (``None``: load
     instead). One cache round trip when warm; on a miss (or a cache
     outage) the value is computed and stored under the token read before computing it, so a
-    change that lands meanwhile is never hidden by the stored value.
+    change that lands meanwhile is never hidden by the stored value. ``catch_up(value, added)``
+    brings a value that is only this thread's own steps behind up to date with what they
+    added (see :func:`touch`; ``None``: refresh instead).
     """
     if not ps.PROFILE_CACHE_SECONDS or pk is None:
         return load()
@@ -120,10 +208,16 @@ def cached(
         return load()
     token, epoch, entry = found.get(token_key), found.get(epoch_key), found.get(entry_key)
     current = entry is not None and len(entry) == 4 and entry[1] == epoch and entry[2] == stamp
-    if current and token is not None and entry[0] == token and (usable is None or usable(entry[3])):
-        return entry[3]
+    if current and token is not None and (usable is None or usable(entry[3])):
+        if entry[0] == token:
+            return entry[3]
+        added = own_steps(pk, entry[0], token) if catch_up is not None else None
+        value = catch_up(entry[3], added) if added is not None else None
+        if value is not None:
+            _store(name, entry_key, (token, epoch, stamp, value))
+            return value
     if token is None:
-        token = uuid.uuid4().hex
+        token = _new_token()
         try:
             if not cache().add(token_key, token, _timeout()):
                 token = cache().get(token_key)  # another process created it first
@@ -134,8 +228,12 @@ def cached(
     if value is None:
         value = load()
     if token is not None:
-        try:
-            cache().set(entry_key, (token, epoch, stamp, value), _timeout())
-        except Exception:
-            logger.warning("personalize: could not cache a shopper's %s", name, exc_info=True)
+        _store(name, entry_key, (token, epoch, stamp, value))
     return value
+
+
+def _store(name: str, entry_key: str, entry: tuple[Any, Any, Any, Any]) -> None:
+    try:
+        cache().set(entry_key, entry, _timeout())
+    except Exception:
+        logger.warning("personalize: could not cache a shopper's %s", name, exc_info=True)

@@ -183,11 +183,21 @@ def _stamp() -> tuple[Any, ...]:
 
 
 def _cached_state(shopper: Shopper, pending: Pending = Pending()) -> ProfileState:
+    """The shopper's state from the cache: as it is, brought up to date with the events this
+    thread stored since (no read), or refreshed from the database."""
+
+    def catch_up(state: ProfileState, added: dict[int, ProfileRow]) -> ProfileState | None:
+        if pending.ids or time.time() - state.loaded_at > ps.PROFILE_CACHE_SECONDS:
+            return None
+        # No database read: ``read_at`` stays that of the last one (the next refresh reads from there).
+        return merge(state, list(added.values()), read_at=state.read_at, cart=state.cart)
+
     return shopper_state.cached(
         "profile", shopper.pk, _stamp(),
         lambda: load_state(shopper, pending=pending),
         lambda state: refresh_state(shopper, state, pending=pending),
         usable=lambda state: state.settled,
+        catch_up=catch_up,
     )
 
 
@@ -203,12 +213,13 @@ def request_profile(shopper: Shopper, request: Any, *, extra_features: dict[str,
     # they are shown to this request only, never stored for others.
     state = _cached_state(shopper, Pending.of(own) if own and _in_transaction() else Pending())
     if own:
-        rows = [_row_of(event) for event in own if event.kind in PROFILE_KINDS]
+        rows = [row_of(event) for event in own if event.kind in PROFILE_KINDS]
         state = merge(state, rows, read_at=state.read_at, cart=state.cart)
     return profile_from_state(shopper, state, extra_features=extra_features, live_cart=_carries_cart(shopper))
 
 
-def _row_of(event: Event) -> ProfileRow:
+def row_of(event: Event) -> ProfileRow:
+    """An event as a profile's state holds it."""
     lines = tuple(line["product"] for line in event.lines) if event.kind == EventKind.PURCHASE else ()
     return (event.pk, event.product_key or "", event.kind, event.query or "", lines, event.created_at)
 
@@ -234,4 +245,8 @@ def cached_profile(
 def events_stored(events: Iterable[Event]) -> None:
     """After the commit: shoppers with a new event of a profile kind get their cached state
     brought up to date; those with an event dated before the update's window, reloaded."""
-    shopper_state.events_added((event.shopper_id, event.created_at) for event in events if event.kind in PROFILE_KINDS)
+    stored = [event for event in events if event.kind in PROFILE_KINDS]
+    added: dict[Any, dict[int, ProfileRow]] = {}
+    for event in stored:
+        added.setdefault(event.shopper_id, {})[event.pk] = row_of(event)
+    shopper_state.events_added(((event.shopper_id, event.created_at) for event in stored), added=added)

@@ -1,0 +1,122 @@
+"""A thread's own events bring a shopper's cached profile up to date without a read
+(personalize.caching.shoppers: counted tokens and the steps a thread took), and any change
+another thread or process made in between still costs the read that finds it."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.core.cache import caches
+
+from personalize.caching import breaker as breakers
+from personalize.caching import cache
+from personalize.caching import shoppers as shopper_state
+from personalize.events import build_event, save_events
+from personalize.models import Event, Shopper
+from personalize.profiles import load_profile
+from personalize.profiles.live import request_profile
+from tests.placements_helpers import configure, products
+
+# Committed events: the receivers that count a shopper's steps run after the commit.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def catalogue(settings):
+    items = products(10)
+    configure(settings, items=items, CONSENT_REQUIRED=False, PROFILE_EVENTS=5)
+    return items
+
+
+def view(shopper: Shopper, product) -> Event:
+    return save_events([build_event(shopper, "view", product=str(product.pk))])[0]
+
+
+def same(a, b) -> None:
+    assert a.interactions == b.interactions and a.purchased_keys == b.purchased_keys
+    assert a.viewed_keys(5) == b.viewed_keys(5)
+
+
+def test_a_threads_own_events_need_no_read(catalogue, django_assert_num_queries):
+    shopper = Shopper.objects.create()
+    view(shopper, catalogue[0])
+    request_profile(shopper, None)  # cached
+    view(shopper, catalogue[1])
+    view(shopper, catalogue[2])  # two steps, both this thread's
+    with django_assert_num_queries(0):
+        profile = request_profile(shopper, None)
+    same(profile, load_profile(shopper))
+    assert profile.viewed_keys(3) == [str(catalogue[i].pk) for i in (2, 1, 0)]
+    with django_assert_num_queries(0):  # stored under the new token: the next page reads nothing either
+        same(request_profile(shopper, None), profile)
+
+
+def test_another_threads_event_between_the_steps_is_read(catalogue, django_assert_num_queries):
+    shopper = Shopper.objects.create()
+    view(shopper, catalogue[0])
+    request_profile(shopper, None)
+    view(shopper, catalogue[1])
+    other = threading.Thread(target=view, args=(shopper, catalogue[2]))  # another worker thread's step
+    other.start()
+    other.join()
+    view(shopper, catalogue[3])
+    with django_assert_num_queries(1):  # the steps do not line up: the refresh reads what is new
+        profile = request_profile(shopper, None)
+    same(profile, load_profile(shopper))
+    assert str(catalogue[2].pk) in profile.viewed_keys(5)
+
+
+def test_a_change_of_another_process_is_read(catalogue, django_assert_num_queries):
+    shopper = Shopper.objects.create()
+    view(shopper, catalogue[0])
+    request_profile(shopper, None)
+    view(shopper, catalogue[1])
+    # Another process counts a step of its own (its event is in the database, its step is not ours).
+    Event.objects.create(shopper=shopper, kind="view", product_key=str(catalogue[4].pk))
+    assert cache().atomic_incr(f"personalize:shopper-state:{shopper.pk}") is not None
+    with django_assert_num_queries(1):
+        profile = request_profile(shopper, None)
+    assert profile.viewed_keys(2) == [str(catalogue[4].pk), str(catalogue[1].pk)]
+
+
+def test_a_state_older_than_the_bound_is_loaded_again(catalogue, settings, django_assert_num_queries):
+    shopper = Shopper.objects.create()
+    view(shopper, catalogue[0])
+    request_profile(shopper, None)
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "PROFILE_CACHE_SECONDS": 1}
+    time.sleep(1.1)
+    view(shopper, catalogue[1])
+    with django_assert_num_queries(2):  # loaded from scratch (the events and the cart), not caught up
+        same(request_profile(shopper, None), load_profile(shopper))
+
+
+def test_a_cache_that_cannot_count_gets_a_new_token(catalogue, settings):
+    settings.CACHES = {**settings.CACHES, "db": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    settings.PERSONALIZE = {**settings.PERSONALIZE, "CACHE_ALIAS": "db"}
+    try:
+        assert cache().atomic_incr("personalize:tests:count") is None
+    finally:
+        breakers.reset()
+
+
+@pytest.mark.redis
+def test_redis_counts_in_one_step_and_an_old_token_is_replaced(catalogue, settings, redis_url):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}}
+    shopper = Shopper.objects.create()
+    key = f"personalize:shopper-state:{shopper.pk}"
+    try:
+        caches["default"].set(key, "3f2a9c", 60)  # a token of an earlier release (not a number)
+        view(shopper, catalogue[0])
+        assert not breakers.breaker().is_open  # the cache answered: not a failure
+        token = cache().get(key)
+        assert isinstance(token, int) and token >= shopper_state.MIN_TOKEN  # renewed at random
+        view(shopper, catalogue[1])
+        assert cache().get(key) == token + 1  # counted
+        request_profile(shopper, None)
+        view(shopper, catalogue[2])
+        same(request_profile(shopper, None), load_profile(shopper))
+    finally:
+        caches["default"].delete_many([key, f"personalize:shopper-profile:{shopper.pk}"])  # the broker may share the database
+        breakers.reset()
