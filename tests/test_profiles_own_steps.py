@@ -17,7 +17,9 @@ from personalize.events import build_event, save_events
 from personalize.models import Event, Shopper
 from personalize.profiles import load_profile
 from personalize.profiles.live import request_profile
-from tests.placements_helpers import configure, products
+from personalize.events.tracking import track
+from personalize.identity import get_shopper
+from tests.placements_helpers import configure, products, shopper_request
 
 # Committed events: the receivers that count a shopper's steps run after the commit.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,6 +53,22 @@ def test_a_threads_own_events_need_no_read(catalogue, django_assert_num_queries)
     assert profile.viewed_keys(3) == [str(catalogue[i].pk) for i in (2, 1, 0)]
     with django_assert_num_queries(0):  # stored under the new token: the next page reads nothing either
         same(request_profile(shopper, None), profile)
+
+
+def test_a_shopper_this_request_made_is_not_read_and_the_next_page_keeps_its_first_event(
+    catalogue, django_assert_num_queries
+):
+    request = shopper_request()  # no cookie: a first visit
+    track(request, "view", product=catalogue[0])
+    shopper = get_shopper(request)
+    with django_assert_num_queries(0):  # a row made now holds nothing but this request's own events
+        profile = request_profile(shopper, request)
+    assert profile.viewed_keys(2) == [str(catalogue[0].pk)]
+    again = Shopper.objects.get(pk=shopper.pk)  # the next page: a shopper read back, no own events
+    with django_assert_num_queries(0):
+        cached = request_profile(again, None)
+    same(cached, load_profile(again))
+    assert cached.viewed_keys(2) == [str(catalogue[0].pk)]
 
 
 def test_another_threads_event_between_the_steps_is_read(catalogue, django_assert_num_queries):

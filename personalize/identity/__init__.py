@@ -5,6 +5,7 @@ from personalize.identity.agent import detect_country, detect_device, is_bot
 from personalize.identity.consent import has_consent, set_consent
 from personalize.identity.merge import attach_user, merge_shoppers
 from personalize.identity.resolution import (
+    created_now,
     ensure_shopper,
     get_shopper,
     is_new,
@@ -16,6 +17,7 @@ from personalize.identity.resolution import (
 
 __all__ = [
     "attach_user",
+    "created_now",
     "detect_country",
     "detect_device",
     "ensure_shopper",

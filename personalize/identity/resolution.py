@@ -123,8 +123,7 @@ def ensure_shopper(request: HttpRequest) -> Shopper | None:
     shopper.country = detect_country(request)
     shopper.device = detect_device(request)
     try:
-        with transaction.atomic():
-            shopper.save()
+        _insert(shopper)
     except IntegrityError:
         # A concurrent request created the same shopper (same cookie or same user).
         existing = Shopper.objects.filter(key=shopper.key).first()
@@ -137,9 +136,26 @@ def ensure_shopper(request: HttpRequest) -> Shopper | None:
         # A row made just now has no cart: reading ``shopper.cart`` costs no query (a cart
         # created later in the request sets this cache itself).
         Shopper.cart.related.set_cached_value(shopper, None)
+        shopper._personalize_created = True  # nothing of theirs is stored yet but this request's own
     request._personalize_shopper = shopper
     request._personalize_set_cookie = True
     return shopper
+
+
+def _insert(shopper: Shopper) -> None:
+    """One INSERT: inside a caller's transaction in a savepoint (a concurrent twin's
+    IntegrityError must not break it), else on its own (a transaction of its own cost a BEGIN
+    and a COMMIT round trip on every first visit)."""
+    if connections[router.db_for_write(Shopper)].in_atomic_block:
+        with transaction.atomic():
+            shopper.save(force_insert=True)
+    else:
+        shopper.save(force_insert=True)
+
+
+def created_now(shopper: Shopper | None) -> bool:
+    """Whether this request made the shopper's row: nothing of theirs is stored but its own."""
+    return bool(getattr(shopper, "_personalize_created", False))
 
 
 def is_new(request: HttpRequest) -> bool:

@@ -31,6 +31,7 @@ from django.utils import timezone
 from personalize.caching import shoppers as shopper_state
 from personalize.conf import personalize_settings as ps
 from personalize.events.tracking import tracked_events
+from personalize.identity import created_now
 from personalize.models import PROFILE_KINDS, Event, EventKind, Shopper
 from personalize.profiles.core import (
     ShopperProfile,
@@ -118,6 +119,19 @@ def load_state(shopper: Shopper, *, pending: Pending = Pending()) -> ProfileStat
     ))
 
 
+def new_state(shopper: Shopper, rows: list[ProfileRow], *, pending: Pending = Pending()) -> ProfileState:
+    """The state of a shopper whose row this request made: only its own events (no read)."""
+    started, loaded_at = timezone.now(), time.time()
+    rows = sorted((row for row in rows if row[ROW_ID] not in pending.ids), key=lambda row: (row[ROW_WHEN], row[ROW_ID]), reverse=True)
+    kept = _viewed_kept()
+    viewed = _newest_views(rows)
+    return pending.settle(ProfileState(
+        rows=tuple(rows), complete=True, purchased=frozenset(key for row in rows for key in row[ROW_LINES]),
+        viewed=tuple(viewed[:kept]), viewed_more=False, cart=frozenset(cart_keys(shopper)), read_at=started,
+        loaded_at=loaded_at,
+    ))
+
+
 def _viewed_from_database(shopper: Shopper, limit: int, pending: frozenset[int]) -> list[tuple[str, datetime]]:
     queryset = Event.objects.filter(shopper=shopper, kind=EventKind.VIEW).exclude(product_key="")
     if pending:
@@ -182,9 +196,12 @@ def _stamp() -> tuple[Any, ...]:
     return (STATE_FORMAT, ps.PROFILE_EVENTS, _viewed_kept())
 
 
-def _cached_state(shopper: Shopper, pending: Pending = Pending()) -> ProfileState:
+def _cached_state(
+    shopper: Shopper, pending: Pending = Pending(), own: list[ProfileRow] | None = None
+) -> ProfileState:
     """The shopper's state from the cache: as it is, brought up to date with the events this
-    thread stored since (no read), or refreshed from the database."""
+    thread stored since (no read), or refreshed from the database. ``own``: all there is of a
+    shopper this request made (nothing to read when it is not cached yet)."""
 
     def catch_up(state: ProfileState, added: dict[int, ProfileRow]) -> ProfileState | None:
         if pending.ids or time.time() - state.loaded_at > ps.PROFILE_CACHE_SECONDS:
@@ -194,7 +211,7 @@ def _cached_state(shopper: Shopper, pending: Pending = Pending()) -> ProfileStat
 
     return shopper_state.cached(
         "profile", shopper.pk, _stamp(),
-        lambda: load_state(shopper, pending=pending),
+        lambda: new_state(shopper, own, pending=pending) if own is not None else load_state(shopper, pending=pending),
         lambda state: refresh_state(shopper, state, pending=pending),
         usable=lambda state: state.settled,
         catch_up=catch_up,
@@ -209,11 +226,12 @@ def request_profile(shopper: Shopper, request: Any, *, extra_features: dict[str,
     """The profile of the request's shopper: the cached state (one cache round trip; plus
     one small query when they acted since), with the events this request tracked."""
     own = [event for event in tracked_events(request) if event.shopper_id == shopper.pk and event.pk is not None]
+    rows = [row_of(event) for event in own if event.kind in PROFILE_KINDS]
     # Inside a transaction (ATOMIC_REQUESTS) the request's own events are not committed yet:
     # they are shown to this request only, never stored for others.
-    state = _cached_state(shopper, Pending.of(own) if own and _in_transaction() else Pending())
-    if own:
-        rows = [row_of(event) for event in own if event.kind in PROFILE_KINDS]
+    pending = Pending.of(own) if own and _in_transaction() else Pending()
+    state = _cached_state(shopper, pending, rows if created_now(shopper) else None)
+    if rows:
         state = merge(state, rows, read_at=state.read_at, cart=state.cart)
     return profile_from_state(shopper, state, extra_features=extra_features, live_cart=_carries_cart(shopper))
 
