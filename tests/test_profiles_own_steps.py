@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+import redis
 from django.core.cache import caches
 
 from personalize.caching import breaker as breakers
@@ -43,7 +44,9 @@ def same(a, b) -> None:
 
 def test_a_threads_own_events_need_no_read(catalogue, django_assert_num_queries):
     shopper = Shopper.objects.create()
-    view(shopper, catalogue[0])
+    first = view(shopper, catalogue[0])
+    token = cache().get(f"personalize:shopper-state:{shopper.pk}")  # made at random, then counted
+    assert token > shopper_state.MIN_TOKEN and set(shopper_state.own_steps(shopper.pk, token - 1, token)) == {first.pk}
     request_profile(shopper, None)  # cached
     view(shopper, catalogue[1])
     view(shopper, catalogue[2])  # two steps, both this thread's
@@ -135,6 +138,12 @@ def test_redis_counts_in_one_step_and_an_old_token_is_replaced(catalogue, settin
         request_profile(shopper, None)
         view(shopper, catalogue[2])
         same(request_profile(shopper, None), load_profile(shopper))
+        newcomer = Shopper.objects.create()
+        view(newcomer, catalogue[0])  # no token yet: made at random and counted in one pipeline
+        made = f"personalize:shopper-state:{newcomer.pk}"
+        assert cache().get(made) > shopper_state.MIN_TOKEN
+        assert 0 < redis.Redis.from_url(redis_url).pttl(caches["default"].make_key(made)) <= 3600 * 1000  # it expires
+        caches["default"].delete(made)
     finally:
         caches["default"].delete_many([key, f"personalize:shopper-profile:{shopper.pk}"])  # the broker may share the database
         breakers.reset()

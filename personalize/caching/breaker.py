@@ -115,15 +115,22 @@ class ReusingRedisCacheClient(RedisCacheClient):
         return client
 
 
-def _redis_incr(backend: RedisCache, key: str) -> int:
-    """One ``INCR`` (Django's ``incr`` asks whether the key exists first: two round trips, and
-    not atomic together). A missing key is made at 1, without a timeout: callers that start
-    their counters elsewhere tell it by its value."""
+def _redis_incr(backend: RedisCache, key: str, start: int | None, timeout: float | None) -> int | None:
+    """``SET NX`` of ``start`` and ``INCR`` in one pipeline (Django's ``incr`` asks whether the
+    key exists first: two round trips, and not atomic together)."""
     key = backend.make_and_validate_key(key)
+    client = backend._cache.get_client(key, write=True)
     try:
-        return int(backend._cache.get_client(key, write=True).incr(key))
+        if start is None:
+            if not client.exists(key):
+                return None
+            return int(client.incr(key))
+        pipeline = client.pipeline(transaction=False)
+        pipeline.set(key, start, nx=True, px=int(timeout * 1000) if timeout else None)
+        pipeline.incr(key)
+        return int(pipeline.execute()[-1])
     except RedisResponseError:  # the key holds something else (a token of an earlier release): the cache is fine
-        return 0
+        return None
 
 
 def build_backend(alias: str, *, connect: float, read: float) -> BaseCache:
@@ -259,16 +266,22 @@ class GuardedCache:
         except ValueError:  # missing key: Django's contract, not a cache failure
             return None
 
-    def atomic_incr(self, key: str) -> int | None:
+    def atomic_incr(self, key: str, *, start: int | None = None, timeout: float | None = None) -> int | None:
         """``key``'s value plus one, counted atomically by the cache itself (two processes
-        adding at once get two different answers), in one round trip on Redis (which makes a
-        missing key at 1); ``None`` when the key is missing elsewhere, the cache is unavailable
-        or cannot count atomically (a database or file cache reads, then writes)."""
+        adding at once get two different answers); a missing key is made at ``start`` first
+        (for ``timeout`` seconds). One round trip on Redis. ``None`` when the key is missing
+        and no ``start`` is given, the cache is unavailable or cannot count atomically (a
+        database or file cache reads, then writes)."""
         backend = self.backend
         if isinstance(backend, RedisCache):
-            return self._call("atomic_incr", None, key, call=_redis_incr)
+            return self._call("atomic_incr", None, key, start, timeout, call=_redis_incr)
         if isinstance(backend, (LocMemCache, BaseMemcachedCache)) or type(backend).__module__.startswith("django_redis"):
-            return self.incr(key)
+            if start is not None:
+                self.add(key, start, timeout)
+            try:
+                return self.incr(key)
+            except TypeError:  # the key holds something else (a token of an earlier release)
+                return None
         return None
 
     def has_key(self, key: str, version: int | None = None) -> bool:

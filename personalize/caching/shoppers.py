@@ -113,11 +113,11 @@ def _count_up(pk: Any, added: Mapping[Any, Any]) -> bool:
     """Add one to the shopper's token and remember the step; False when the cache cannot
     count it (the caller renews the token instead)."""
     try:
-        token = cache().atomic_incr(_token_key(pk))
+        token = cache().atomic_incr(_token_key(pk), start=_new_token(), timeout=_timeout())
     except Exception:
         logger.warning("personalize: could not count a shopper state token", exc_info=True)
         return False
-    if token is None or token <= MIN_TOKEN:
+    if token is None or token <= MIN_TOKEN:  # a counter someone else made
         return False
     _remember_step(pk, token, added)
     return True
