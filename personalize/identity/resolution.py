@@ -21,7 +21,8 @@ from django.utils import timezone
 from personalize.conf import personalize_settings as ps
 from personalize.identity import consent
 from personalize.identity.agent import detect_country, detect_device, is_bot
-from personalize.models import Shopper
+from personalize.models import Cart, Shopper
+from personalize.sql import db_converter
 
 logger = logging.getLogger("personalize")
 
@@ -75,13 +76,9 @@ def get_shopper(request: HttpRequest, *, with_cart: bool = True) -> Shopper:
     if shopper is None:
         key = read_cookie_key(request)
         if key is not None:
-            if with_cart:
-                # The key is unique: a slice, not first(), which would add an ORDER BY to compile.
-                shopper = next(iter(Shopper.objects.filter(key=key).select_related("merged_into", "cart")[:1]), None)
-            else:
-                shopper = shopper_by_key(key)
+            shopper = shopper_with_cart(key) if with_cart else shopper_by_key(key)
             if shopper is not None and shopper.merged_into_id:
-                shopper = shopper.merged_into
+                shopper = Shopper.objects.select_related("cart").filter(pk=shopper.merged_into_id).first() or shopper
             if shopper is not None and shopper.user_id is not None and (user is None or shopper.user_id != user.pk):
                 # An account's profile goes only to that account: not to the next person on a
                 # shared computer after logout, nor to another account logging in there.
@@ -100,6 +97,51 @@ def shopper_by_key(key: uuid.UUID) -> Shopper | None:
     connection = connections[router.db_for_read(Shopper)]
     value = Shopper._meta.get_field("key").get_db_prep_value(key, connection)
     return next(iter(Shopper.objects.db_manager(connection.alias).raw(_by_key_sql(connection.alias), [value])), None)
+
+
+def shopper_with_cart(key: uuid.UUID) -> Shopper | None:
+    """The shopper row with ``key`` and its cart snapshot (``None`` when it has none) in one
+    statement built once per database: what a page reads first, and the ORM's build and
+    compile of the join cost several times the query itself."""
+    connection = connections[router.db_for_read(Shopper)]
+    sql, shopper_columns, cart_columns = _with_cart_sql(connection.alias)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Shopper._meta.get_field("key").get_db_prep_value(key, connection)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(shopper_columns)
+    shopper = _from_row(Shopper, connection, shopper_columns, row[:split])
+    cart = _from_row(Cart, connection, cart_columns, row[split:]) if row[split] is not None else None
+    Shopper.cart.related.set_cached_value(shopper, cart)
+    if cart is not None:
+        Cart.shopper.field.set_cached_value(cart, shopper)
+    return shopper
+
+
+def _from_row(model: type[Any], connection: Any, columns: tuple[tuple[str, Any], ...], values: tuple[Any, ...]) -> Any:
+    return model.from_db(connection.alias, [name for name, _convert in columns],
+                         [convert(value) for (_name, convert), value in zip(columns, values)])
+
+
+@functools.lru_cache(maxsize=8)
+def _with_cart_sql(alias: str) -> tuple[str, tuple[tuple[str, Any], ...], tuple[tuple[str, Any], ...]]:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+
+    def columns(model: type[Any]) -> tuple[tuple[str, Any], ...]:
+        return tuple((field.attname, db_converter(model, field.name, connection)) for field in model._meta.concrete_fields)
+
+    def select(model: type[Any]) -> str:
+        return ", ".join(f"{quote(model._meta.db_table)}.{quote(field.column)}" for field in model._meta.concrete_fields)
+
+    shopper, cart = quote(Shopper._meta.db_table), quote(Cart._meta.db_table)
+    sql = (
+        f"SELECT {select(Shopper)}, {select(Cart)} FROM {shopper} LEFT OUTER JOIN {cart} "
+        f"ON {cart}.{quote(Cart._meta.get_field('shopper').column)} = {shopper}.{quote(Shopper._meta.pk.column)} "
+        f"WHERE {shopper}.{quote(Shopper._meta.get_field('key').column)} = %s LIMIT 1"
+    )
+    return sql, columns(Shopper), columns(Cart)
 
 
 @functools.lru_cache(maxsize=8)
