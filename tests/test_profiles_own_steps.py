@@ -147,3 +147,13 @@ def test_redis_counts_in_one_step_and_an_old_token_is_replaced(catalogue, settin
     finally:
         caches["default"].delete_many([key, f"personalize:shopper-profile:{shopper.pk}"])  # the broker may share the database
         breakers.reset()
+
+
+def test_a_shopper_made_now_without_events_costs_no_cache_call(catalogue, monkeypatch):
+    request = shopper_request()
+    track(request, "page_view")  # makes the row; not an event a profile reads
+    shopper = get_shopper(request)
+    calls = []
+    monkeypatch.setattr(type(cache()), "get_many", lambda self, *a, **kw: calls.append(a) or {})
+    profile = request_profile(shopper, request)
+    assert profile.is_new and not calls

@@ -230,7 +230,11 @@ def request_profile(shopper: Shopper, request: Any, *, extra_features: dict[str,
     # Inside a transaction (ATOMIC_REQUESTS) the request's own events are not committed yet:
     # they are shown to this request only, never stored for others.
     pending = Pending.of(own) if own and _in_transaction() else Pending()
-    state = _cached_state(shopper, pending, rows if created_now(shopper) else None)
+    if created_now(shopper) and not rows:
+        # A row made now, with no event of a profile kind: nothing to read, nothing worth caching.
+        state = new_state(shopper, [])
+    else:
+        state = _cached_state(shopper, pending, rows if created_now(shopper) else None)
     if rows:
         state = merge(state, rows, read_at=state.read_at, cart=state.cart)
     return profile_from_state(shopper, state, extra_features=extra_features, live_cart=_carries_cart(shopper))
