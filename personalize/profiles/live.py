@@ -121,15 +121,12 @@ def load_state(shopper: Shopper, *, pending: Pending = Pending()) -> ProfileStat
 
 def new_state(shopper: Shopper, rows: list[ProfileRow], *, pending: Pending = Pending()) -> ProfileState:
     """The state of a shopper whose row this request made: only its own events (no read)."""
-    started, loaded_at = timezone.now(), time.time()
-    rows = sorted((row for row in rows if row[ROW_ID] not in pending.ids), key=lambda row: (row[ROW_WHEN], row[ROW_ID]), reverse=True)
-    kept = _viewed_kept()
-    viewed = _newest_views(rows)
-    return pending.settle(ProfileState(
-        rows=tuple(rows), complete=True, purchased=frozenset(key for row in rows for key in row[ROW_LINES]),
-        viewed=tuple(viewed[:kept]), viewed_more=False, cart=frozenset(cart_keys(shopper)), read_at=started,
-        loaded_at=loaded_at,
-    ))
+    started, cart = timezone.now(), cart_keys(shopper)
+    empty = ProfileState(
+        rows=(), complete=True, purchased=frozenset(), viewed=(), viewed_more=False, cart=frozenset(cart),
+        read_at=started, loaded_at=time.time(),
+    )
+    return pending.settle(merge(empty, [row for row in rows if row[ROW_ID] not in pending.ids], read_at=started, cart=cart))
 
 
 def _viewed_from_database(shopper: Shopper, limit: int, pending: frozenset[int]) -> list[tuple[str, datetime]]:
