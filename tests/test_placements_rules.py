@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from decimal import Decimal
 
 import pytest
@@ -63,7 +64,11 @@ def test_rules_apply_to_live_data_and_edits_take_effect_at_once(settings):
     assert recommend_for(None, "for_you", limit=8).keys == keys([product])
 
 
-def test_stock_changed_behind_the_orm_waits_for_the_freshness_bound_a_save_does_not(settings):
+def test_stock_changed_behind_the_orm_waits_for_the_freshness_bound_a_save_does_not(settings, monkeypatch):
+    # One instant of the process's clock: stock answers end with their LOCAL_CACHE_SECONDS
+    # window, and a window ending between two calls must not decide this test.
+    clock = type("Clock", (), {"monotonic": staticmethod(lambda: 1000.0)})
+    monkeypatch.setattr(sys.modules["personalize.caching.local"], "time", clock)
     product = factories.product(stock=5)
     configure(settings, items=[product], LOCAL_CACHE_SECONDS=5)
     assert recommend_for(None, "for_you", limit=8).keys == keys([product])
