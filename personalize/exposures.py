@@ -244,7 +244,12 @@ def _write(exposures: list[Exposure], contacts: list[PendingContact]) -> int:
         alive.update(Shopper.objects.filter(pk__in=batch).values_list("pk", flat=True))
     campaign_ids = {e.campaign_id for e in exposures}
     campaigns = set(Campaign.objects.filter(pk__in=campaign_ids).values_list("pk", flat=True)) if campaign_ids else set()
-    rows = [e for e in exposures if e.shopper_id in alive and e.campaign_id in campaigns]
+    # In key order: two processes flushing assignments they share lock them in the same order
+    # (in any other order their multi-row upserts can deadlock).
+    rows = sorted(
+        (e for e in exposures if e.shopper_id in alive and e.campaign_id in campaigns),
+        key=lambda e: (e.campaign_id, e.shopper_id),
+    )
     for batch in chunked(rows, ROWS_PER_STATEMENT):
         upsert(batch)
     kept = [c for c in contacts if c.shopper_id in alive]

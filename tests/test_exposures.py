@@ -235,3 +235,18 @@ def test_a_first_visits_second_page_in_the_same_process_is_no_second_contact_and
     exposures.flush()
     row = CampaignAssignment.objects.get(shopper=shopper)
     assert row.impressions == 2 and Contact.objects.filter(shopper=shopper).count() == 1
+
+
+def test_a_flush_writes_its_assignments_in_key_order_so_two_workers_cannot_deadlock():
+    """Two workers flushing assignments they share lock the rows in the order of their
+    statement: in any order but one and the same, PostgreSQL saw them deadlock (page bench)."""
+    campaigns = [factories.campaign("home_banner", headline=f"Hello {n}") for n in range(2)]
+    shoppers = [Shopper.objects.create() for _ in range(4)]
+    buffer, now = exposures.Buffer(), timezone.now()
+    for shopper in reversed(shoppers):
+        for campaign in reversed(campaigns):
+            buffer.add_exposure(campaign.pk, shopper.pk, "A", now, shown=1)
+    assert exposures.flush(buffer) == 8
+    # One multi-row INSERT numbers its new rows in the order of its VALUES.
+    order = list(CampaignAssignment.objects.values_list("campaign_id", "shopper_id").order_by("pk"))
+    assert order == sorted(order)
