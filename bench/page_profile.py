@@ -16,6 +16,7 @@ these count both sides). ``--profile`` adds cProfile's top functions of the widg
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import cProfile
 import os
 import pstats
@@ -59,7 +60,7 @@ def instrument() -> None:
     from bench import page_widgets
     from personalize.placements import cards, pipeline
     from personalize.profiles import live
-    from personalize.widgets import recommendations, render
+    from personalize.widgets import history, item_html, recommendations, render
 
     timed(page_widgets.SwitchableNode, "render",
           lambda node, context: node.name if page_widgets.mode(context) == "" else "")
@@ -68,8 +69,24 @@ def instrument() -> None:
     timed(pipeline, "request_profile", lambda *a: "  request_profile")
     timed(cards, "visible_keys", lambda *a: "  stock query")
     timed(live, "refresh_state", lambda *a: "    refresh query")
+    timed(history, "card_items", lambda *a, **k: "    items built (recently viewed)")
+    timed(recommendations, "placement_items", lambda result: f"    items built ({result.placement})")
+    timed(item_html, "_render", lambda *a: "      item HTML rendered")
     for method in ("get_many", "set", "set_many"):
         timed(redis_backend.RedisCache, method, lambda *a, m=method: f"    redis {m} (both sides)")
+
+
+_workers: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
+
+
+def serve(worker: int, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)`` on thread ``worker`` (0: this one), waiting for it: per-thread
+    state (a thread's own steps, connections) then differs between pages as between workers."""
+    if worker == 0:
+        return call(*args, **kwargs)
+    if worker not in _workers:
+        _workers[worker] = concurrent.futures.ThreadPoolExecutor(1)
+    return _workers[worker].submit(call, *args, **kwargs).result()
 
 
 def main() -> None:
@@ -78,6 +95,9 @@ def main() -> None:
     parser.add_argument("pages", type=int, nargs="?", default=400)
     parser.add_argument("--new", action="store_true", help="a first-time visitor per page")
     parser.add_argument("--profile", action="store_true", help="cProfile the widget side")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="serve each page on one of this many threads at random (as gunicorn's workers would)")
+    parser.add_argument("--sort", default="cumulative", help="cProfile's order (cumulative, tottime)")
     parser.add_argument("--database-url", default=page_cost.DEFAULT_DB)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--var-dir", default=os.path.join(ROOT, "var", "bench_page"))
@@ -113,7 +133,7 @@ def main() -> None:
             started = time.process_time()
             if profile is not None and name == "widgets":
                 profile.enable()
-            response = client.get(url, HTTP_USER_AGENT=agent)
+            response = serve(rng.randrange(args.workers), client.get, url, HTTP_USER_AGENT=agent)
             if profile is not None and name == "widgets":
                 profile.disable()
             side[name] += time.process_time() - started
@@ -125,7 +145,8 @@ def main() -> None:
     for key in sorted(times, key=lambda k: times[k] / n, reverse=True):
         print(f"  {key:60s} {times[key] / counts[key] * 1000:6.2f} ms a call, {counts[key] / n:4.1f} calls a page")
     if profile is not None:
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(r"personalize/", 40)
+        stats = pstats.Stats(profile).sort_stats(args.sort)
+        stats.print_stats(r"personalize/", 40) if args.sort == "cumulative" else stats.print_stats(50)
 
 
 if __name__ == "__main__":

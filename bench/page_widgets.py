@@ -66,7 +66,7 @@ def _switchable(name: str, compile_function: Any) -> Any:
 
 
 # Parts of a widget's own template, not widgets: the real ones (like the filters).
-PARTS = {"personalize_item"}
+PARTS = {"personalize_item", "personalize_items"}
 
 for _name, _compile in _real.tags.items():
     register.tags[_name] = _compile if _name in PARTS else _switchable(_name, _compile)

@@ -6,6 +6,9 @@ import pytest
 from django.template import Template, engines
 
 from personalize.caching import local
+from personalize.widgets import items as items_module
+from personalize.widgets.items import card_items
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -58,3 +61,60 @@ def test_without_the_html_cache_every_item_is_rendered(settings, monkeypatch):
     monkeypatch.setattr(Template, "render", lambda self, context: calls.append(self.name) or original(self, context))
     _render([_item()])
     assert "personalize/widgets/_item.html" in calls
+
+
+ITEMS = "{% load personalize %}{% personalize_items items %}"
+
+
+def _render_items(items):
+    return engines["django"].from_string(ITEMS).render({"items": items})
+
+
+def _count_builds(monkeypatch):
+    built = []
+    original = items_module.item_for_card
+    monkeypatch.setattr(items_module, "item_for_card", lambda card, *a, **k: built.append(card["id"]) or original(card, *a, **k))
+    return built
+
+
+def test_held_items_of_cached_cards_are_not_even_built(monkeypatch):
+    keys = [factories.product(name=f"Mug {n}").pk for n in range(3)]
+    keys = [str(key) for key in keys]
+    built = _count_builds(monkeypatch)
+    first = _render_items(card_items(keys, placement="recently_viewed"))
+    assert built == keys and all(f'data-product-id="{key}"' in first for key in keys)
+    built.clear()
+    # A new list of the same products (the next page): the HTML is reused, no item is built.
+    assert _render_items(card_items(keys, placement="recently_viewed")) == first
+    assert built == []
+    # A new product changes the catalogue generation: the list is built again, with it.
+    new = str(factories.product(name="Cup").pk)
+    html = _render_items(card_items([*keys, new], placement="recently_viewed"))
+    assert "Cup" in html and built
+
+
+def test_a_changed_product_is_rendered_again(monkeypatch):
+    product = factories.product(name="Mug")
+    assert "Mug" in _render_items(card_items([str(product.pk)]))
+    product.name = "Big mug"
+    product.save()
+    assert "Big mug" in _render_items(card_items([str(product.pk)]))
+
+
+def test_the_list_tag_renders_what_the_item_loop_renders():
+    keys = [str(factories.product(name=f"Mug {n}").pk) for n in range(3)]
+    looped = engines["django"].from_string(
+        "{% load personalize %}{% for item in items %}\n  {% personalize_item item %}{% endfor %}"
+    ).render({"items": card_items(keys)})
+    local.clear()
+    assert _render_items(card_items(keys)) == looped
+
+
+def test_an_item_list_is_a_sequence_for_a_stores_own_template():
+    keys = [str(factories.product(name=f"Mug {n}").pk) for n in range(3)]
+    listed = card_items(keys, placement="for_you")
+    assert len(listed) == 3 and listed[0]["id"] == keys[0] and [i["id"] for i in listed[1:]] == keys[1:]
+    html = engines["django"].from_string(
+        "{% if items %}{{ items|length }}:{% for item in items %}{{ item.title }},{% endfor %}{{ items.0.id }}{% endif %}"
+    ).render({"items": listed})
+    assert html == f"3:Mug 0,Mug 1,Mug 2,{keys[0]}"

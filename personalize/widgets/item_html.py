@@ -1,16 +1,21 @@
-"""``{% personalize_item item %}``: one list item's HTML, rendered once per process and reused.
+"""``{% personalize_items items %}`` and ``{% personalize_item item %}``: list items' HTML,
+rendered once per process and reused.
 
 A shopper's own lists (recently viewed, "for you") change with every view, so their HTML is
-rendered on every page; their items do not. The shipped ``_items.html`` renders each item
-through ``personalize/widgets/_item.html`` with this tag, which holds the HTML per item (every
-field the template shows, the language and the catalogue generation in its key) for at most as
-long as its signed click link is reused, like a whole list's HTML (``WIDGET_HTML_CACHE``).
+rendered on every page; their items do not. The shipped ``_items.html`` renders its items
+through ``personalize/widgets/_item.html`` with ``personalize_items``, which holds the HTML per
+item for at most as long as its signed click link is reused, like a whole list's HTML
+(``WIDGET_HTML_CACHE``). The key is the item's card key and list (placement, model version,
+variant, reason) with the language and the catalogue generation (cards are cached under those:
+see :class:`~personalize.widgets.items.ItemList`), so a held item is not even built; an item
+of another origin is keyed by every field it has.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Hashable
 from typing import Any
 
 from django import template
@@ -21,29 +26,62 @@ from personalize.caching import local
 from personalize.conf import personalize_settings as ps
 from personalize.placements.cards import catalogue
 from personalize.placements.clicks import signed_reuse_seconds
+from personalize.widgets.items import IDENTITY, ItemList
 
 ITEM_TEMPLATE = "personalize/widgets/_item.html"
+ITEM_SEPARATOR = "\n  "  # between items, as the shipped ``_items.html`` lays them out
 
 register = template.Library()
 
 
-def _item_key(item: dict[str, Any], generation: str) -> str:
+def _item_key(item: dict[str, Any], generation: str) -> Hashable:
+    identity = item.get(IDENTITY)
+    if identity is not None:  # an ItemList's item: its card's key names every field (see ItemList)
+        return ("personalize:item-html", ITEM_TEMPLATE, get_language() or "", generation, identity)
     fields = {name: value for name, value in item.items() if name != "product"}
     raw = json.dumps([ITEM_TEMPLATE, fields, get_language() or "", generation], sort_keys=True, default=str)
     return "personalize:item-html:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
+def _render(context: Any, item: Any) -> str:
+    # As ``{% include %}`` renders: the page's engine, a new layer over the list's context.
+    return str(context.template.engine.get_template(ITEM_TEMPLATE).render(context.new({"item": item})))
+
+
+def _generation() -> str | None:
+    return catalogue.version() if ps.WIDGET_HTML_CACHE else None
+
+
 @register.simple_tag(takes_context=True)
 def personalize_item(context: Any, item: Any) -> SafeString:
     """The HTML of one item of a list (``personalize/widgets/_item.html``)."""
-    generation = catalogue.version() if ps.WIDGET_HTML_CACHE and isinstance(item, dict) else None
+    generation = _generation() if isinstance(item, dict) else None
     key = _item_key(item, generation) if generation is not None else None
     if key is not None:
         hit, html = local.held(key)
         if hit:
             return mark_safe(html)
-    # As ``{% include %}`` renders: the page's engine, a new layer over the list's context.
-    html = context.template.engine.get_template(ITEM_TEMPLATE).render(context.new({"item": item}))
+    html = _render(context, item)
     if key is not None:
-        local.hold(key, str(html), seconds=signed_reuse_seconds(), versioned=True)
+        local.hold(key, html, seconds=signed_reuse_seconds(), versioned=True)
     return mark_safe(html)
+
+
+@register.simple_tag(takes_context=True)
+def personalize_items(context: Any, items: Any) -> SafeString:
+    """Every item's HTML in order, each as :func:`personalize_item` renders it; the items of an
+    :class:`~personalize.widgets.items.ItemList` whose HTML is held are not even built."""
+    if not isinstance(items, ItemList):
+        return mark_safe("".join(ITEM_SEPARATOR + personalize_item(context, item) for item in items or ()))
+    generation = _generation()
+    if generation is None:
+        return mark_safe("".join(ITEM_SEPARATOR + _render(context, item) for item in items))
+    language, parts = get_language() or "", []
+    for index in range(len(items)):
+        key = ("personalize:item-html", ITEM_TEMPLATE, language, generation, items.identity(index))
+        hit, html = local.held(key)
+        if not hit:
+            html = _render(context, items[index])
+            local.hold(key, html, seconds=signed_reuse_seconds(), versioned=True)
+        parts.append(ITEM_SEPARATOR + html)
+    return mark_safe("".join(parts))

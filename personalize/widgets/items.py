@@ -7,7 +7,8 @@ reason, a link carrying the signed click), and absolute URLs for emails.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, overload
 
 from personalize.adapters import get_adapter
 from personalize.placements.cards import cards_for, lazy_product
@@ -38,10 +39,59 @@ def item_for_card(
     return _finish(item, product, result=result, placement=placement)
 
 
-def card_items(keys: list[str], *, placement: str = "") -> list[dict[str, Any]]:
+# Where a built item keeps its identity (see ItemList.identity); templates cannot read it.
+IDENTITY = "_identity"
+
+
+class ItemList(Sequence[dict[str, Any]]):
+    """Items of cached cards, each built (signed click link and all) when first read.
+
+    :meth:`identity` names what item ``i`` holds beyond its card, the catalogue generation and
+    the language (cards are cached under those three), without building it: a list's items
+    whose HTML is held (``{% personalize_items %}``) are never built.
+    """
+
+    def __init__(self, cards: list[dict[str, Any]], products: list[Any] | None = None, *, result: Any = None,
+                 placement: str = "") -> None:
+        self._cards, self._products = cards, products
+        self._result, self._placement = result, placement
+        self._built: list[dict[str, Any] | None] = [None] * len(cards)
+
+    def __len__(self) -> int:
+        return len(self._cards)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        item = self._built[index]
+        if item is None:
+            card = self._cards[index]
+            product = self._products[index] if self._products is not None else None
+            item = item_for_card(card, product, result=self._result, placement=self._placement)
+            item[IDENTITY] = self.identity(index)
+            self._built[index] = item
+        return item
+
+    def identity(self, index: int) -> tuple[Any, ...]:
+        key, result = self._cards[index]["id"], self._result
+        if result is None:
+            return (key, self._placement)
+        return (key, result.placement, result.model_version, result.variant, result.reasons.get(key, ""), "signed")
+
+    def __repr__(self) -> str:
+        return f"<ItemList of {len(self)}>"
+
+
+def card_items(keys: list[str], *, placement: str = "") -> ItemList:
     """Items for products named by key, from their cached cards (one cache read), in order."""
     found = cards_for(keys)
-    return [item_for_card(found[key], placement=placement) for key in keys if key in found]
+    return ItemList([found[key] for key in keys if key in found], placement=placement)
 
 
 def _finish(
@@ -72,9 +122,9 @@ def product_items(products: list[Any], *, placement: str = "", model_version: st
     return [item_for(product, placement=placement, model_version=model_version) for product in products]
 
 
-def placement_items(result: Any) -> list[dict[str, Any]]:
+def placement_items(result: Any) -> Sequence[dict[str, Any]]:
     """Items for a :class:`~personalize.placements.PlacementResult`, with signed click links
-    (from its cached cards when the pipeline made them)."""
+    (from its cached cards when the pipeline made them: an :class:`ItemList`)."""
     if result.cards and len(result.cards) == len(result.items):
-        return [item_for_card(card, product, result=result) for card, product in zip(result.cards, result.items)]
+        return ItemList(list(result.cards), list(result.items), result=result)
     return [item_for(product, result=result) for product in result.items]
