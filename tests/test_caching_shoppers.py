@@ -109,10 +109,18 @@ def test_erasure_leaves_no_cached_profile(settings, django_capture_on_commit_cal
     shopper = Shopper.objects.create()
     bought(shopper, catalogue[0])
     warm(shopper, limit=4, products=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        bought(shopper, catalogue[1])  # after the commit: a step, stored with its token
     token = shopper_state.cache().get(f"personalize:shopper-state:{shopper.pk}")
+    step = f"personalize:shopper-step:{shopper.pk}:{token}"
+    assert shopper_state.cache().get(f"personalize:shopper-profile:{shopper.pk}") is not None
+    assert shopper_state.cache().get(step) is not None
     with django_capture_on_commit_callbacks(execute=True):
         erase(shopper=shopper)
     assert shopper_state.cache().get(f"personalize:shopper-state:{shopper.pk}") != token
+    # What was cached of them is gone, not only unreachable: their events leave the cache too.
+    assert shopper_state.cache().get(f"personalize:shopper-profile:{shopper.pk}") is None
+    assert shopper_state.cache().get(step) is None
 
 
 def test_profile_cache_off_loads_every_time(settings):

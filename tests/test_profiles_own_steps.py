@@ -1,6 +1,7 @@
-"""A thread's own events bring a shopper's cached profile up to date without a read
-(personalize.caching.shoppers: counted tokens and the steps a thread took), and any change
-another thread or process made in between still costs the read that finds it."""
+"""Events bring a shopper's cached profile up to date without a read
+(personalize.caching.shoppers: counted tokens and the steps stored with them, this thread's
+own or another worker's from the shared cache), and any change that is not such a step still
+costs the read that finds it."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def test_a_threads_own_events_need_no_read(catalogue, django_assert_num_queries)
     shopper = Shopper.objects.create()
     first = view(shopper, catalogue[0])
     token = cache().get(f"personalize:shopper-state:{shopper.pk}")  # made at random, then counted
-    assert token > shopper_state.MIN_TOKEN and set(shopper_state.own_steps(shopper.pk, token - 1, token)) == {first.pk}
+    assert token > shopper_state.MIN_TOKEN and set(shopper_state.steps_between(shopper.pk, token - 1, token)) == {first.pk}
     request_profile(shopper, None)  # cached
     view(shopper, catalogue[1])
     view(shopper, catalogue[2])  # two steps, both this thread's
@@ -74,7 +75,7 @@ def test_a_shopper_this_request_made_is_not_read_and_the_next_page_keeps_its_fir
     assert cached.viewed_keys(2) == [str(catalogue[0].pk)]
 
 
-def test_another_threads_event_between_the_steps_is_read(catalogue, django_assert_num_queries):
+def test_another_threads_step_comes_from_the_shared_cache(catalogue, django_assert_num_queries):
     shopper = Shopper.objects.create()
     view(shopper, catalogue[0])
     request_profile(shopper, None)
@@ -83,10 +84,38 @@ def test_another_threads_event_between_the_steps_is_read(catalogue, django_asser
     other.start()
     other.join()
     view(shopper, catalogue[3])
-    with django_assert_num_queries(1):  # the steps do not line up: the refresh reads what is new
+    with django_assert_num_queries(0):  # its step is stored with its token: nothing to read
         profile = request_profile(shopper, None)
     same(profile, load_profile(shopper))
     assert str(catalogue[2].pk) in profile.viewed_keys(5)
+
+
+def test_a_step_that_was_not_stored_is_read(catalogue, django_assert_num_queries):
+    shopper = Shopper.objects.create()
+    view(shopper, catalogue[0])
+    request_profile(shopper, None)
+    other = threading.Thread(target=view, args=(shopper, catalogue[2]))
+    other.start()
+    other.join()
+    token = cache().get(f"personalize:shopper-state:{shopper.pk}")
+    cache().delete(f"personalize:shopper-step:{shopper.pk}:{token}")  # expired, or evicted
+    with django_assert_num_queries(1):  # the refresh reads what is new
+        profile = request_profile(shopper, None)
+    same(profile, load_profile(shopper))
+
+
+def test_a_caught_up_profile_is_written_back_only_every_few_steps(catalogue, monkeypatch):
+    shopper = Shopper.objects.create()
+    view(shopper, catalogue[0])
+    request_profile(shopper, None)
+    writes = []
+    original = type(cache()).set
+    monkeypatch.setattr(type(cache()), "set", lambda self, key, *a, **kw: writes.append(key) or original(self, key, *a, **kw))
+    entry = f"personalize:shopper-profile:{shopper.pk}"
+    for step in range(1, shopper_state.STORE_AFTER + 1):
+        view(shopper, catalogue[step])
+        same(request_profile(shopper, None), load_profile(shopper))
+        assert writes.count(entry) == (1 if step == shopper_state.STORE_AFTER else 0), step
 
 
 def test_a_change_of_another_process_is_read(catalogue, django_assert_num_queries):
@@ -157,3 +186,29 @@ def test_a_shopper_made_now_without_events_costs_no_cache_call(catalogue, monkey
     monkeypatch.setattr(type(cache()), "get_many", lambda self, *a, **kw: calls.append(a) or {})
     profile = request_profile(shopper, request)
     assert profile.is_new and not calls
+
+
+@pytest.mark.redis
+def test_redis_stores_the_step_with_its_count_in_one_script(catalogue, settings, redis_url, django_assert_num_queries):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}}
+    shopper = Shopper.objects.create()
+    key = f"personalize:shopper-state:{shopper.pk}"
+    raw = redis.Redis.from_url(redis_url)
+    try:
+        caches["default"].set(key, 2**60, 60)  # a token of an earlier release, beyond what the script counts exactly
+        first = view(shopper, catalogue[0])
+        token = cache().get(key)
+        assert shopper_state.MIN_TOKEN < token < 2**53  # replaced
+        request_profile(shopper, None)
+        other = threading.Thread(target=view, args=(shopper, catalogue[1]))  # another worker's step
+        other.start()
+        other.join()
+        step = f"personalize:shopper-step:{shopper.pk}:{token + 1}"
+        assert cache().get(key) == token + 1 and set(cache().get(step)) - {first.pk}
+        assert 0 < raw.pttl(caches["default"].make_key(step)) <= shopper_state.STEP_SECONDS * 1000
+        with django_assert_num_queries(0):
+            profile = request_profile(shopper, None)
+        same(profile, load_profile(shopper))
+    finally:
+        caches["default"].delete_many([key, f"personalize:shopper-profile:{shopper.pk}"])
+        breakers.reset()

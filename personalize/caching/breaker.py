@@ -133,6 +133,65 @@ def _redis_incr(backend: RedisCache, key: str, start: int | None, timeout: float
         return None
 
 
+# Counts a key up (made at ARGV[1] first, for ARGV[2] ms) and stores ARGV[3] under KEYS[2] with
+# the new count appended (for ARGV[4] ms), in one atomic step. Lua numbers are doubles: a count beyond 2**53
+# cannot name its key exactly, and answers -1 (the caller replaces the counter).
+_COUNT_AND_STORE = """
+redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+local count = redis.call('INCR', KEYS[1])
+if count >= 9007199254740992 then return -1 end
+redis.call('SET', KEYS[2] .. string.format('%d', count), ARGV[3], 'PX', ARGV[4])
+return count
+"""
+EXACT_COUNTS = 2**53  # what _COUNT_AND_STORE can count to
+
+
+def _redis_count_and_store(
+    backend: RedisCache, key: str, prefix: str, value: Any, start: int, timeout: float, value_timeout: float
+) -> int | None:
+    """:meth:`GuardedCache.count_and_store` on Django's Redis backend: one script, one round trip."""
+    made_key, made_prefix = backend.make_and_validate_key(key), backend.make_and_validate_key(prefix)
+    if backend.make_key(prefix + "1") != made_prefix + "1":  # a KEY_FUNCTION that is not a prefix
+        return _count_then_store(backend, key, prefix, value, start, timeout, value_timeout)
+    client = backend._cache.get_client(made_key, write=True)
+    script = getattr(client, "_personalize_count_and_store", None)
+    if script is None:
+        script = client._personalize_count_and_store = client.register_script(_COUNT_AND_STORE)
+    payload = backend._cache._serializer.dumps(value)
+    try:
+        count = int(script(keys=[made_key, made_prefix], args=[start, _ms(timeout), payload, _ms(value_timeout)]))
+    except RedisResponseError:  # the key holds something else (a token of an earlier release)
+        return None
+    return count if count >= 0 else None
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+def _count_then_store(
+    backend: BaseCache, key: str, prefix: str, value: Any, start: int, timeout: float, value_timeout: float
+) -> int | None:
+    """The same in two calls (the stored value follows its count: a reader between them finds it missing)."""
+    count = _redis_incr(backend, key, start, timeout) if isinstance(backend, RedisCache) else _add_incr(backend, key, start, timeout)
+    if count is not None:
+        backend.set(f"{prefix}{count}", value, value_timeout)
+    return count
+
+
+def _add_incr(backend: BaseCache, key: str, start: int | None, timeout: float | None) -> int | None:
+    if start is not None:
+        backend.add(key, start, timeout)
+    try:
+        return backend.incr(key)
+    except (TypeError, ValueError):  # missing, or it holds something else (a token of an earlier release)
+        return None
+
+
+def _counts_atomically(backend: BaseCache) -> bool:
+    return isinstance(backend, (RedisCache, LocMemCache, BaseMemcachedCache)) or type(backend).__module__.startswith("django_redis")
+
+
 def build_backend(alias: str, *, connect: float, read: float) -> BaseCache:
     """A new backend for ``CACHES[alias]`` with timeouts added (the store's own stays as it is)."""
     params = copy.deepcopy(settings.CACHES[alias])
@@ -275,13 +334,22 @@ class GuardedCache:
         backend = self.backend
         if isinstance(backend, RedisCache):
             return self._call("atomic_incr", None, key, start, timeout, call=_redis_incr)
-        if isinstance(backend, (LocMemCache, BaseMemcachedCache)) or type(backend).__module__.startswith("django_redis"):
-            if start is not None:
-                self.add(key, start, timeout)
-            try:
-                return self.incr(key)
-            except TypeError:  # the key holds something else (a token of an earlier release)
-                return None
+        if _counts_atomically(backend):
+            return self._call("atomic_incr", None, key, start, timeout, call=_add_incr)
+        return None
+
+    def count_and_store(
+        self, key: str, prefix: str, value: Any, *, start: int, timeout: float, value_timeout: float
+    ) -> int | None:
+        """:meth:`atomic_incr` of ``key``, then ``value`` stored under ``prefix`` + the new count
+        (for ``value_timeout`` seconds): on Redis one atomic script, so whoever reads the count
+        finds the value; elsewhere two calls. ``None`` as for :meth:`atomic_incr` (nothing stored)."""
+        backend = self.backend
+        args = (key, prefix, value, start, timeout, value_timeout)
+        if isinstance(backend, RedisCache):
+            return self._call("count_and_store", None, *args, call=_redis_count_and_store)
+        if _counts_atomically(backend):
+            return self._call("count_and_store", None, *args, call=_count_then_store)
         return None
 
     def has_key(self, key: str, version: int | None = None) -> bool:

@@ -12,12 +12,15 @@ them a list. :func:`cached` keeps it in the shared cache under the shopper's **t
   just behind (two profiles merged, events imported or erased, rows changed behind the ORM).
   The next read loads the value from scratch.
 
-A thread's own events need no read at all: where the cache counts atomically (Redis,
-memcached, locmem), a touch for one shopper's events adds one to their token and this thread
-remembers what that step added (the events as the cached value holds them). A read that
-finds the cached value exactly such steps behind (its token, then only steps this thread
-took) brings it up to date from them (``catch_up``); any other change in between (another
-process's touch, a cart change, a bump) makes the steps not line up, and the value is
+Events need no read at all: where the cache counts atomically (Redis, memcached, locmem), a
+touch for one shopper's events adds one to their token and stores what that **step** added (the
+events as the cached value holds them) under the new token, in the shared cache (on Redis in
+the same atomic script) and in this thread. A read that finds the cached value only steps
+behind (up to ``STEPS``, each of them found: this thread's own, or another worker's in the
+shared cache) brings it up to date from them (``catch_up``), and writes the result back only
+once it is ``STORE_AFTER`` steps behind (a shopper's next pages apply the same few steps
+again instead of writing their whole profile each time). Any other change in between (a cart
+change, a bump, a step that was not stored) makes the steps not line up, and the value is
 refreshed as before.
 
 Tokens and epochs are read from the shared cache itself, never through the in-process layer: a
@@ -61,19 +64,29 @@ def _entry_key(name: str, pk: Any) -> str:
     return f"personalize:shopper-{name}:{pk}"
 
 
+def _step_prefix(pk: Any) -> str:
+    return f"personalize:shopper-step:{pk}:"
+
+
 # Tokens start at random above this: a smaller one was made by the cache (Redis makes a missing
-# counter at 1), and a value cached under it in an earlier life of the key could come back.
+# counter at 1), and a value cached under it in an earlier life of the key could come back. They
+# stay below breaker.EXACT_COUNTS (what Redis's script counts exactly) for a long while.
 MIN_TOKEN = 2**40
-# How many of its own steps a thread remembers per shopper, and for how many shoppers.
-OWN_STEPS = 8
+TOKEN_SPAN = 2**52
+# How many steps a read applies at most; a thread remembers as many of its own per shopper, for
+# OWN_SHOPPERS shoppers. A step is kept in the shared cache for STEP_SECONDS at most.
+STEPS = 8
 OWN_SHOPPERS = 64
 OWN_EVENTS = 50  # a bigger step (a batch, an import) is read back instead of remembered
+STEP_SECONDS = 900.0
+# A value caught up this many steps (or more) is written back for every process.
+STORE_AFTER = 4
 
 _own = threading.local()
 
 
 def _new_token() -> int:
-    return MIN_TOKEN + secrets.randbelow(2**62)
+    return MIN_TOKEN + secrets.randbelow(TOKEN_SPAN)
 
 
 def _steps() -> dict[Any, dict[int, Mapping[Any, Any]]]:
@@ -88,32 +101,46 @@ def _remember_step(pk: Any, token: int, added: Mapping[Any, Any]) -> None:
     steps = _steps()
     mine = steps.pop(pk, {})
     mine[token] = added
-    while len(mine) > OWN_STEPS:
+    while len(mine) > STEPS:
         mine.pop(next(iter(mine)))
     steps[pk] = mine  # the newest shopper last
     while len(steps) > OWN_SHOPPERS:
         steps.pop(next(iter(steps)))
 
 
-def own_steps(pk: Any, since: Any, token: Any) -> dict[Any, Any] | None:
-    """What this thread's own touches added to shopper ``pk`` from token ``since`` to
-    ``token`` (``{event id: ...}``); ``None`` unless every step between them was this thread's."""
-    if not isinstance(since, int) or not isinstance(token, int) or not 0 < token - since <= OWN_STEPS:
+def steps_between(pk: Any, since: Any, token: Any) -> dict[Any, Any] | None:
+    """What the touches of shopper ``pk`` from token ``since`` to ``token`` added (``{event id:
+    ...}``): this thread's own steps, the others read from the shared cache in one round trip;
+    ``None`` unless every step between them is found."""
+    if not isinstance(since, int) or not isinstance(token, int) or not 0 < token - since <= STEPS:
         return None
     mine = _steps().get(pk, {})
+    missing = [step for step in range(since + 1, token + 1) if step not in mine]
+    found: dict[int, Mapping[Any, Any]] = {}
+    if missing:
+        prefix = _step_prefix(pk)
+        try:
+            stored = cache().get_many([f"{prefix}{step}" for step in missing])
+        except Exception:
+            logger.warning("personalize: could not read a shopper's steps", exc_info=True)
+            return None
+        found = {step: stored[f"{prefix}{step}"] for step in missing if f"{prefix}{step}" in stored}
+        if len(found) < len(missing):
+            return None
     added: dict[Any, Any] = {}
     for step in range(since + 1, token + 1):
-        if step not in mine:
-            return None
-        added.update(mine[step])
+        added.update(mine[step] if step in mine else found[step])
     return added
 
 
 def _count_up(pk: Any, added: Mapping[Any, Any]) -> bool:
-    """Add one to the shopper's token and remember the step; False when the cache cannot
-    count it (the caller renews the token instead)."""
+    """Add one to the shopper's token and store the step; False when the cache cannot count it
+    (the caller renews the token instead)."""
     try:
-        token = cache().atomic_incr(_token_key(pk), start=_new_token(), timeout=_timeout())
+        token = cache().count_and_store(
+            _token_key(pk), _step_prefix(pk), dict(added), start=_new_token(), timeout=_timeout(),
+            value_timeout=min(STEP_SECONDS, _timeout()),
+        )
     except Exception:
         logger.warning("personalize: could not count a shopper state token", exc_info=True)
         return False
@@ -146,9 +173,35 @@ def touch(pks: Iterable[Any], *, added: Mapping[Any, Any] | None = None) -> None
     _renew(pks, epoch=False)
 
 
+# The names values are cached under (see :func:`cached`); a bump deletes them.
+ENTRY_NAMES = {"profile", "features"}
+
+
 def bump(pks: Iterable[Any]) -> None:
-    """The shoppers' cached state is wrong: every process reloads it from scratch on its next read."""
+    """The shoppers' cached state is wrong: every process reloads it from scratch on its next
+    read. What was cached of them (values, stored steps) is deleted, not only left unreachable
+    until it expires: an erased shopper's events leave the cache with them."""
+    pks = {pk for pk in pks if pk is not None}
+    if not pks:
+        return
+    _forget(pks)
     _renew(pks, epoch=True)
+
+
+def _forget(pks: set[Any]) -> None:
+    steps = _steps()
+    for pk in pks:
+        steps.pop(pk, None)
+    try:
+        tokens = cache().get_many([_token_key(pk) for pk in pks])
+        keys = [_entry_key(name, pk) for pk in pks for name in sorted(ENTRY_NAMES)]
+        for pk in pks:
+            token = tokens.get(_token_key(pk))
+            if isinstance(token, int):
+                keys.extend(f"{_step_prefix(pk)}{step}" for step in range(token - STEPS + 1, token + 1))
+        cache().delete_many(keys)
+    except Exception:  # unreachable under the new epoch anyway, and they expire
+        logger.warning("personalize: could not delete %d shoppers' cached state", len(pks), exc_info=True)
 
 
 def events_added(
@@ -195,11 +248,12 @@ def cached(
     instead). One cache round trip when warm; on a miss (or a cache
     outage) the value is computed and stored under the token read before computing it, so a
     change that lands meanwhile is never hidden by the stored value. ``catch_up(value, added)``
-    brings a value that is only this thread's own steps behind up to date with what they
-    added (see :func:`touch`; ``None``: refresh instead).
+    brings a value that is only steps behind up to date with what they added (see
+    :func:`touch`; ``None``: refresh instead).
     """
     if not ps.PROFILE_CACHE_SECONDS or pk is None:
         return load()
+    ENTRY_NAMES.add(name)
     token_key, epoch_key, entry_key = _token_key(pk), _epoch_key(pk), _entry_key(name, pk)
     try:
         found = cache().get_many([token_key, epoch_key, entry_key])
@@ -211,10 +265,11 @@ def cached(
     if current and token is not None and (usable is None or usable(entry[3])):
         if entry[0] == token:
             return entry[3]
-        added = own_steps(pk, entry[0], token) if catch_up is not None else None
+        added = steps_between(pk, entry[0], token) if catch_up is not None else None
         value = catch_up(entry[3], added) if added is not None else None
         if value is not None:
-            _store(name, entry_key, (token, epoch, stamp, value))
+            if token - entry[0] >= STORE_AFTER:
+                _store(name, entry_key, (token, epoch, stamp, value))
             return value
     if token is None:
         token = _new_token()
