@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 import redis
 from django.core.cache import caches
+from django.utils import timezone
 
 from personalize.caching import breaker as breakers
 from personalize.caching import cache
 from personalize.caching import shoppers as shopper_state
+from personalize.campaigns.selection import PRODUCT_VIEWS_DAYS
 from personalize.events import build_event, save_events
 from personalize.models import Event, Shopper
 from personalize.profiles import load_profile
+from personalize.profiles import live
 from personalize.profiles.live import request_profile
 from personalize.events.tracking import track
 from personalize.identity import get_shopper
@@ -212,3 +216,38 @@ def test_redis_stores_the_step_with_its_count_in_one_script(catalogue, settings,
     finally:
         caches["default"].delete_many([key, f"personalize:shopper-profile:{shopper.pk}"])
         breakers.reset()
+
+
+def test_a_cut_off_history_counts_its_views_per_product_without_a_query(catalogue, django_assert_num_queries):
+    """A campaign rule "viewed this product N times in 30 days" on a shopper with more events
+    than PROFILE_EVENTS (5 here): the cached state counts them (it used to ask the database on
+    every page)."""
+    shopper = Shopper.objects.create()
+    for _ in range(3):
+        view(shopper, catalogue[0])
+    for index in range(1, 7):  # newer views push the first three out of the profile's rows
+        view(shopper, catalogue[index])
+    old = Event.objects.create(shopper=shopper, kind="view", product_key=str(catalogue[0].pk))
+    Event.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=PRODUCT_VIEWS_DAYS + 1))
+    shopper_state.bump([shopper.pk])
+    request_profile(shopper, None)  # loaded (with its counts)
+    view(shopper, catalogue[0])  # a step: counted in
+    since = timezone.now() - timedelta(days=PRODUCT_VIEWS_DAYS)
+    with django_assert_num_queries(0):
+        profile = request_profile(shopper, None)
+        assert profile.truncated_at is not None and profile.truncated_at >= since  # the rows cannot tell
+        assert profile.views_since(str(catalogue[0].pk), since) == 4  # not the one 31 days ago
+        assert profile.views_since(str(catalogue[9].pk), since) == 0
+    assert live.VIEW_COUNT_DAYS >= PRODUCT_VIEWS_DAYS
+
+
+def test_counts_beyond_the_most_viewed_products_are_asked_of_the_database(catalogue, monkeypatch):
+    monkeypatch.setattr(live, "VIEW_COUNT_PRODUCTS", 2)
+    shopper = Shopper.objects.create()
+    for index in (0, 0, 1, 1, 2, 3, 4, 5, 6):
+        view(shopper, catalogue[index])
+    shopper_state.bump([shopper.pk])
+    profile = request_profile(shopper, None)
+    since = timezone.now() - timedelta(days=30)
+    assert profile.views_since(str(catalogue[0].pk), since) == 2  # among the most viewed
+    assert profile.views_since(str(catalogue[2].pk), since) is None  # beyond them: the database

@@ -42,6 +42,11 @@ class ShopperProfile:
     # ``viewed_more`` says whether there may be more); ``None``: only what ``interactions`` holds.
     viewed: tuple[str, ...] | None = None
     viewed_more: bool = False
+    # Views per product since ``view_counts_since`` over the whole history (a cut-off history's
+    # cached state counts them: :mod:`personalize.profiles.live`); ``None``: not counted.
+    view_counts: dict[str, int] | None = None
+    view_counts_since: datetime | None = None
+    view_counts_more: bool = False  # products not in ``view_counts`` may have views (ask the database)
 
     @property
     def is_new(self) -> bool:
@@ -56,9 +61,15 @@ class ShopperProfile:
 
     def views_since(self, product_key: str, since: datetime) -> int | None:
         """Views of ``product_key`` since ``since``; ``None`` when the profile cannot tell (its
-        history was cut after ``since``: ask the database)."""
+        history was cut after ``since`` and its counts do not start within
+        ``PROFILE_CACHE_SECONDS`` before it: ask the database)."""
         if self.truncated_at is not None and self.truncated_at >= since:
-            return None
+            counted, start = self.view_counts, self.view_counts_since
+            if counted is None or start is None or start > since or (since - start).total_seconds() > ps.PROFILE_CACHE_SECONDS:
+                return None
+            if product_key not in counted and self.view_counts_more:
+                return None
+            return counted.get(product_key, 0)
         return sum(1 for key, kind, when in self.interactions if kind == EventKind.VIEW and key == product_key and when >= since)
 
     def viewed_keys(self, limit: int, exclude: Iterable[str] = ()) -> list[str] | None:

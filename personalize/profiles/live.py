@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.db import connections, router
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from personalize.caching import shoppers as shopper_state
@@ -44,7 +44,11 @@ from personalize.profiles.core import (
 from personalize.profiles.rows import ROW_ID, ROW_LINES, ROW_WHEN, ProfileRow, profile_rows
 
 # The format of what the cache holds: a change here must not read an older entry.
-STATE_FORMAT = 1
+STATE_FORMAT = 2
+# A cut-off history counts its views per product over this many days (campaign rules on
+# "viewed this product N times": personalize.campaigns.selection).
+VIEW_COUNT_DAYS = 30
+VIEW_COUNT_PRODUCTS = 500  # the most viewed ones; a product beyond them is asked of the database
 
 
 class ProfileState(NamedTuple):
@@ -61,6 +65,11 @@ class ProfileState(NamedTuple):
     # False: a transaction that had not committed when it was read may have left rows out (the
     # next read brings it up to date whatever the token says).
     settled: bool = True
+    # A cut-off history only: views per product since ``counted_since`` (events merged in add to
+    # them), the VIEW_COUNT_PRODUCTS most viewed; ``counted_more``: there were more products.
+    counted: tuple[tuple[str, int], ...] | None = None
+    counted_since: datetime | None = None
+    counted_more: bool = False
 
 
 class Pending(NamedTuple):
@@ -112,11 +121,27 @@ def load_state(shopper: Shopper, *, pending: Pending = Pending()) -> ProfileStat
         if len(viewed) < kept:
             viewed = _viewed_from_database(shopper, kept, pending.ids)
         viewed_more = len(viewed) >= kept
+    counted, counted_since, counted_more = None, None, False
+    if not complete and rows:
+        counted_since = started - timedelta(days=VIEW_COUNT_DAYS)
+        if rows[-1][ROW_WHEN] >= counted_since:  # the rows do not cover the window: count it
+            counted, counted_more = _view_counts(shopper, counted_since, pending.ids)
     return pending.settle(ProfileState(
         rows=tuple(rows), complete=complete, purchased=frozenset(purchased), viewed=tuple(viewed[:kept]),
         viewed_more=viewed_more or len(viewed) > kept, cart=frozenset(cart_keys(shopper)), read_at=started,
-        loaded_at=loaded_at,
+        loaded_at=loaded_at, counted=counted, counted_since=counted_since if counted is not None else None,
+        counted_more=counted_more,
     ))
+
+
+def _view_counts(shopper: Shopper, since: datetime, pending: frozenset[int]) -> tuple[tuple[tuple[str, int], ...], bool]:
+    queryset = Event.objects.filter(shopper=shopper, kind=EventKind.VIEW, created_at__gte=since).exclude(product_key="")
+    if pending:
+        queryset = queryset.exclude(pk__in=pending)
+    rows = list(
+        queryset.values("product_key").annotate(n=Count("id")).order_by("-n", "product_key")[: VIEW_COUNT_PRODUCTS + 1]
+    )
+    return tuple((row["product_key"], row["n"]) for row in rows[:VIEW_COUNT_PRODUCTS]), len(rows) > VIEW_COUNT_PRODUCTS
 
 
 def new_state(shopper: Shopper, rows: list[ProfileRow], *, pending: Pending = Pending()) -> ProfileState:
@@ -168,8 +193,22 @@ def merge(state: ProfileState, new: list[ProfileRow], *, read_at: datetime, cart
     return state._replace(
         rows=rows, complete=complete, purchased=state.purchased.union(*(row[ROW_LINES] for row in added)),
         viewed=tuple(viewed[:kept]), viewed_more=state.viewed_more or len(viewed) > kept, cart=frozenset(cart),
-        read_at=read_at,
+        read_at=read_at, counted=_counted(state, added),
     )
+
+
+def _counted(state: ProfileState, added: list[ProfileRow]) -> tuple[tuple[str, int], ...] | None:
+    """``state``'s view counts with the views ``added`` (a product beyond them stops counting)."""
+    if state.counted is None or state.counted_since is None:
+        return state.counted
+    views = [row for row in added if row[2] == EventKind.VIEW and row[1] and row[ROW_WHEN] >= state.counted_since]
+    if not views:
+        return state.counted
+    counts = dict(state.counted)
+    for row in views:
+        if row[1] in counts or not state.counted_more:
+            counts[row[1]] = counts.get(row[1], 0) + 1
+    return tuple(counts.items())
 
 
 def profile_from_state(
@@ -184,6 +223,9 @@ def profile_from_state(
         profile.truncated_at = state.rows[-1][ROW_WHEN]
     profile.viewed = tuple(key for key, _when in state.viewed)
     profile.viewed_more = state.viewed_more
+    if state.counted is not None:
+        profile.view_counts, profile.view_counts_since = dict(state.counted), state.counted_since
+        profile.view_counts_more = state.counted_more
     profile.cart_keys = cart_keys(shopper) if live_cart else set(state.cart)
     profile.features = profile_features(shopper, extra_features)
     return profile
