@@ -251,3 +251,21 @@ def test_counts_beyond_the_most_viewed_products_are_asked_of_the_database(catalo
     since = timezone.now() - timedelta(days=30)
     assert profile.views_since(str(catalogue[0].pk), since) == 2  # among the most viewed
     assert profile.views_since(str(catalogue[2].pk), since) is None  # beyond them: the database
+
+
+def test_a_history_cut_while_cached_keeps_its_counts(catalogue, django_assert_num_queries):
+    """A shopper cached while their whole history fit, then cut by new events (the bench's
+    returning shoppers): the counts are made from the whole history before it is cut."""
+    shopper = Shopper.objects.create()
+    for index in (0, 0, 1):
+        view(shopper, catalogue[index])
+    request_profile(shopper, None)  # complete: nothing to count
+    for index in range(2, 6):  # 7 events: more than PROFILE_EVENTS (5)
+        view(shopper, catalogue[index])
+    since = timezone.now() - timedelta(days=PRODUCT_VIEWS_DAYS)
+    with django_assert_num_queries(0):
+        profile = request_profile(shopper, None)
+        assert profile.truncated_at is not None and profile.truncated_at >= since
+        assert profile.views_since(str(catalogue[0].pk), since) == 2
+        assert profile.views_since(str(catalogue[5].pk), since) == 1
+    assert profile.viewed_keys(2) == [str(catalogue[5].pk), str(catalogue[4].pk)]

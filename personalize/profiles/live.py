@@ -184,16 +184,31 @@ def merge(state: ProfileState, new: list[ProfileRow], *, read_at: datetime, cart
     held = {row[ROW_ID] for row in state.rows}
     added = [row for row in new if row[ROW_ID] not in held]
     rows, complete = state.rows, state.complete
+    counted = state._replace(counted=_counted(state, added))
     if added:
         ordered = sorted((*state.rows, *added), key=lambda row: (row[ROW_WHEN], row[ROW_ID]), reverse=True)
         limit = ps.PROFILE_EVENTS
         rows, complete = tuple(ordered[:limit]), complete and len(ordered) < limit
+        if state.complete and not complete:  # the whole history, about to be cut: count it first
+            counted = _with_counts(state, ordered, since=read_at - timedelta(days=VIEW_COUNT_DAYS))
     kept = _viewed_kept()
     viewed = _newest_views(added, state.viewed)
     return state._replace(
         rows=rows, complete=complete, purchased=state.purchased.union(*(row[ROW_LINES] for row in added)),
         viewed=tuple(viewed[:kept]), viewed_more=state.viewed_more or len(viewed) > kept, cart=frozenset(cart),
-        read_at=read_at, counted=_counted(state, added),
+        read_at=read_at, counted=counted.counted, counted_since=counted.counted_since, counted_more=counted.counted_more,
+    )
+
+
+def _with_counts(state: ProfileState, history: list[ProfileRow], *, since: datetime) -> ProfileState:
+    """``state`` with the views per product of ``history`` (all of the shopper's events) since ``since``."""
+    counts: dict[str, int] = {}
+    for _pk, key, kind, _query, _lines, when in history:
+        if kind == EventKind.VIEW and key and when >= since:
+            counts[key] = counts.get(key, 0) + 1
+    kept = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return state._replace(
+        counted=tuple(kept[:VIEW_COUNT_PRODUCTS]), counted_since=since, counted_more=len(kept) > VIEW_COUNT_PRODUCTS
     )
 
 
