@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.template import Template, engines
 
-from personalize.caching import local
+from personalize.caching import local, rendered
 from personalize.widgets import items as items_module
 from personalize.widgets.items import card_items
 from tests import factories
@@ -18,7 +18,7 @@ LIST = "{% load personalize %}{% for item in items %}{% personalize_item item %}
 @pytest.fixture(autouse=True)
 def _layer_on(settings):
     settings.PERSONALIZE = {**settings.PERSONALIZE, "LOCAL_CACHE_SECONDS": 5, "WIDGET_HTML_CACHE": True}
-    local.clear()
+    rendered.clear()
 
 
 def _item(**fields):
@@ -106,7 +106,7 @@ def test_the_list_tag_renders_what_the_item_loop_renders():
     looped = engines["django"].from_string(
         "{% load personalize %}{% for item in items %}\n  {% personalize_item item %}{% endfor %}"
     ).render({"items": card_items(keys)})
-    local.clear()
+    rendered.clear()
     assert _render_items(card_items(keys)) == looped
 
 
@@ -118,3 +118,17 @@ def test_an_item_list_is_a_sequence_for_a_stores_own_template():
         "{% if items %}{{ items|length }}:{% for item in items %}{{ item.title }},{% endfor %}{{ items.0.id }}{% endif %}"
     ).render({"items": listed})
     assert html == f"3:Mug 0,Mug 1,Mug 2,{keys[0]}"
+
+
+def test_rendered_html_is_held_apart_from_the_values_every_page_reads():
+    """Rendered HTML has far more keys than the hot values (candidate lists, cards): held in
+    ``local`` its churn pushed those out (oldest first), and pages went back to the cache."""
+    local.clear()
+    local.hold("personalize:candidates:hot", ("1", 1.0, ""))
+    keys = [str(factories.product(name=f"Mug {n}").pk) for n in range(3)]
+    before = len(local._data)
+    _render_items(card_items(keys))
+    assert all(key.startswith("personalize:card") or key.startswith("personalize:generation") for key in list(local._data)[before:])
+    for n in range(local.max_entries + 1):
+        rendered.hold(f"personalize:html:{n}", "<li></li>")
+    assert local.held("personalize:candidates:hot")[0]

@@ -6,6 +6,6 @@ wrap them in one place: :mod:`personalize.caching.breaker`); definitions every r
 :class:`~personalize.caching.memo.VersionedMemo`.
 """
 
-from personalize.caching.memo import VersionedMemo, cache, local, reset_memos
+from personalize.caching.memo import VersionedMemo, cache, local, rendered, reset_memos
 
-__all__ = ["VersionedMemo", "cache", "local", "reset_memos"]
+__all__ = ["VersionedMemo", "cache", "local", "rendered", "reset_memos"]

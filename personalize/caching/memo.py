@@ -35,6 +35,11 @@ def cache() -> Any:
 
 # The one in-process layer in front of :func:`cache` (freshness bound ``LOCAL_CACHE_SECONDS``).
 local = LocalLayer(cache)
+# Rendered HTML (widget lists and their items), held in this process only: many more keys than
+# the values every page reads (generations, candidate lists, cards), so kept apart, where its
+# churn cannot push those out of ``local`` (entries leave oldest first).
+RENDERED_MAX_ENTRIES = 8192
+rendered = LocalLayer(cache, max_entries=RENDERED_MAX_ENTRIES)
 
 
 class VersionedMemo(Generic[T]):

@@ -22,7 +22,7 @@ from django import template
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
-from personalize.caching import local
+from personalize.caching import rendered
 from personalize.conf import personalize_settings as ps
 from personalize.placements.cards import catalogue
 from personalize.placements.clicks import signed_reuse_seconds
@@ -58,12 +58,12 @@ def personalize_item(context: Any, item: Any) -> SafeString:
     generation = _generation() if isinstance(item, dict) else None
     key = _item_key(item, generation) if generation is not None else None
     if key is not None:
-        hit, html = local.held(key)
+        hit, html = rendered.held(key)
         if hit:
             return mark_safe(html)
     html = _render(context, item)
     if key is not None:
-        local.hold(key, html, seconds=signed_reuse_seconds(), versioned=True)
+        rendered.hold(key, html, seconds=signed_reuse_seconds(), versioned=True)
     return mark_safe(html)
 
 
@@ -79,9 +79,9 @@ def personalize_items(context: Any, items: Any) -> SafeString:
     language, parts = get_language() or "", []
     for index in range(len(items)):
         key = ("personalize:item-html", ITEM_TEMPLATE, language, generation, items.identity(index))
-        hit, html = local.held(key)
+        hit, html = rendered.held(key)
         if not hit:
             html = _render(context, items[index])
-            local.hold(key, html, seconds=signed_reuse_seconds(), versioned=True)
+            rendered.hold(key, html, seconds=signed_reuse_seconds(), versioned=True)
         parts.append(ITEM_SEPARATOR + html)
     return mark_safe("".join(parts))

@@ -7,7 +7,7 @@ renders nothing.
 Lists that are the same for many shoppers (a product's "similar", trending, a new visitor's
 "for you") are rendered once: a build may return :data:`HTML_KEY` naming everything its HTML
 depends on (the shown products in order, placement, model version, variant, title, the
-template); the HTML is then held in the process (:data:`personalize.caching.local`) for
+template); the HTML is then held in the process (:data:`personalize.caching.rendered`) for
 ``LOCAL_VERSIONED_SECONDS`` (at most as long as its signed click links are reused) with the
 language and the catalogue generation added to the key, so
 per-shopper exclusions (cart, purchases, the page's earlier widgets) still apply: they change
@@ -27,7 +27,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
 from personalize.adapters import get_adapter
-from personalize.caching import local
+from personalize.caching import rendered
 from personalize.conf import personalize_settings as ps
 from personalize.placements.cards import catalogue
 from personalize.placements.clicks import signed_reuse_seconds
@@ -100,7 +100,7 @@ def render_widget(
             generation = catalogue.version()
             cache_key = _html_cache_key(name, template, parts, generation)
         if cache_key is not None:
-            hit, html = local.held(cache_key)
+            hit, html = rendered.held(cache_key)
             if hit:
                 return mark_safe(html)
         data.setdefault("widget", name)
@@ -108,7 +108,7 @@ def render_widget(
         html = render_to_string(template or f"personalize/widgets/{name}.html", data, request=request)
         if cache_key is not None:
             # The key names every version the HTML depends on; its signed click links bound it.
-            local.hold(cache_key, str(html), seconds=signed_reuse_seconds(), versioned=generation is not None)
+            rendered.hold(cache_key, str(html), seconds=signed_reuse_seconds(), versioned=generation is not None)
         return mark_safe(html)
     except Exception as exc:
         logger.exception("personalize: widget %r failed; rendering nothing", name)
