@@ -188,20 +188,26 @@ def bump(pks: Iterable[Any]) -> None:
     _renew(pks, epoch=True)
 
 
+FORGET_BATCH = 500  # shoppers per round trip (an import bumps every shopper of a chunk)
+
+
 def _forget(pks: set[Any]) -> None:
     steps = _steps()
     for pk in pks:
         steps.pop(pk, None)
-    try:
-        tokens = cache().get_many([_token_key(pk) for pk in pks])
-        keys = [_entry_key(name, pk) for pk in pks for name in sorted(ENTRY_NAMES)]
-        for pk in pks:
-            token = tokens.get(_token_key(pk))
-            if isinstance(token, int):
-                keys.extend(f"{_step_prefix(pk)}{step}" for step in range(token - STEPS + 1, token + 1))
-        cache().delete_many(keys)
-    except Exception:  # unreachable under the new epoch anyway, and they expire
-        logger.warning("personalize: could not delete %d shoppers' cached state", len(pks), exc_info=True)
+    ordered = sorted(pks, key=str)
+    for start in range(0, len(ordered), FORGET_BATCH):
+        batch = ordered[start:start + FORGET_BATCH]
+        try:
+            tokens = cache().get_many([_token_key(pk) for pk in batch])
+            keys = [_entry_key(name, pk) for pk in batch for name in sorted(ENTRY_NAMES)]
+            for pk in batch:
+                token = tokens.get(_token_key(pk))
+                if isinstance(token, int):
+                    keys.extend(f"{_step_prefix(pk)}{step}" for step in range(token - STEPS + 1, token + 1))
+            cache().delete_many(keys)
+        except Exception:  # unreachable under the new epoch anyway, and they expire
+            logger.warning("personalize: could not delete %d shoppers' cached state", len(batch), exc_info=True)
 
 
 def events_added(
