@@ -7,7 +7,9 @@ from django.template import Template, engines
 
 from personalize.caching import local, rendered
 from personalize.widgets import items as items_module
-from personalize.widgets.items import card_items
+from personalize.placements.cards import cards_for
+from personalize.placements.result import PlacementResult
+from personalize.widgets.items import ItemList, card_items
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -132,3 +134,29 @@ def test_rendered_html_is_held_apart_from_the_values_every_page_reads():
     for n in range(local.max_entries + 1):
         rendered.hold(f"personalize:html:{n}", "<li></li>")
     assert local.held("personalize:candidates:hot")[0]
+
+
+def _result_items(keys, reason):
+    result = PlacementResult(placement="similar", model_version="3")
+    result.reasons = {key: f"Similar to {reason}" for key in keys}
+    cards = cards_for(keys)
+    result.cards = [cards[key] for key in keys]
+    result.items = [None] * len(keys)
+    return ItemList(result.cards, result.items, result=result)
+
+
+def test_an_items_html_is_shared_by_the_lists_it_is_on_when_the_template_shows_no_reason(monkeypatch):
+    keys = [str(factories.product(name=f"Mug {n}").pk) for n in range(2)]
+    first = _render_items(_result_items(keys, "Cup"))
+    built = _count_builds(monkeypatch)
+    assert _render_items(_result_items(keys, "Bowl")) == first  # another page's "similar": same HTML
+    assert built == []
+
+
+def test_a_template_that_shows_the_reason_keeps_it_per_list(settings, tmp_path):
+    (tmp_path / "personalize" / "widgets").mkdir(parents=True)
+    (tmp_path / "personalize" / "widgets" / "_item.html").write_text("<li>{{ item.title }}: {{ item.reason }}</li>")
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [str(tmp_path), *settings.TEMPLATES[0].get("DIRS", [])]}]
+    keys = [str(factories.product(name="Mug").pk)]
+    assert "Similar to Cup" in _render_items(_result_items(keys, "Cup"))
+    assert "Similar to Bowl" in _render_items(_result_items(keys, "Bowl"))

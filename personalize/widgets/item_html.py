@@ -48,6 +48,19 @@ def _render(context: Any, item: Any) -> str:
     return str(context.template.engine.get_template(ITEM_TEMPLATE).render(context.new({"item": item})))
 
 
+_reads_reason: dict[str, bool] = {}  # item template source -> may it show the reason
+
+
+def _may_show_reason(context: Any) -> bool:
+    """Whether the item template may show ``item.reason`` (it names it, or includes or extends
+    another template): if not, an item's HTML is the same on every list that shows it."""
+    source = getattr(context.template.engine.get_template(ITEM_TEMPLATE), "source", "") or ""
+    known = _reads_reason.get(source)
+    if known is None:
+        known = _reads_reason[source] = not source or any(word in source for word in ("reason", "include", "extends"))
+    return known
+
+
 def _generation() -> str | None:
     return catalogue.version() if ps.WIDGET_HTML_CACHE else None
 
@@ -77,8 +90,9 @@ def personalize_items(context: Any, items: Any) -> SafeString:
     if generation is None:
         return mark_safe("".join(ITEM_SEPARATOR + _render(context, item) for item in items))
     language, parts = get_language() or "", []
+    reason = _may_show_reason(context)
     for index in range(len(items)):
-        key = ("personalize:item-html", ITEM_TEMPLATE, language, generation, items.identity(index))
+        key = ("personalize:item-html", ITEM_TEMPLATE, language, generation, items.identity(index, reason=reason))
         hit, html = rendered.held(key)
         if not hit:
             html = _render(context, items[index])

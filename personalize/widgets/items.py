@@ -78,11 +78,14 @@ class ItemList(Sequence[dict[str, Any]]):
             self._built[index] = item
         return item
 
-    def identity(self, index: int) -> tuple[Any, ...]:
+    def identity(self, index: int, *, reason: bool = True) -> tuple[Any, ...]:
+        """``reason=False``: for HTML that does not show the item's reason (a product's
+        "similar to ..." differs on every page it is listed on)."""
         key, result = self._cards[index]["id"], self._result
         if result is None:
             return (key, self._placement)
-        return (key, result.placement, result.model_version, result.variant, result.reasons.get(key, ""), "signed")
+        why = result.reasons.get(key, "") if reason else None
+        return (key, result.placement, result.model_version, result.variant, why, "signed")
 
     def __repr__(self) -> str:
         return f"<ItemList of {len(self)}>"
