@@ -24,11 +24,15 @@ PAGE = engines["django"].from_string(
 {% personalize_fragment "trending" limit=2 title="Popular now" %}
 <script src="{% static 'personalize/beacon.js' %}" data-endpoint="/personalize/api/events/"></script>
 <script>
-  // Once beacon.js filled the placeholders and saw the items, send the impressions now.
+  // Once beacon.js filled the placeholders, send what it counted as it sees the items (its
+  // IntersectionObserver answers when the browser gets to it: a loaded machine took > 300 ms).
   var wait = setInterval(function () {
     if (document.querySelector("[data-fragment-pending]")) return;
     clearInterval(wait);
-    setTimeout(function () { personalize.flush(); document.title = "sent"; }, 300);
+    var flushes = 0, sender = setInterval(function () {
+      personalize.flush();
+      if (++flushes >= 20) { clearInterval(sender); document.title = "sent"; }
+    }, 100);
   }, 50);
 </script>
 </body></html>"""
@@ -55,27 +59,43 @@ def holders(dom: str) -> list[str]:
     return re.findall(r'<div class="personalize-fragment".*?</section>\s*</div>', dom, re.S)
 
 
+def impressions_of(shopper, placement: str, seconds: float) -> set[str]:
+    """The products of ``placement`` the shopper's impressions name, waiting up to ``seconds``
+    for the beacon's post (it may still be on its way when the DOM is dumped)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        shown = {e.product_key for e in Event.objects.filter(shopper=shopper, kind="impression")
+                 if e.context.get("placement") == placement}
+        if shown or time.monotonic() > deadline:
+            return shown
+        time.sleep(0.1)
+
+
+# Headless Chromium under --virtual-time-budget sometimes never runs the IntersectionObserver's
+# callback before the DOM is dumped (about one run in three on a loaded machine, whatever the
+# page waits): the page is then asked again, as a new visitor, up to this many times.
+ATTEMPTS = 3
+
+
 def test_beacon_fills_every_fragment_from_one_request_and_counts_the_filled_items(live_server, tmp_path, settings):
     catalogue = sorted(products(10), key=lambda p: p.name)
     configure(settings, items=catalogue, CONSENT_REQUIRED=False)
 
-    dom = run_chromium(f"{live_server.url}/fragment-page/", tmp_path)
+    for attempt in range(ATTEMPTS):
+        Shopper.objects.all().delete()  # an earlier attempt's visitor and their events
+        dom = run_chromium(f"{live_server.url}/fragment-page/", tmp_path / f"attempt-{attempt}")
 
-    assert "<title>sent</title>" in dom, dom[-2000:]
-    filled = holders(dom)
-    assert len(filled) == 2, dom[-2000:]
-    opening = [h.split(">", 1)[0] for h in filled]
-    assert all("data-fragment-filled" in tag and "data-fragment-pending" not in tag for tag in opening), opening
-    for_you = re.findall(r'data-product-id="([^"]+)"', filled[0])
-    # The neutral list began with the first product; this shopper has it in the cart.
-    assert keys(catalogue[:1])[0] not in for_you and len(for_you) == 3
-    assert "Popular now" in filled[1]
-    shopper = Shopper.objects.get()
-    deadline = time.monotonic() + 10  # the beacon's post may still be on its way when the DOM is dumped
-    while True:
-        impressions = Event.objects.filter(shopper=shopper, kind="impression")
-        shown = {e.product_key for e in impressions if e.context.get("placement") == "for_you"}
-        if shown or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+        assert "<title>sent</title>" in dom, dom[-2000:]
+        filled = holders(dom)
+        assert len(filled) == 2, dom[-2000:]
+        opening = [h.split(">", 1)[0] for h in filled]
+        assert all("data-fragment-filled" in tag and "data-fragment-pending" not in tag for tag in opening), opening
+        for_you = re.findall(r'data-product-id="([^"]+)"', filled[0])
+        # The neutral list began with the first product; this shopper has it in the cart.
+        assert keys(catalogue[:1])[0] not in for_you and len(for_you) == 3
+        assert "Popular now" in filled[1]
+        shopper = Shopper.objects.get()
+        shown = impressions_of(shopper, "for_you", 5 if attempt < ATTEMPTS - 1 else 10)
+        if Event.objects.filter(shopper=shopper, kind="impression").exists():
+            break  # the observer ran: what it counted is the answer (only no impression at all is retried)
     assert shown == set(for_you)  # the neutral list it replaced was never counted
