@@ -136,14 +136,14 @@ def _redis_incr(backend: RedisCache, key: str, start: int | None, timeout: float
 # Counts a key up (made at ARGV[1] first, for ARGV[2] ms) and stores ARGV[3] under KEYS[2] with
 # the new count appended (for ARGV[4] ms), in one atomic step. Lua numbers are doubles: a count beyond 2**53
 # cannot name its key exactly, and answers -1 (the caller replaces the counter).
-_COUNT_AND_STORE = """
+EXACT_COUNTS = 2**53  # what _COUNT_AND_STORE can count to
+_COUNT_AND_STORE = f"""
 redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
 local count = redis.call('INCR', KEYS[1])
-if count >= 9007199254740992 then return -1 end
+if count >= {EXACT_COUNTS} then return -1 end
 redis.call('SET', KEYS[2] .. string.format('%d', count), ARGV[3], 'PX', ARGV[4])
 return count
 """
-EXACT_COUNTS = 2**53  # what _COUNT_AND_STORE can count to
 
 
 def _redis_count_and_store(

@@ -195,9 +195,9 @@ def _forget(pks: set[Any]) -> None:
     steps = _steps()
     for pk in pks:
         steps.pop(pk, None)
-    ordered = sorted(pks, key=str)
-    for start in range(0, len(ordered), FORGET_BATCH):
-        batch = ordered[start:start + FORGET_BATCH]
+    listed = list(pks)
+    for start in range(0, len(listed), FORGET_BATCH):
+        batch = listed[start:start + FORGET_BATCH]
         try:
             tokens = cache().get_many([_token_key(pk) for pk in batch])
             keys = [_entry_key(name, pk) for pk in batch for name in sorted(ENTRY_NAMES)]

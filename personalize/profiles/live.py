@@ -122,15 +122,13 @@ def load_state(shopper: Shopper, *, pending: Pending = Pending()) -> ProfileStat
             viewed = _viewed_from_database(shopper, kept, pending.ids)
         viewed_more = len(viewed) >= kept
     counted, counted_since, counted_more = None, None, False
-    if not complete and rows:
-        counted_since = started - timedelta(days=VIEW_COUNT_DAYS)
-        if rows[-1][ROW_WHEN] >= counted_since:  # the rows do not cover the window: count it
-            counted, counted_more = _view_counts(shopper, counted_since, pending.ids)
+    since = started - timedelta(days=VIEW_COUNT_DAYS)
+    if not complete and rows and rows[-1][ROW_WHEN] >= since:  # the rows do not cover the window: count it
+        (counted, counted_more), counted_since = _view_counts(shopper, since, pending.ids), since
     return pending.settle(ProfileState(
         rows=tuple(rows), complete=complete, purchased=frozenset(purchased), viewed=tuple(viewed[:kept]),
         viewed_more=viewed_more or len(viewed) > kept, cart=frozenset(cart_keys(shopper)), read_at=started,
-        loaded_at=loaded_at, counted=counted, counted_since=counted_since if counted is not None else None,
-        counted_more=counted_more,
+        loaded_at=loaded_at, counted=counted, counted_since=counted_since, counted_more=counted_more,
     ))
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from django import template
@@ -37,10 +37,23 @@ register = template.Library()
 def _item_key(item: dict[str, Any], generation: str) -> Hashable:
     identity = item.get(IDENTITY)
     if identity is not None:  # an ItemList's item: its card's key names every field (see ItemList)
-        return ("personalize:item-html", ITEM_TEMPLATE, get_language() or "", generation, identity)
+        return _identity_key(identity, generation, get_language() or "")
     fields = {name: value for name, value in item.items() if name != "product"}
     raw = json.dumps([ITEM_TEMPLATE, fields, get_language() or "", generation], sort_keys=True, default=str)
     return "personalize:item-html:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _identity_key(identity: tuple[Any, ...], generation: str, language: str) -> Hashable:
+    return ("personalize:item-html", ITEM_TEMPLATE, language, generation, identity)
+
+
+def _held_or_rendered(context: Any, key: Hashable, item: Callable[[], Any]) -> str:
+    """The HTML held under ``key``, or ``item()``'s rendered now and held."""
+    hit, html = rendered.held(key)
+    if not hit:
+        html = _render(context, item())
+        rendered.hold(key, html, seconds=signed_reuse_seconds(), versioned=True)
+    return html
 
 
 def _render(context: Any, item: Any) -> str:
@@ -69,15 +82,9 @@ def _generation() -> str | None:
 def personalize_item(context: Any, item: Any) -> SafeString:
     """The HTML of one item of a list (``personalize/widgets/_item.html``)."""
     generation = _generation() if isinstance(item, dict) else None
-    key = _item_key(item, generation) if generation is not None else None
-    if key is not None:
-        hit, html = rendered.held(key)
-        if hit:
-            return mark_safe(html)
-    html = _render(context, item)
-    if key is not None:
-        rendered.hold(key, html, seconds=signed_reuse_seconds(), versioned=True)
-    return mark_safe(html)
+    if generation is None:
+        return mark_safe(_render(context, item))
+    return mark_safe(_held_or_rendered(context, _item_key(item, generation), lambda: item))
 
 
 @register.simple_tag(takes_context=True)
@@ -92,10 +99,6 @@ def personalize_items(context: Any, items: Any) -> SafeString:
     language, parts = get_language() or "", []
     reason = _may_show_reason(context)
     for index in range(len(items)):
-        key = ("personalize:item-html", ITEM_TEMPLATE, language, generation, items.identity(index, reason=reason))
-        hit, html = rendered.held(key)
-        if not hit:
-            html = _render(context, items[index])
-            rendered.hold(key, html, seconds=signed_reuse_seconds(), versioned=True)
-        parts.append(ITEM_SEPARATOR + html)
+        key = _identity_key(items.identity(index, reason=reason), generation, language)
+        parts.append(ITEM_SEPARATOR + _held_or_rendered(context, key, lambda index=index: items[index]))
     return mark_safe("".join(parts))
