@@ -10,12 +10,10 @@ click already recorded in the last ``DEDUPE_SECONDS`` is not recorded twice.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.http import escape_leading_slashes
@@ -31,40 +29,14 @@ logger = logging.getLogger("personalize")
 DEDUPE_SECONDS = 60
 
 
-# Signing costs ~0.1-0.3 ms and a page signs every item it shows: the token of the same
-# (placement, model version, variant, product) is the same for everyone (no shopper in it),
-# so a process reuses it for SIGNED_REUSE_SECONDS (its timestamp is then that much older,
-# far inside REC_CLICK_MAX_AGE_SECONDS).
-SIGNED_REUSE_SECONDS = 60.0
-SIGNED_MAX_ENTRIES = 4096
-_signed: dict[tuple[str, str, str, str], tuple[float, str]] = {}
-
-
 def sign_click(*, placement: str, model_version: str, variant: str, product_key: str) -> str:
-    memo_key = (placement, model_version, variant, product_key)
-    now = time.monotonic()
-    held = _signed.get(memo_key)
-    if held is not None and held[0] > now:
-        return held[1]
-    payload = {"p": placement, "m": model_version, "v": variant, "k": product_key}
-    token = signing.sign("rec_click", payload)
-    if len(_signed) >= SIGNED_MAX_ENTRIES:
-        _signed.clear()
-    _signed[memo_key] = (now + signed_reuse_seconds(), token)
-    return token
+    """The signed token of a click on a recommended product (no shopper in it: shared)."""
+    return signing.sign_shared("rec_click", {"p": placement, "m": model_version, "v": variant, "k": product_key})
 
 
 def signed_reuse_seconds() -> float:
     """How long a signed click link may be reused (in a token, or in HTML that carries one)."""
-    return min(SIGNED_REUSE_SECONDS, float(ps.REC_CLICK_MAX_AGE_SECONDS) / 10)
-
-
-def _forget_signed(*, setting: str, **kwargs: Any) -> None:
-    if setting in ("SECRET_KEY", "SECRET_KEY_FALLBACKS", "PERSONALIZE"):
-        _signed.clear()
-
-
-setting_changed.connect(_forget_signed)
+    return signing.reuse_seconds("rec_click")
 
 
 def read_click(token: str) -> dict[str, str] | None:

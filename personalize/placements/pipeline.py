@@ -22,6 +22,7 @@ from typing import Any
 from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from personalize import recommenders, segments
 from personalize.adapters import get_adapter
@@ -115,9 +116,9 @@ def recommend_for(
 
     dropped: list[FilteredItem] = []
 
-    def drop(candidate: Candidate, why: str) -> None:
+    def drop(candidate: Candidate, why: Any) -> None:
         if explain:
-            dropped.append(FilteredItem(key=candidate[0], score=candidate[1], reason=candidate[2], why=why))
+            dropped.append(FilteredItem(key=candidate[0], score=candidate[1], reason=candidate[2], why=str(why)))
 
     # Products an earlier widget on this page showed go last, not away: they fill only what
     # the placement cannot fill otherwise ("bought together" keeps its one real co-purchase
@@ -150,7 +151,7 @@ def recommend_for(
         drop(by_key[card["id"]], _("diversity cap (%(facet)s)") % {"facet": facet})
 
     caps = served_diversity(config, recommender)
-    result.cards = shown_cards(available, caps, limit=limit, on_drop=drop_card, adapter=adapter)
+    result.cards = shown_cards(available, caps, limit=limit, on_drop=drop_card if explain else None, adapter=adapter)
     result.keys = [card["id"] for card in result.cards]
     if products:
         result.items = adapter.get_products(result.keys)
@@ -159,7 +160,7 @@ def recommend_for(
     result.reasons = {key: by_key[key][2] for key in result.keys}
     result.scores = {key: by_key[key][1] for key in result.keys}
     shown = set(result.keys)
-    for candidate in repeats:
+    for candidate in repeats if explain else ():
         if candidate[0] not in shown:
             drop(candidate, _("already shown on this page"))
     result.filtered = dropped
@@ -253,16 +254,20 @@ def _category_key(category: Any) -> str | None:
     return str(category)
 
 
-def _exclusions(config: Placement, profile: ShopperProfile, product_key: str, *, holdout: bool) -> dict[str, str]:
-    """Product key -> why it may not be shown to this shopper here."""
-    excluded: dict[str, str] = {}
+# Why a product is left out; translated only when the preview shows it (explain=True).
+PURCHASED, IN_CART, ON_PAGE = gettext_lazy("already purchased"), gettext_lazy("in the cart"), gettext_lazy("the product on the page")
+
+
+def _exclusions(config: Placement, profile: ShopperProfile, product_key: str, *, holdout: bool) -> dict[str, Any]:
+    """Product key -> why it may not be shown to this shopper here (a lazy translation)."""
+    excluded: dict[str, Any] = {}
     if not holdout:
         if config.exclude_purchased and profile.purchased_keys:
-            excluded.update(dict.fromkeys(profile.purchased_keys, _("already purchased")))
+            excluded.update(dict.fromkeys(profile.purchased_keys, PURCHASED))
         if config.exclude_cart and profile.cart_keys:
-            excluded.update(dict.fromkeys(profile.cart_keys, _("in the cart")))
+            excluded.update(dict.fromkeys(profile.cart_keys, IN_CART))
     if product_key:
-        excluded[product_key] = _("the product on the page")
+        excluded[product_key] = ON_PAGE
     return excluded
 
 

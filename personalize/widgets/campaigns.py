@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from personalize import signing
 from personalize.adapters import get_adapter
+from personalize.campaigns import specs
 from personalize.campaigns.content import fill_placeholders, free_shipping_gap, needs_value
 from personalize.campaigns.impressions import record_impression
 from personalize.campaigns.selection import choose, request_state
@@ -22,7 +23,7 @@ from personalize.identity import ensure_shopper, get_shopper, is_new
 from personalize.models import Cart, Placement
 from personalize.offers.codes import shown_code
 from personalize.pricing import format_price
-from personalize.widgets.render import current_product_key, render_widget
+from personalize.widgets.render import HTML_KEY, current_product_key, render_widget
 
 register = template.Library()
 logger = logging.getLogger("personalize")
@@ -31,7 +32,7 @@ def _signed_url(kind: str, payload: list, view: str, fallback: str = "") -> str:
     """The URL of ``view`` with ``payload`` signed as ``kind``; ``fallback`` when personalize.urls
     is not included (check W030)."""
     try:
-        return reverse(f"personalize:{view}", args=[signing.sign(kind, payload)])
+        return reverse(f"personalize:{view}", args=[signing.sign_shared(kind, payload)])
     except NoReverseMatch:
         return fallback
 
@@ -71,6 +72,13 @@ def with_reveal(text: str, url: str) -> str | SafeString:
     return mark_safe(str(reveal_link(url)).join(escape(part) for part in text.split(REVEAL)))
 
 
+def _signed_in(request: Any) -> bool:
+    """Whether an account is signed in: its pages' HTML is never shared (a store's template may
+    show anything of the user)."""
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated)
+
+
 def first_name(request: Any) -> str:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -96,6 +104,13 @@ def cart_items(request: Any, shopper: Any) -> int:
         return shopper.cart.item_count
     except Cart.DoesNotExist:
         return 0
+
+
+def _shared_key(data: dict[str, Any]) -> list[Any]:
+    """The HTML key of campaign content that names no shopper: the campaign definitions'
+    generation (an edit of anything the template may read) and every value shown."""
+    shown = {name: value for name, value in data.items() if name != "campaign"}
+    return ["campaign", data["campaign"].id, specs.definitions.version(), sorted(shown.items())]
 
 
 @register.simple_tag(takes_context=True)
@@ -160,7 +175,7 @@ def personalized_content(context: Any, placement: str) -> SafeString:
             "free_shipping_gap": format_price(gap) if gap is not None else "",
         }
         text = fill_placeholders(content.text, values)
-        return {
+        data = {
             "campaign": spec,
             "placement": placement,
             "variant": choice.arm,
@@ -179,6 +194,11 @@ def personalized_content(context: Any, placement: str) -> SafeString:
             "language": content.language,
             "seen_url": seen,
         }
+        if not _signed_in(request) and deadline is None and not (code and spec.offer.is_unique_codes):
+            # Nothing of this shopper in it (no name, no own code, no countdown from their first
+            # view): the same HTML for everyone shown this content, held as shared lists are.
+            data[HTML_KEY] = _shared_key(data)
+        return data
 
     templates = [f"personalize/widgets/campaign_{placement}.html", "personalize/widgets/campaign.html"]
     return render_widget("campaign", context, build, template=templates)
@@ -198,6 +218,9 @@ def greeting(context: Any) -> SafeString:
                 kind = "known"
             elif shopper.pk is not None and (shopper.visits > 1 or shopper.user_id):
                 kind = "returning"
-        return {"kind": kind, "first_name": name}
+        data: dict[str, Any] = {"kind": kind, "first_name": name}
+        if not _signed_in(request):
+            data[HTML_KEY] = ["greeting", kind]  # "Welcome!" / "Welcome back!": the same for everyone
+        return data
 
     return render_widget("greeting", context, build)
