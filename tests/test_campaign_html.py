@@ -125,3 +125,12 @@ def test_a_shared_token_is_reused_and_renewed_with_the_secret(settings):
     settings.SECRET_KEY = "another-secret-key-for-this-test-only-0123456789"
     renewed = signing.sign_shared("campaign_click", [1, "A", "/sale/"])
     assert renewed != first and signing.unsign("campaign_click", renewed) == [1, "A", "/sale/"]
+
+
+def test_a_placement_with_nothing_to_show_renders_its_empty_template_once(renders):
+    assert _render(CAMPAIGN, factories.shopper_request(Shopper.objects.create())).strip() == ""
+    renders.clear()
+    assert _render(CAMPAIGN, factories.shopper_request(Shopper.objects.create())).strip() == ""
+    assert not _campaign_templates(renders)
+    factories.campaign(headline="Now live")  # a new campaign: its content at once
+    assert "Now live" in _render(CAMPAIGN, factories.shopper_request(Shopper.objects.create()))

@@ -106,6 +106,11 @@ def cart_items(request: Any, shopper: Any) -> int:
         return 0
 
 
+def _nothing() -> dict[str, Any]:
+    """No content for this shopper here: the template's empty output, the same for everyone."""
+    return {"campaign": None, HTML_KEY: ["campaign", None]}
+
+
 def _shared_key(data: dict[str, Any]) -> list[Any]:
     """The HTML key of campaign content that names no shopper: the campaign definitions'
     generation (an edit of anything the template may read) and every value shown."""
@@ -127,10 +132,10 @@ def personalized_content(context: Any, placement: str) -> SafeString:
         request = context["request"]
         choice = choose(request, placement, product_key=current_product_key(context))
         if choice is None:
-            return {"campaign": None}
+            return _nothing()
         shopper = ensure_shopper(request)
         if shopper is None:  # a bot: nothing to show, nothing to count
-            return {"campaign": None}
+            return _nothing()
         state = request_state(request)
         state.shopper = shopper  # saved now (a new visitor's row was just created)
         if is_new(request):
@@ -142,10 +147,10 @@ def personalized_content(context: Any, placement: str) -> SafeString:
             state.session = None
         spec, content = choice.spec, choice.content
         if spec.offer is not None and placement in CART_PLACEMENTS and not cart_items(request, shopper):
-            return {"campaign": None}  # "€5 off your cart" to an empty cart breaks the promise
+            return _nothing()  # "€5 off your cart" to an empty cart breaks the promise
         gap = free_shipping_gap(shopper)
         if gap is None and content is not None and any(needs_value(t, "free_shipping_gap") for t in (content.headline, content.text)):
-            return {"campaign": None}  # over the threshold (or unknown): never "Add  more"
+            return _nothing()  # over the threshold (or unknown): never "Add  more"
         if placement == Placement.EXIT_INTENT:
             # Counted when the pop-up opens (or, for the control, when it would have): the
             # browser posts the signed "seen" link then.
@@ -157,7 +162,7 @@ def personalized_content(context: Any, placement: str) -> SafeString:
             seen = ""
             assignment = record_impression(shopper, choice, state=state)
             if choice.is_control:
-                return {"campaign": None}
+                return _nothing()
             first_seen = assignment.first_seen
         deadline = spec.deadline(first_seen)
         code, reveal = "", ""
