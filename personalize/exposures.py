@@ -17,6 +17,14 @@ gunicorn worker's graceful stop or ``max_requests`` restart), and before anythin
 web process. ``CAMPAIGN_EXPOSURE_FLUSH_SECONDS = 0`` writes every
 exposure at once (the old cost, no buffer).
 
+A first visit's shopper row waits here too (``identity.ensure_shopper(defer=True)``): a page that
+only shows a campaign writes nothing; the flush inserts the new rows (``ON CONFLICT DO NOTHING``:
+a worker that saw the same browser, or a later event of the request, may have made it), then
+resolves every entry's shopper by its cookie key in one query. Entries are keyed by that key, so
+a first visit's second page (before the flush) finds its first page's exposure and contact.
+A browser that withdraws consent or erases its data in that time (:func:`forget`) leaves a
+marker in the cache for an hour that stops any worker's flush from writing its row.
+
 Loss policy (bounded): a process killed without a graceful exit (SIGKILL, OOM, a hard timeout)
 loses what it gathered since its last flush: at most ``CAMPAIGN_EXPOSURE_FLUSH_SECONDS`` of its
 exposures and never more than ``CAMPAIGN_EXPOSURE_BUFFER_MAX`` entries. A failed flush (database
@@ -30,6 +38,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,6 +46,7 @@ from typing import Any
 from django.db import DatabaseError, connections, router, transaction
 
 from personalize.batching import chunked
+from personalize.caching import cache
 from personalize.conf import personalize_settings as ps
 from personalize.models import Campaign, CampaignAssignment, Contact, Shopper
 
@@ -46,6 +56,9 @@ logger = logging.getLogger("personalize")
 ROWS_PER_STATEMENT = 100
 COLUMNS = ("campaign", "shopper", "arm", "first_seen", "last_seen", "impressions", "clicks", "window_start",
            "window_impressions")
+# A forgotten browser's marker (:func:`forget`): long enough to outlive a failed flush's retries.
+FORGOTTEN_PREFIX = "personalize:exposures:forgotten:"
+FORGOTTEN_SECONDS = 3600
 
 
 @dataclass
@@ -53,7 +66,7 @@ class Exposure:
     """What one process saw of one shopper in one campaign since its last flush."""
 
     campaign_id: int
-    shopper_id: int
+    shopper_id: int | None  # None until the flush resolves ``shopper_key`` (a first visit's row)
     arm: str
     first_seen: datetime
     last_seen: datetime
@@ -62,14 +75,33 @@ class Exposure:
     # The frequency cap's window: a later start than the row's replaces the row's window.
     window_start: datetime | None = None
     window_impressions: int = 0
+    shopper_key: uuid.UUID | None = None
+
+    def merge(self, other: Exposure) -> None:
+        """Add ``other`` (the same campaign and shopper, gathered apart) to this entry."""
+        self.first_seen = min(self.first_seen, other.first_seen)
+        self.last_seen = max(self.last_seen, other.last_seen)
+        self.impressions += other.impressions
+        self.clicks += other.clicks
+        # The frequency window that started last is the row's; two entries of one window add up.
+        mine, theirs = self.window_start or self.first_seen, other.window_start or other.first_seen
+        if theirs > mine:
+            self.window_start, self.window_impressions = theirs, other.window_impressions
+        elif theirs == mine:
+            self.window_impressions += other.window_impressions
 
 
 @dataclass
 class PendingContact:
-    shopper_id: int
+    shopper_key: uuid.UUID
     channel: str
     source: str
     created_at: datetime
+
+
+def _new_row(shopper: Shopper) -> Shopper:
+    """A copy of a first visit's unsaved shopper for the flush's insert (the request keeps its own)."""
+    return Shopper(**{f.attname: getattr(shopper, f.attname) for f in Shopper._meta.concrete_fields if not f.primary_key})
 
 
 class Buffer:
@@ -79,8 +111,9 @@ class Buffer:
         # ``timed``: the process's own buffer, flushed by a timer when no request comes.
         self.timed = timed
         self.lock = threading.Lock()
-        self.exposures: dict[tuple[int, int], Exposure] = {}
+        self.exposures: dict[tuple[int, uuid.UUID], Exposure] = {}
         self.contacts: list[PendingContact] = []
+        self.shoppers: dict[uuid.UUID, Shopper] = {}  # first visits' rows, written by the flush
         self.oldest: float | None = None
         self.dropped = 0
         self.timer: threading.Timer | None = None
@@ -94,16 +127,21 @@ class Buffer:
         if self.timed and self.timer is None:
             self.timer = _start_timer()
 
+    def _hold(self, shopper: Shopper) -> None:
+        if shopper.pk is None and shopper.key not in self.shoppers:
+            self.shoppers[shopper.key] = _new_row(shopper)
+
     def add_exposure(
-        self, campaign_id: int, shopper_id: int, arm: str, now: datetime, *, shown: int, clicks: int = 0,
+        self, campaign_id: int, shopper: Shopper, arm: str, now: datetime, *, shown: int, clicks: int = 0,
         window_start: datetime | None = None, window_reset: bool = False,
     ) -> None:
         with self.lock:
             self._started()
-            entry = self.exposures.get((campaign_id, shopper_id))
+            self._hold(shopper)
+            entry = self.exposures.get((campaign_id, shopper.key))
             if entry is None:
-                entry = self.exposures[(campaign_id, shopper_id)] = Exposure(
-                    campaign_id, shopper_id, arm, now, now, window_start=window_start or now
+                entry = self.exposures[(campaign_id, shopper.key)] = Exposure(
+                    campaign_id, shopper.pk, arm, now, now, window_start=window_start or now, shopper_key=shopper.key
                 )
             entry.last_seen = max(entry.last_seen, now)
             entry.impressions += shown
@@ -113,43 +151,59 @@ class Buffer:
             else:
                 entry.window_impressions += shown
 
-    def add_contact(self, shopper_id: int, channel: str, source: str, now: datetime) -> None:
+    def add_contact(self, shopper: Shopper, channel: str, source: str, now: datetime) -> None:
         with self.lock:
             self._started()
-            self.contacts.append(PendingContact(shopper_id, channel, source[:100], now))
+            self._hold(shopper)
+            self.contacts.append(PendingContact(shopper.key, channel, source[:100], now))
 
-    def contacted_since(self, shopper_id: int, since: datetime) -> bool:
-        with self.lock:
-            return any(c.shopper_id == shopper_id and c.created_at >= since for c in self.contacts)
+    def _holds_nothing_of(self, shopper: Shopper) -> bool:
+        # An unsaved shopper's entries exist only with its row held here: no scan for the rest.
+        return shopper.pk is None and shopper.key not in self.shoppers
 
-    def of_shopper(self, shopper_id: int) -> list[Exposure]:
+    def contacted_since(self, shopper: Shopper, since: datetime) -> bool:
+        if self._holds_nothing_of(shopper):
+            return False
         with self.lock:
-            return [e for (_c, s), e in self.exposures.items() if s == shopper_id]
+            return any(c.shopper_key == shopper.key and c.created_at >= since for c in self.contacts)
 
-    def take(self) -> tuple[list[Exposure], list[PendingContact]]:
+    def of_shopper(self, shopper: Shopper) -> list[Exposure]:
+        if self._holds_nothing_of(shopper):
+            return []
         with self.lock:
-            exposures, contacts = list(self.exposures.values()), self.contacts
-            self.exposures, self.contacts, self.oldest = {}, [], None
+            return [e for (_c, key), e in self.exposures.items() if key == shopper.key]
+
+    def forget(self, key: uuid.UUID) -> None:
+        """Drop everything held of the shopper with ``key`` (erased, or consent withdrawn)."""
+        with self.lock:
+            self.exposures = {k: e for k, e in self.exposures.items() if k[1] != key}
+            self.contacts = [c for c in self.contacts if c.shopper_key != key]
+            self.shoppers.pop(key, None)
+
+    def take(self) -> tuple[list[Exposure], list[PendingContact], dict[uuid.UUID, Shopper]]:
+        with self.lock:
+            exposures, contacts, shoppers = list(self.exposures.values()), self.contacts, self.shoppers
+            self.exposures, self.contacts, self.shoppers, self.oldest = {}, [], {}, None
             timer, self.timer = self.timer, None
         if timer is not None and timer is not threading.current_thread():
             timer.cancel()
-        return exposures, contacts
+        return exposures, contacts, shoppers
 
-    def put_back(self, exposures: list[Exposure], contacts: list[PendingContact]) -> None:
+    def put_back(
+        self, exposures: list[Exposure], contacts: list[PendingContact], shoppers: dict[uuid.UUID, Shopper] | None = None,
+    ) -> None:
         """A failed flush: keep its entries for the next one, within twice the maximum."""
         with self.lock:
             self._started()
             for entry in exposures:
-                kept = self.exposures.get((entry.campaign_id, entry.shopper_id))
+                kept = self.exposures.get((entry.campaign_id, entry.shopper_key))
                 if kept is None:
-                    self.exposures[(entry.campaign_id, entry.shopper_id)] = entry
-                    continue
-                kept.first_seen = min(kept.first_seen, entry.first_seen)
-                kept.impressions += entry.impressions
-                kept.clicks += entry.clicks
-                if entry.window_start and kept.window_start and entry.window_start >= kept.window_start:
-                    kept.window_impressions += entry.window_impressions
+                    self.exposures[(entry.campaign_id, entry.shopper_key)] = entry
+                else:
+                    kept.merge(entry)
             self.contacts = contacts + self.contacts
+            for key, row in (shoppers or {}).items():
+                self.shoppers.setdefault(key, row)
             limit = 2 * max(1, int(ps.CAMPAIGN_EXPOSURE_BUFFER_MAX))
             while len(self.exposures) > limit:
                 self.exposures.pop(next(iter(self.exposures)))
@@ -157,6 +211,8 @@ class Buffer:
             if len(self.contacts) > limit:
                 self.dropped += len(self.contacts) - limit
                 self.contacts = self.contacts[-limit:]
+            held = {key for _c, key in self.exposures} | {c.shopper_key for c in self.contacts}
+            self.shoppers = {key: row for key, row in self.shoppers.items() if key in held}
 
     def due(self) -> bool:
         if self.oldest is None:
@@ -189,20 +245,21 @@ BUFFER = Buffer(timed=True)
 
 
 def record_exposure(
-    campaign_id: int, shopper_id: int, arm: str, now: datetime, *, shown: int, clicks: int = 0,
+    campaign_id: int, shopper: Shopper, arm: str, now: datetime, *, shown: int, clicks: int = 0,
     window_start: datetime | None = None, window_reset: bool = False,
 ) -> None:
-    """Count one exposure (``shown``: 1 for an impression, 0 for the control) of a saved shopper."""
+    """Count one exposure (``shown``: 1 for an impression, 0 for the control) of a shopper
+    (saved, or a first visit's row deferred to the flush)."""
     BUFFER.add_exposure(
-        campaign_id, shopper_id, arm, now, shown=shown, clicks=clicks, window_start=window_start,
+        campaign_id, shopper, arm, now, shown=shown, clicks=clicks, window_start=window_start,
         window_reset=window_reset,
     )
     _flush_if_full()
 
 
-def record_contact(shopper_id: int, channel: str, source: str, now: datetime) -> None:
-    """Remember that an offer reached a saved shopper (written with the next flush)."""
-    BUFFER.add_contact(shopper_id, channel, source, now)
+def record_contact(shopper: Shopper, channel: str, source: str, now: datetime) -> None:
+    """Remember that an offer reached a shopper (written with the next flush)."""
+    BUFFER.add_contact(shopper, channel, source, now)
     _flush_if_full()
 
 
@@ -218,45 +275,63 @@ def flush_if_due(**_kwargs: Any) -> None:
 
 
 def flush(buffer: Buffer | None = None) -> int:
-    """Write the process's buffer (or ``buffer``): one upsert per :data:`ROWS_PER_STATEMENT`
-    assignments, one insert of contacts. Returns the number of entries written (0 if the
-    database failed: the entries are kept for the next flush)."""
+    """Write the process's buffer (or ``buffer``): first visits' shopper rows in one insert, one
+    upsert per :data:`ROWS_PER_STATEMENT` assignments, one insert of contacts. Returns the number
+    of entries written (0 if the database failed: the entries are kept for the next flush)."""
     buffer = BUFFER if buffer is None else buffer
-    exposures, contacts = buffer.take()
+    exposures, contacts, shoppers = buffer.take()
     if not exposures and not contacts:
         return 0
     try:
         with transaction.atomic(using=router.db_for_write(CampaignAssignment)):
-            written = _write(exposures, contacts)
+            written = _write(exposures, contacts, shoppers)
     except DatabaseError:
         logger.warning("personalize: could not write %d campaign exposures; kept for the next flush",
                        len(exposures) + len(contacts), exc_info=True)
-        buffer.put_back(exposures, contacts)
+        buffer.put_back(exposures, contacts, shoppers)
         return 0
     return written
 
 
-def _write(exposures: list[Exposure], contacts: list[PendingContact]) -> int:
-    shopper_ids = {e.shopper_id for e in exposures} | {c.shopper_id for c in contacts}
-    # Shoppers erased (or campaigns deleted) since the page: their counts go with them.
-    alive: set[int] = set()
-    for batch in chunked(sorted(shopper_ids)):
-        alive.update(Shopper.objects.filter(pk__in=batch).values_list("pk", flat=True))
+def _write(exposures: list[Exposure], contacts: list[PendingContact], shoppers: dict[uuid.UUID, Shopper]) -> int:
+    _insert_new(shoppers)
+    # Every entry's shopper by its key: erased shoppers (and deleted campaigns) since the page
+    # have no row, and their counts go with them.
+    ids = _ids_of({e.shopper_key for e in exposures} | {c.shopper_key for c in contacts})
     campaign_ids = {e.campaign_id for e in exposures}
     campaigns = set(Campaign.objects.filter(pk__in=campaign_ids).values_list("pk", flat=True)) if campaign_ids else set()
+    rows = [e for e in exposures if e.shopper_key in ids and e.campaign_id in campaigns]
+    for entry in rows:
+        entry.shopper_id = ids[entry.shopper_key]
     # In key order: two processes flushing assignments they share lock them in the same order
     # (in any other order their multi-row upserts can deadlock).
-    rows = sorted(
-        (e for e in exposures if e.shopper_id in alive and e.campaign_id in campaigns),
-        key=lambda e: (e.campaign_id, e.shopper_id),
-    )
+    rows.sort(key=lambda e: (e.campaign_id, e.shopper_id))
     for batch in chunked(rows, ROWS_PER_STATEMENT):
         upsert(batch)
-    kept = [c for c in contacts if c.shopper_id in alive]
+    kept = [c for c in contacts if c.shopper_key in ids]
     Contact.objects.bulk_create(
-        [Contact(shopper_id=c.shopper_id, channel=c.channel, source=c.source, created_at=c.created_at) for c in kept]
+        [Contact(shopper_id=ids[c.shopper_key], channel=c.channel, source=c.source, created_at=c.created_at) for c in kept]
     )
     return len(rows) + len(kept)
+
+
+def _insert_new(shoppers: dict[uuid.UUID, Shopper]) -> None:
+    """First visits' rows, but none of a browser forgotten since (another worker's marker); a
+    row another worker or the request itself wrote meanwhile stays as it is."""
+    if not shoppers:
+        return
+    names = {FORGOTTEN_PREFIX + key.hex: key for key in shoppers}
+    forgotten = {names[name] for name in cache().get_many(list(names))}
+    # In key order, as the assignments below: two workers' inserts of one browser cannot deadlock.
+    rows = [row for key, row in sorted(shoppers.items()) if key not in forgotten]
+    Shopper.objects.bulk_create(rows, batch_size=ROWS_PER_STATEMENT, ignore_conflicts=True)
+
+
+def _ids_of(keys: set[uuid.UUID | None]) -> dict[uuid.UUID, int]:
+    ids: dict[uuid.UUID, int] = {}
+    for batch in chunked(sorted(key for key in keys if key is not None)):
+        ids.update(Shopper.objects.filter(key__in=batch).values_list("key", "pk"))
+    return ids
 
 
 def upsert(rows: list[Exposure]) -> None:
@@ -305,14 +380,21 @@ def _upsert_sql(alias: str, count: int) -> str:
     )
 
 
-def pending_exposures(shopper_id: int) -> list[Exposure]:
+def pending_exposures(shopper: Shopper) -> list[Exposure]:
     """This process's not yet written exposures of one shopper (checkout reads them)."""
-    return BUFFER.of_shopper(shopper_id)
+    return BUFFER.of_shopper(shopper)
 
 
-def contacted_since(shopper_id: int, since: datetime) -> bool:
+def contacted_since(shopper: Shopper, since: datetime) -> bool:
     """Whether this process holds an unwritten contact of the shopper since ``since``."""
-    return BUFFER.contacted_since(shopper_id, since)
+    return BUFFER.contacted_since(shopper, since)
+
+
+def forget(key: uuid.UUID) -> None:
+    """A browser erased or without consent: drop what this process holds of it, and mark it so
+    no other worker's flush writes a first visit's row for it."""
+    BUFFER.forget(key)
+    cache().set(FORGOTTEN_PREFIX + key.hex, 1, FORGOTTEN_SECONDS)
 
 
 def reset() -> None:

@@ -42,7 +42,7 @@ class PersonalizeMiddleware:
     def update_cookie(self, request: HttpRequest, response: HttpResponse) -> None:
         shopper = getattr(request, "_personalize_shopper", None)
         try:
-            if shopper is not None and shopper.pk is not None:
+            if shopper is not None and (shopper.pk is not None or identity.is_deferred(shopper)):
                 if getattr(request, "_personalize_set_cookie", False):
                     identity.set_cookie(response, shopper.key)
                 else:

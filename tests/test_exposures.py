@@ -4,6 +4,8 @@ counts add up. Results, clicks and checkout still see every exposed shopper."""
 
 from __future__ import annotations
 
+import uuid
+
 from datetime import timedelta
 from unittest import mock
 
@@ -66,9 +68,9 @@ def test_two_workers_buffers_add_up_without_double_counting():
     now = timezone.now()
     one, two = exposures.Buffer(), exposures.Buffer()
     for _ in range(3):
-        one.add_exposure(campaign.pk, shopper.pk, "A", now, shown=1)
-    two.add_exposure(campaign.pk, shopper.pk, "A", now - timedelta(minutes=5), shown=1)
-    two.add_exposure(campaign.pk, shopper.pk, "A", now + timedelta(seconds=1), shown=1)
+        one.add_exposure(campaign.pk, shopper, "A", now, shown=1)
+    two.add_exposure(campaign.pk, shopper, "A", now - timedelta(minutes=5), shown=1)
+    two.add_exposure(campaign.pk, shopper, "A", now + timedelta(seconds=1), shown=1)
     exposures.flush(one)
     exposures.flush(two)
     exposures.flush(one)
@@ -88,7 +90,7 @@ def test_an_existing_assignment_keeps_its_arm_and_clicks_and_a_reset_window_repl
     )
     now = timezone.now()
     buffer = exposures.Buffer()
-    buffer.add_exposure(campaign.pk, shopper.pk, "A", now, shown=1, window_reset=True)
+    buffer.add_exposure(campaign.pk, shopper, "A", now, shown=1, window_reset=True)
     exposures.flush(buffer)
     row = CampaignAssignment.objects.get()
     assert (row.arm, row.impressions, row.clicks, row.first_seen) == ("B", 5, 2, old)
@@ -139,7 +141,7 @@ def test_a_loss_is_bounded_by_twice_the_maximum(settings):
     settings.PERSONALIZE = {**settings.PERSONALIZE, "CAMPAIGN_EXPOSURE_BUFFER_MAX": 2}
     buffer = exposures.Buffer()
     now = timezone.now()
-    entries = [exposures.Exposure(1, pk, "A", now, now, impressions=1) for pk in range(10)]
+    entries = [exposures.Exposure(1, pk, "A", now, now, impressions=1, shopper_key=uuid.uuid4()) for pk in range(10)]
     buffer.put_back(entries, [])
     assert len(buffer.exposures) == 4 and buffer.dropped == 6
 
@@ -168,7 +170,7 @@ def test_a_click_before_another_workers_flush_creates_the_assignment_and_the_imp
     campaign = factories.campaign("home_banner", headline="Hello", control_percent=0)
     shopper = Shopper.objects.create()
     other_worker = exposures.Buffer()
-    other_worker.add_exposure(campaign.pk, shopper.pk, "A", timezone.now(), shown=1)
+    other_worker.add_exposure(campaign.pk, shopper, "A", timezone.now(), shown=1)
     assert record_click(shopper, campaign.pk, "A")
     assert not record_click(Shopper.objects.create(), campaign.pk, "control")  # not that shopper's arm
     row = CampaignAssignment.objects.get()
@@ -226,15 +228,62 @@ def test_a_first_visits_second_page_in_the_same_process_is_no_second_contact_and
     factories.campaign("home_banner", headline="Hello", offer=offer)
     first = factories.request()
     assert "Hello" in BANNER.render(Context({"request": first}))
-    shopper = Shopper.objects.get()
+    key = first._personalize_shopper.key
+    assert not Shopper.objects.exists()  # the first visit's row waits for the flush
     response = HttpResponse()
-    set_cookie(response, shopper.key)
+    set_cookie(response, key)
     second = factories.request()
     second.COOKIES.update({k: m.value for k, m in response.cookies.items()})
     assert "Hello" in BANNER.render(Context({"request": second}))  # no session from page one
     exposures.flush()
+    shopper = Shopper.objects.get()
+    assert shopper.key == key
     row = CampaignAssignment.objects.get(shopper=shopper)
     assert row.impressions == 2 and Contact.objects.filter(shopper=shopper).count() == 1
+
+
+def test_a_first_visit_that_sees_a_campaign_writes_nothing_and_the_flush_makes_its_row():
+    factories.campaign("home_banner", headline="Hello")
+    request = factories.request(HTTP_ACCEPT_LANGUAGE="nl")
+    request.LANGUAGE_CODE = "nl"
+    with CaptureQueriesContext(connection) as queries:
+        assert "Hello" in BANNER.render(Context({"request": request}))
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("INSERT", "UPDATE"))]
+    assert not writes, writes
+    assert request._personalize_set_cookie  # the browser keeps its key: the same arm next page
+    assert exposures.flush() == 1
+    shopper = Shopper.objects.get()
+    assert (shopper.key, shopper.language) == (request._personalize_shopper.key, "nl")
+    assert CampaignAssignment.objects.get().shopper == shopper
+
+
+def test_a_first_visit_made_by_two_workers_and_by_its_own_event_is_one_row():
+    from personalize.identity import ensure_shopper
+
+    campaign = factories.campaign("home_banner", headline="Hello")
+    request = factories.request()
+    BANNER.render(Context({"request": request}))
+    shopper = request._personalize_shopper
+    assert shopper.pk is None
+    other_worker = exposures.Buffer()
+    other_worker.add_exposure(campaign.pk, Shopper(key=shopper.key), "A", timezone.now(), shown=1)
+    assert ensure_shopper(request) is shopper and shopper.pk  # an event of the request writes the row at once
+    assert exposures.flush(other_worker) == 1 and exposures.flush() == 1
+    assert Shopper.objects.count() == 1
+    assert CampaignAssignment.objects.get().impressions == 2
+
+
+def test_a_browser_that_withdraws_consent_before_the_flush_leaves_no_row():
+    factories.campaign("home_banner", headline="Hello")
+    request = factories.request()
+    BANNER.render(Context({"request": request}))
+    key = request._personalize_shopper.key
+    other_worker = exposures.Buffer()
+    other_worker.add_exposure(1, Shopper(key=key), "A", timezone.now(), shown=1)
+    exposures.forget(key)  # what withdrawal and self-service erasure call
+    assert len(exposures.BUFFER) == 0
+    exposures.flush(other_worker)  # another worker's copy: the cache's marker stops it
+    assert not Shopper.objects.filter(key=key).exists()
 
 
 def test_a_flush_writes_its_assignments_in_key_order_so_two_workers_cannot_deadlock():
@@ -245,7 +294,7 @@ def test_a_flush_writes_its_assignments_in_key_order_so_two_workers_cannot_deadl
     buffer, now = exposures.Buffer(), timezone.now()
     for shopper in reversed(shoppers):
         for campaign in reversed(campaigns):
-            buffer.add_exposure(campaign.pk, shopper.pk, "A", now, shown=1)
+            buffer.add_exposure(campaign.pk, shopper, "A", now, shown=1)
     assert exposures.flush(buffer) == 8
     # One multi-row INSERT numbers its new rows in the order of its VALUES.
     order = list(CampaignAssignment.objects.values_list("campaign_id", "shopper_id").order_by("pk"))

@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 
 from personalize.conf import personalize_settings as ps
+from personalize.identity import is_deferred
 from personalize.models import (
     Cart,
     Shopper,
@@ -42,7 +43,7 @@ def needs_value(text: str, name: str) -> bool:
 def free_shipping_gap(shopper: Shopper | None) -> Decimal | None:
     """How much more the shopper's cart needs for free shipping (None when not applicable)."""
     threshold = ps.FREE_SHIPPING_THRESHOLD
-    if threshold is None or shopper is None or shopper.pk is None:
+    if threshold is None or shopper is None or (shopper.pk is None and not is_deferred(shopper)):
         return None
 
     try:

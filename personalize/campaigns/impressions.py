@@ -52,7 +52,7 @@ def record_impression(
         assignment.last_seen = now
         assignment.impressions += shown
     exposures.record_exposure(
-        spec.id, shopper.pk, assignment.arm, now, shown=shown, window_start=assignment.window_start, window_reset=reset
+        spec.id, shopper, assignment.arm, now, shown=shown, window_start=assignment.window_start, window_reset=reset
     )
     if new_contact:
         record_contact(shopper, Contact.Channel.ONSITE, spec.source, buffered=True)

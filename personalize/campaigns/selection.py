@@ -146,18 +146,23 @@ class ShopperState:
             logger.debug("personalize: could not keep the campaign state in the session", exc_info=True)
 
     def assignment(self, campaign_id: int) -> CampaignAssignment | None:
-        if self.shopper is None or self.shopper.pk is None:
+        if self.shopper is None:
             return None
         if self.assignments is None:
             self.assignments = self._load_assignments()
         return self.assignments.get(campaign_id)
 
     def _load_assignments(self) -> dict[int, CampaignAssignment]:
+        if self.shopper.pk is None:
+            # Not saved (a first visit's row waits for the flush): what this process holds of it.
+            pending: dict[int, CampaignAssignment] = {}
+            with_pending(pending, exposures.pending_exposures(self.shopper))
+            return pending
         stored = self._stored()
         if stored and "a" in stored and time.time() - stored.get("at", 0) < ps.CAMPAIGN_STATE_SECONDS:
             return {int(cid): _unpack(int(cid), self.shopper.pk, row) for cid, row in stored["a"].items()}
         assignments = {a.campaign_id: a for a in CampaignAssignment.objects.filter(shopper=self.shopper)}
-        with_pending(assignments, exposures.pending_exposures(self.shopper.pk))
+        with_pending(assignments, exposures.pending_exposures(self.shopper))
         self._store(at=time.time(), a={str(cid): _pack(a) for cid, a in assignments.items()})
         return assignments
 

@@ -152,8 +152,14 @@ def _by_key_sql(alias: str) -> str:
     return f"SELECT {columns} FROM {quote(Shopper._meta.db_table)} WHERE {key} = %s LIMIT 1"
 
 
-def ensure_shopper(request: HttpRequest) -> Shopper | None:
-    """The request's shopper, saved (created on first use); ``None`` for bots and without consent."""
+def ensure_shopper(request: HttpRequest, *, defer: bool = False) -> Shopper | None:
+    """The request's shopper, saved (created on first use); ``None`` for bots and without consent.
+
+    ``defer`` (a page that only counts what it showed, :mod:`personalize.exposures`): a first
+    visit's anonymous row is not written here but by the exposure buffer's next flush, with what
+    the page showed; the shopper comes back unsaved and :func:`is_deferred`, the cookie is set
+    as usual, and a later ``ensure_shopper`` in the request (an event, a cart) writes it at once.
+    """
     if not consent.has_consent(request):
         return None
     shopper = get_shopper(request)
@@ -164,6 +170,11 @@ def ensure_shopper(request: HttpRequest) -> Shopper | None:
     shopper.language = (getattr(request, "LANGUAGE_CODE", "") or "")[:16]
     shopper.country = detect_country(request)
     shopper.device = detect_device(request)
+    if defer and shopper.user_id is None:
+        Shopper.cart.related.set_cached_value(shopper, None)  # a new visitor has no cart row
+        shopper._personalize_deferred = True
+        request._personalize_set_cookie = True
+        return shopper
     try:
         _insert(shopper)
     except IntegrityError:
@@ -193,6 +204,12 @@ def _insert(shopper: Shopper) -> None:
             shopper.save(force_insert=True)
     else:
         shopper.save(force_insert=True)
+
+
+def is_deferred(shopper: Shopper | None) -> bool:
+    """Whether ``shopper`` is a first visit's row left to the exposure buffer's flush
+    (``ensure_shopper(defer=True)``): unsaved, known by its key."""
+    return bool(shopper is not None and shopper.pk is None and getattr(shopper, "_personalize_deferred", False))
 
 
 def created_now(shopper: Shopper | None) -> bool:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models.signals import pre_delete, pre_save
 from django.dispatch import receiver
 
-from personalize import signals
+from personalize import exposures, signals
 from personalize.conf import personalize_settings as ps
 from personalize.emails import suppression
 from personalize.identity import read_cookie_key
@@ -27,6 +27,8 @@ def erase_on_withdrawal(sender: Any, request: Any, granted: bool, **kwargs: Any)
     if granted:
         return
     key = read_cookie_key(request)
+    if key is not None:
+        exposures.forget(key)  # a first visit's row still waiting in a worker's buffer is never written
     shopper = Shopper.objects.filter(key=key, user__isnull=True).first() if key else None
     if shopper is None:
         return

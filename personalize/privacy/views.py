@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from personalize import exposures
 from personalize.emails.subscriptions import may_email, set_email_consent
 from personalize.identity.resolution import get_shopper, read_cookie_key
 from personalize.models import ErasureRecord, Shopper
@@ -84,6 +85,9 @@ def erase(request: HttpRequest) -> HttpResponse:
     if request.POST.get("confirm") != "yes":
         _note(request, _("Tick the box to confirm the erasure."))
         return HttpResponseRedirect(reverse("personalize:privacy"))
+    key = read_cookie_key(request)
+    if key is not None and _user(request) is None:
+        exposures.forget(key)  # a first visit's row still waiting in a worker's buffer goes too
     person = person_of(request)
     if person is not None:
         erase_person(person, source=ErasureRecord.Source.SELF_SERVICE, suppress=request.POST.get("suppress") == "on")

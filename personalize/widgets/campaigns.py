@@ -133,15 +133,16 @@ def personalized_content(context: Any, placement: str) -> SafeString:
         choice = choose(request, placement, product_key=current_product_key(context))
         if choice is None:
             return _nothing()
-        shopper = ensure_shopper(request)
+        # A first visit's row is left to the exposure buffer's flush (written with what it saw).
+        shopper = ensure_shopper(request, defer=True)
         if shopper is None:  # a bot: nothing to show, nothing to count
             return _nothing()
         state = request_state(request)
-        state.shopper = shopper  # saved now (a new visitor's row was just created)
+        state.shopper = shopper
         if is_new(request):
-            # A first visit's row was created by this request (here or by track()): it has no
-            # assignment, code or contact to look up, and its state is not kept in the session
-            # (a one-page visit leaves no session row; the exposure is in the buffer).
+            # A first visit (its row made by this request, or waiting for the flush): it has no
+            # stored assignment, code or contact to look up, and its state is not kept in the
+            # session (a one-page visit leaves no session row; the exposure is in the buffer).
             if state.assignments is None:
                 state.assignments = {}
             state.session = None
