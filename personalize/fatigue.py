@@ -39,11 +39,9 @@ def record_contact(shopper: Shopper, channel: str, source: str = "", *, buffered
     ``buffered`` (a page's contact): added to the process's buffer and written with its next
     flush (returns ``None``; a first visit's deferred row too); otherwise the row is written at once.
     """
-    if shopper is None:
+    if shopper is None or (shopper.pk is None and not (buffered and is_deferred(shopper))):
         return None
-    if buffered and (shopper.pk is not None or is_deferred(shopper)):
+    if buffered:
         exposures.record_contact(shopper, channel, source, timezone.now())
-        return None
-    if shopper.pk is None:
         return None
     return Contact.objects.create(shopper=shopper, channel=channel, source=source[:100])

@@ -5,7 +5,6 @@ counts add up. Results, clicks and checkout still see every exposed shopper."""
 from __future__ import annotations
 
 import uuid
-
 from datetime import timedelta
 from unittest import mock
 
