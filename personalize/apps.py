@@ -10,6 +10,7 @@ CAPABILITY_MODULES = (
     "personalize.identity.checks",
     "personalize.checks",
     "personalize.caching.checks",
+    "personalize.caching.receivers",
     "personalize.identity.deploy_checks",
     "personalize.recommenders.checks",
     "personalize.segments.receivers",

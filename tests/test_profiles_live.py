@@ -4,6 +4,7 @@ small query instead of the whole history."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from personalize.events.tracking import track
 from personalize.models import Event, Shopper
 from personalize.placements.pipeline import profile_of
 from personalize.profiles import load_profile
+from personalize.profiles import live
 from personalize.profiles.live import request_profile
 from tests.placements_helpers import bought, configure, in_cart, products, shopper_request
 
@@ -141,3 +143,30 @@ def test_recently_viewed_after_a_new_view_checks_no_stock_again(settings, catalo
     with django_assert_num_queries(2):  # the shopper, the new events: no stock check
         html = widget.render(Context({"request": shopper_request(shopper)}))
     assert html.index(str(catalogue[0].pk)) < html.index(str(catalogue[2].pk))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_merging_rows_in_any_order_gives_what_sorting_all_of_them_gives(seed):
+    """The shortcut for rows newer than every held one (a page's own events) keeps the order a
+    full sort gives, and so do rows that land among or behind the held ones."""
+    rng = random.Random(seed)
+    now = timezone.now()
+
+    def row(pk: int, kind: str = "view"):
+        return (pk, str(rng.randrange(6)), kind, "", (), now - timedelta(seconds=rng.choice([0, 1, 1, 2, 5, 9])))
+
+    held = sorted((row(pk) for pk in range(rng.randrange(0, 8))), key=lambda r: (r[5], r[0]), reverse=True)
+    if rng.random() < 0.5:  # a page's own events: newer than everything held
+        added = [(pk, str(rng.randrange(6)), "view", "", (), now + timedelta(seconds=rng.randrange(1, 4))) for pk in range(100, 103)]
+    else:
+        added = [row(pk) for pk in range(100, 100 + rng.randrange(1, 4))]
+    assert live._newest_first(tuple(held), added) == tuple(
+        sorted([*held, *added], key=lambda r: (r[5], r[0]), reverse=True)
+    )
+    known = tuple(live._newest_views(held))
+    last: dict = {}
+    for _pk, key, _kind, _q, _lines, when in [*held, *added]:
+        last[key] = max(last.get(key, when), when)
+    views = live._newest_views(added, known)
+    assert dict(views) == last and len(views) == len(last)  # each product once, at its last view
+    assert [when for _key, when in views] == sorted(last.values(), reverse=True)  # newest first

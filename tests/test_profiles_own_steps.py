@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 import redis
 from django.core.cache import caches
+from django.core.signals import request_finished
 from django.utils import timezone
 
 from personalize.caching import breaker as breakers
@@ -126,13 +127,13 @@ def test_a_change_of_another_process_is_read(catalogue, django_assert_num_querie
     shopper = Shopper.objects.create()
     view(shopper, catalogue[0])
     request_profile(shopper, None)
-    view(shopper, catalogue[1])
     # Another process counts a step of its own (its event is in the database, its step is not ours).
     Event.objects.create(shopper=shopper, kind="view", product_key=str(catalogue[4].pk))
     assert cache().atomic_incr(f"personalize:shopper-state:{shopper.pk}") is not None
+    view(shopper, catalogue[1])  # this thread's touch: not contiguous with the value it holds
     with django_assert_num_queries(1):
         profile = request_profile(shopper, None)
-    assert profile.viewed_keys(2) == [str(catalogue[4].pk), str(catalogue[1].pk)]
+    assert profile.viewed_keys(2) == [str(catalogue[1].pk), str(catalogue[4].pk)]
 
 
 def test_a_state_older_than_the_bound_is_loaded_again(catalogue, settings, django_assert_num_queries):
@@ -269,3 +270,89 @@ def test_a_history_cut_while_cached_keeps_its_counts(catalogue, django_assert_nu
         assert profile.views_since(str(catalogue[0].pk), since) == 2
         assert profile.views_since(str(catalogue[5].pk), since) == 1
     assert profile.viewed_keys(2) == [str(catalogue[5].pk), str(catalogue[4].pk)]
+
+
+def cache_reads(monkeypatch) -> list:
+    """Every ``get_many`` of the shared cache from now on (the keys asked)."""
+    reads: list = []
+    original = type(cache()).get_many
+    monkeypatch.setattr(type(cache()), "get_many", lambda self, keys, *a, **kw: reads.append(list(keys)) or original(self, keys, *a, **kw))
+    return reads
+
+
+def test_a_read_right_after_the_requests_own_touch_makes_no_round_trip(catalogue, monkeypatch, django_assert_num_queries):
+    shopper = Shopper.objects.create()
+    view(shopper, catalogue[0])
+    request_profile(shopper, None)  # this thread holds the value with its token
+    reads = cache_reads(monkeypatch)
+    view(shopper, catalogue[1])  # the page's own view: its touch is this thread's step
+    with django_assert_num_queries(0):
+        profile = request_profile(shopper, None)
+    assert reads == []
+    same(profile, load_profile(shopper))
+    assert profile.viewed_keys(2) == [str(catalogue[1].pk), str(catalogue[0].pk)]
+    same(request_profile(shopper, None), profile)  # once per touch: the next read asks the shared cache
+    assert len(reads) == 1
+
+
+def test_a_touch_of_an_earlier_request_does_not_skip_the_shared_cache(catalogue, monkeypatch):
+    shopper = Shopper.objects.create()
+    view(shopper, catalogue[0])
+    request_profile(shopper, None)
+    view(shopper, catalogue[1])
+    request_finished.send(sender=None)  # the request that touched it has ended
+    reads = cache_reads(monkeypatch)
+    same(request_profile(shopper, None), load_profile(shopper))
+    assert len(reads) == 1
+
+
+def test_a_touch_older_than_the_bound_does_not_skip_the_shared_cache(catalogue, monkeypatch):
+    shopper = Shopper.objects.create()
+    view(shopper, catalogue[0])
+    request_profile(shopper, None)
+    monkeypatch.setattr(shopper_state, "FRESH_SECONDS", 0.0)
+    view(shopper, catalogue[1])
+    reads = cache_reads(monkeypatch)
+    same(request_profile(shopper, None), load_profile(shopper))
+    assert len(reads) == 1
+
+
+def test_a_change_between_the_requests_touch_and_its_read_is_seen_by_the_next_read(catalogue):
+    shopper = Shopper.objects.create()
+    view(shopper, catalogue[0])
+    request_profile(shopper, None)
+    view(shopper, catalogue[1])
+    other = threading.Thread(target=view, args=(shopper, catalogue[2]))  # another worker, meanwhile
+    other.start()
+    other.join()
+    # The read is as of the request's own touch (as if the other event had landed a moment later).
+    assert request_profile(shopper, None).viewed_keys(3) == [str(catalogue[i].pk) for i in (1, 0)]
+    nxt = request_profile(shopper, None)
+    same(nxt, load_profile(shopper))
+    assert nxt.viewed_keys(3) == [str(catalogue[i].pk) for i in (2, 1, 0)]
+
+
+def test_a_bump_drops_what_this_thread_holds_of_the_shopper(catalogue):
+    shopper = Shopper.objects.create()
+    view(shopper, catalogue[0])
+    request_profile(shopper, None)
+    assert ("profile", shopper.pk) in shopper_state._held()
+    shopper_state.bump([shopper.pk])  # an erasure, a merge
+    assert ("profile", shopper.pk) not in shopper_state._held()
+    view(shopper, catalogue[1])  # the counter starts elsewhere: read again, loaded from scratch
+    same(request_profile(shopper, None), load_profile(shopper))
+
+
+def test_another_workers_step_before_the_requests_touch_is_read_alone(catalogue, monkeypatch, django_assert_num_queries):
+    shopper = Shopper.objects.create()
+    view(shopper, catalogue[0])
+    request_profile(shopper, None)
+    other = threading.Thread(target=view, args=(shopper, catalogue[2]))  # the previous page, another worker
+    other.start()
+    other.join()
+    reads = cache_reads(monkeypatch)
+    view(shopper, catalogue[1])
+    with django_assert_num_queries(0):
+        profile = request_profile(shopper, None)
+    assert reads == [[f"personalize:shopper-step:{shopper.pk}:{cache().get(f'personalize:shopper-state:{shopper.pk}') - 1}"]]
+    same(profile, load_profile(shopper))

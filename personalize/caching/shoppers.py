@@ -23,7 +23,17 @@ again instead of writing their whole profile each time). Any other change in bet
 change, a bump, a step that was not stored) makes the steps not line up, and the value is
 refreshed as before.
 
-Tokens and epochs are read from the shared cache itself, never through the in-process layer: a
+A read right after this thread's own touch, in the same request (a product page reads the
+profile its own view just touched) reads neither the token nor the value: the thread holds the
+value it last read or made of the shopper with its token, and the touch just got the new token
+from the shared counter. Every change between the two tokens was a counted step (a bump or a
+renewal starts the counter elsewhere), so the held value is brought up to date with them: no
+round trip when they are all this thread's own, one small one for other workers' steps
+(:func:`_after_own_step`). Only once per touch, within ``FRESH_SECONDS`` and never across
+requests (``request_started`` / ``request_finished`` end it): a later read goes to the shared
+cache as below.
+
+Otherwise tokens and epochs are read from the shared cache itself, never through the in-process layer: a
 purchase recorded by one worker must be seen by the next page another worker serves. One
 ``get_many`` reads the token, the epoch and the value together. They start at random (a cache
 restarted or cleared cannot bring an old one back; a counter that starts below ``MIN_TOKEN``
@@ -36,9 +46,10 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.utils import timezone
 
@@ -82,7 +93,49 @@ STEP_SECONDS = 900.0
 # A value caught up this many steps (or more) is written back for every process.
 STORE_AFTER = 4
 
+# How long after this thread's touch its next read of the shopper may skip the shared cache.
+FRESH_SECONDS = 1.0
+
 _own = threading.local()
+
+
+class Held(NamedTuple):
+    """A value this thread read or made of a shopper, and the tokens it is valid for."""
+
+    token: int
+    epoch: Any
+    stamp: Any
+    value: Any
+    stored: int  # the token the shared cache holds the value under
+
+
+def _held() -> dict[tuple[str, Any], Held]:
+    """(value name, shopper pk) -> what this thread last read or made of it (``OWN_SHOPPERS`` at most)."""
+    held = getattr(_own, "held", None)
+    if held is None:
+        held = _own.held = {}
+    return held
+
+
+def _fresh() -> dict[Any, tuple[int, float]]:
+    """Shopper pk -> (the token this thread's touch just made, when): the next read's shortcut."""
+    fresh = getattr(_own, "fresh", None)
+    if fresh is None:
+        fresh = _own.fresh = {}
+    return fresh
+
+
+def end_request(*args: Any, **kwargs: Any) -> None:
+    """A request starts or ends: a touch of an earlier one no longer lets a read skip the cache."""
+    _fresh().clear()
+
+
+def _hold(name: str, pk: Any, held: Held) -> None:
+    values = _held()
+    values.pop((name, pk), None)
+    values[(name, pk)] = held  # the newest last
+    while len(values) > OWN_SHOPPERS:
+        values.pop(next(iter(values)))
 
 
 def _new_token() -> int:
@@ -147,11 +200,15 @@ def _count_up(pk: Any, added: Mapping[Any, Any]) -> bool:
     if token is None or token <= MIN_TOKEN:  # a counter someone else made
         return False
     _remember_step(pk, token, added)
+    _fresh()[pk] = (token, time.monotonic())
     return True
 
 
 def _renew(pks: Iterable[Any], *, epoch: bool) -> None:
     pks = {pk for pk in pks if pk is not None}
+    fresh = _fresh()
+    for pk in pks:
+        fresh.pop(pk, None)
     keys = {_token_key(pk): _new_token() for pk in pks}
     if epoch:
         keys.update({_epoch_key(pk): _new_token() for pk in pks})
@@ -192,9 +249,11 @@ FORGET_BATCH = 500  # shoppers per round trip (an import bumps every shopper of 
 
 
 def _forget(pks: set[Any]) -> None:
-    steps = _steps()
+    steps, held = _steps(), _held()
     for pk in pks:
         steps.pop(pk, None)
+        for name in ENTRY_NAMES:
+            held.pop((name, pk), None)
     listed = list(pks)
     for start in range(0, len(listed), FORGET_BATCH):
         batch = listed[start:start + FORGET_BATCH]
@@ -261,6 +320,10 @@ def cached(
         return load()
     ENTRY_NAMES.add(name)
     token_key, epoch_key, entry_key = _token_key(pk), _epoch_key(pk), _entry_key(name, pk)
+    if catch_up is not None:
+        value = _after_own_step(name, pk, stamp, usable, catch_up)
+        if value is not None:
+            return value
     try:
         found = cache().get_many([token_key, epoch_key, entry_key])
     except Exception:
@@ -268,14 +331,19 @@ def cached(
         return load()
     token, epoch, entry = found.get(token_key), found.get(epoch_key), found.get(entry_key)
     current = entry is not None and len(entry) == 4 and entry[1] == epoch and entry[2] == stamp
+    keep = _hold if catch_up is not None else _hold_nothing
     if current and token is not None and (usable is None or usable(entry[3])):
         if entry[0] == token:
+            keep(name, pk, Held(token, epoch, stamp, entry[3], stored=token))
             return entry[3]
         added = steps_between(pk, entry[0], token) if catch_up is not None else None
         value = catch_up(entry[3], added) if added is not None else None
         if value is not None:
-            if token - entry[0] >= STORE_AFTER:
+            stored = entry[0]
+            if token - stored >= STORE_AFTER:
                 _store(name, entry_key, (token, epoch, stamp, value))
+                stored = token
+            keep(name, pk, Held(token, epoch, stamp, value, stored=stored))
             return value
     if token is None:
         token = _new_token()
@@ -290,6 +358,37 @@ def cached(
         value = load()
     if token is not None:
         _store(name, entry_key, (token, epoch, stamp, value))
+        if isinstance(token, int):
+            keep(name, pk, Held(token, epoch, stamp, value, stored=token))
+    return value
+
+
+def _hold_nothing(name: str, pk: Any, held: Held) -> None:
+    """A value without ``catch_up`` is not held: the shortcut could not use it."""
+
+
+def _after_own_step(
+    name: str, pk: Any, stamp: Any, usable: Callable[[Any], bool] | None, catch_up: Callable[[Any, dict[Any, Any]], Any]
+) -> Any:
+    """The value right after this thread's own touch of the shopper, or ``None``: the held value
+    brought up to date with every step from its token to the touch's (this thread's own, and
+    other workers' read in one small round trip: no other change can lie between them)."""
+    fresh = _fresh().pop(pk, None)
+    held = _held().get((name, pk))
+    if fresh is None or held is None or time.monotonic() - fresh[1] > FRESH_SECONDS:
+        return None
+    token = fresh[0]
+    if held.stamp != stamp or (usable is not None and not usable(held.value)):
+        return None
+    added = steps_between(pk, held.token, token)
+    value = catch_up(held.value, added) if added is not None else None
+    if value is None:
+        return None
+    stored = held.stored
+    if token - stored >= STORE_AFTER:
+        _store(name, _entry_key(name, pk), (token, held.epoch, stamp, value))
+        stored = token
+    _hold(name, pk, Held(token, held.epoch, stamp, value, stored=stored))
     return value
 
 

@@ -96,12 +96,43 @@ def _viewed_kept() -> int:
     return 2 * max(ps.WIDGET_MAX_LIMIT, ps.RECENTLY_VIEWED_LIMIT)
 
 
-def _newest_views(rows: Iterable[ProfileRow], known: Iterable[tuple[str, datetime]] = ()) -> list[tuple[str, datetime]]:
-    last: dict[str, datetime] = dict(known)
+def _newest_views(
+    rows: Iterable[ProfileRow], known: tuple[tuple[str, datetime], ...] = ()
+) -> list[tuple[str, datetime]]:
+    """Distinct viewed products and their last view, newest first: ``known`` (in that order)
+    with the views of ``rows``. Views newer than every known one (a page's own) go in front
+    without sorting ``known`` again."""
+    views: dict[str, datetime] = {}
     for _pk, key, kind, _query, _lines, when in rows:
-        if kind == EventKind.VIEW and key and (key not in last or last[key] < when):
+        if kind == EventKind.VIEW and key and (key not in views or views[key] < when):
+            views[key] = when
+    if not views:
+        return list(known)
+    newest = sorted(views.items(), key=_second, reverse=True)
+    if not known or newest[-1][1] > known[0][1]:
+        return newest + [item for item in known if item[0] not in views]
+    last = dict(known)
+    for key, when in newest:
+        if key not in last or last[key] < when:
             last[key] = when
-    return sorted(last.items(), key=lambda item: item[1], reverse=True)
+    return sorted(last.items(), key=_second, reverse=True)
+
+
+def _second(item: tuple[Any, Any]) -> Any:
+    return item[1]
+
+
+def _row_order(row: ProfileRow) -> tuple[datetime, int]:
+    return row[ROW_WHEN], row[ROW_ID]
+
+
+def _newest_first(rows: tuple[ProfileRow, ...], added: list[ProfileRow]) -> tuple[ProfileRow, ...]:
+    """``rows`` (newest first) and ``added`` in one list, newest first: rows newer than every
+    held one (what a page adds) go in front without sorting the held ones again."""
+    newest = sorted(added, key=_row_order, reverse=True)
+    if not rows or _row_order(newest[-1]) > _row_order(rows[0]):
+        return (*newest, *rows)
+    return tuple(sorted((*rows, *added), key=_row_order, reverse=True))
 
 
 def load_state(shopper: Shopper, *, pending: Pending = Pending()) -> ProfileState:
@@ -181,10 +212,13 @@ def merge(state: ProfileState, new: list[ProfileRow], *, read_at: datetime, cart
     """``state`` with ``new`` rows added (rows it holds already are not counted twice)."""
     held = {row[ROW_ID] for row in state.rows}
     added = [row for row in new if row[ROW_ID] not in held]
+    cart = frozenset(cart)
+    if not added and cart == state.cart and read_at == state.read_at:
+        return state  # a page's own events, already caught up with
     rows, complete = state.rows, state.complete
     counted = state._replace(counted=_counted(state, added))
     if added:
-        ordered = sorted((*state.rows, *added), key=lambda row: (row[ROW_WHEN], row[ROW_ID]), reverse=True)
+        ordered = _newest_first(state.rows, added)
         limit = ps.PROFILE_EVENTS
         rows, complete = tuple(ordered[:limit]), complete and len(ordered) < limit
         if state.complete and not complete:  # the whole history, about to be cut: count it first
@@ -193,7 +227,7 @@ def merge(state: ProfileState, new: list[ProfileRow], *, read_at: datetime, cart
     viewed = _newest_views(added, state.viewed)
     return state._replace(
         rows=rows, complete=complete, purchased=state.purchased.union(*(row[ROW_LINES] for row in added)),
-        viewed=tuple(viewed[:kept]), viewed_more=state.viewed_more or len(viewed) > kept, cart=frozenset(cart),
+        viewed=tuple(viewed[:kept]), viewed_more=state.viewed_more or len(viewed) > kept, cart=cart,
         read_at=read_at, counted=counted.counted, counted_since=counted.counted_since, counted_more=counted.counted_more,
     )
 
