@@ -14,6 +14,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import timezone
 
+from personalize.events.tracking import track
 from personalize.models import Event, Shopper
 from tests import factories
 from tests.placements_helpers import configure, ids, products, shopper_request
@@ -102,6 +103,27 @@ def test_a_returning_shoppers_page_of_widgets_stays_in_its_query_budget_and_read
         html = page(template, shopper, session, product=shop[0])
     assert calls == RETURNING_CACHE_CALLS, calls
     assert len(ids(html)) >= 8 and ("On this page" in html or "Welcome" in html)
+
+
+@pytest.mark.django_db(transaction=True)  # committed: the view's receivers run after the commit
+def test_a_returning_shoppers_product_page_that_tracks_its_view_makes_no_cache_round_trip(
+    shop, django_assert_max_num_queries
+):
+    """As a store's product view does: the view is tracked, then the page renders; the profile
+    is the one this thread holds with the view's own step (personalize.caching.shoppers)."""
+    shopper, session = returning(shop)
+    for product in (shop[2], shop[0], shop[1]):  # cold: this product's lists, the earlier pages
+        request = shopper_request(shopper)
+        request.session = session
+        track(request, "view", product=product)
+        PRODUCT_PAGE.render(Context({"request": request, "product": product}))
+    request = shopper_request(shopper)
+    request.session = session
+    track(request, "view", product=shop[2])
+    with django_assert_max_num_queries(RETURNING_PRODUCT_PAGE_QUERIES), counting_cache_calls() as calls:
+        html = PRODUCT_PAGE.render(Context({"request": request, "product": shop[2]}))
+    assert sum(calls.values()) == 0, calls
+    assert str(shop[1].pk) in ids(html) and "On this page" in html  # recently viewed, up to date
 
 
 @pytest.mark.parametrize("template", [PRODUCT_PAGE, HOME_PAGE], ids=["product", "home"])
