@@ -331,20 +331,15 @@ def cached(
         return load()
     token, epoch, entry = found.get(token_key), found.get(epoch_key), found.get(entry_key)
     current = entry is not None and len(entry) == 4 and entry[1] == epoch and entry[2] == stamp
-    keep = _hold if catch_up is not None else _hold_nothing
     if current and token is not None and (usable is None or usable(entry[3])):
         if entry[0] == token:
-            keep(name, pk, Held(token, epoch, stamp, entry[3], stored=token))
+            if catch_up is not None:
+                _hold(name, pk, Held(token, epoch, stamp, entry[3], stored=token))
             return entry[3]
-        added = steps_between(pk, entry[0], token) if catch_up is not None else None
-        value = catch_up(entry[3], added) if added is not None else None
-        if value is not None:
-            stored = entry[0]
-            if token - stored >= STORE_AFTER:
-                _store(name, entry_key, (token, epoch, stamp, value))
-                stored = token
-            keep(name, pk, Held(token, epoch, stamp, value, stored=stored))
-            return value
+        if catch_up is not None:
+            value = _caught_up(name, pk, Held(entry[0], epoch, stamp, entry[3], stored=entry[0]), token, catch_up)
+            if value is not None:
+                return value
     if token is None:
         token = _new_token()
         try:
@@ -358,13 +353,9 @@ def cached(
         value = load()
     if token is not None:
         _store(name, entry_key, (token, epoch, stamp, value))
-        if isinstance(token, int):
-            keep(name, pk, Held(token, epoch, stamp, value, stored=token))
+        if catch_up is not None and isinstance(token, int):  # only what the shortcut can use is held
+            _hold(name, pk, Held(token, epoch, stamp, value, stored=token))
     return value
-
-
-def _hold_nothing(name: str, pk: Any, held: Held) -> None:
-    """A value without ``catch_up`` is not held: the shortcut could not use it."""
 
 
 def _after_own_step(
@@ -377,18 +368,24 @@ def _after_own_step(
     held = _held().get((name, pk))
     if fresh is None or held is None or time.monotonic() - fresh[1] > FRESH_SECONDS:
         return None
-    token = fresh[0]
     if held.stamp != stamp or (usable is not None and not usable(held.value)):
         return None
+    return _caught_up(name, pk, held, fresh[0], catch_up)
+
+
+def _caught_up(name: str, pk: Any, held: Held, token: int, catch_up: Callable[[Any, dict[Any, Any]], Any]) -> Any:
+    """``held`` brought up to date with the steps up to ``token`` (``None``: a step is not
+    found, or ``catch_up`` declines), written back once ``STORE_AFTER`` steps ahead of what the
+    shared cache holds, and held by this thread."""
     added = steps_between(pk, held.token, token)
     value = catch_up(held.value, added) if added is not None else None
     if value is None:
         return None
     stored = held.stored
     if token - stored >= STORE_AFTER:
-        _store(name, _entry_key(name, pk), (token, held.epoch, stamp, value))
+        _store(name, _entry_key(name, pk), (token, held.epoch, held.stamp, value))
         stored = token
-    _hold(name, pk, Held(token, held.epoch, stamp, value, stored=stored))
+    _hold(name, pk, Held(token, held.epoch, held.stamp, value, stored=stored))
     return value
 
 

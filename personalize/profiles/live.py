@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from django.db import connections, router
@@ -108,18 +109,14 @@ def _newest_views(
             views[key] = when
     if not views:
         return list(known)
-    newest = sorted(views.items(), key=_second, reverse=True)
+    newest = sorted(views.items(), key=itemgetter(1), reverse=True)
     if not known or newest[-1][1] > known[0][1]:
         return newest + [item for item in known if item[0] not in views]
     last = dict(known)
     for key, when in newest:
         if key not in last or last[key] < when:
             last[key] = when
-    return sorted(last.items(), key=_second, reverse=True)
-
-
-def _second(item: tuple[Any, Any]) -> Any:
-    return item[1]
+    return sorted(last.items(), key=itemgetter(1), reverse=True)
 
 
 def _row_order(row: ProfileRow) -> tuple[datetime, int]:
