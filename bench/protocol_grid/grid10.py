@@ -15,31 +15,26 @@ config, and each shopper's "sequentiality" (consecutive-item similarity over all
 similarity in their newest 20 products, from the fit's EASE neighbours).
 Usage: grid10.py <protocol> /tmp/q/g10-<protocol>.pkl
 """
-import os, pickle, sys, time, tempfile, dataclasses, itertools
+import os, pickle, sys, time, tempfile, itertools
 sys.path.insert(0, os.getcwd())
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 from bench import recommend_quality as rq
 rq.setup_django(os.path.join(tempfile.mkdtemp(), "db.sqlite3"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import protocol
 from personalize.profiles import ShopperProfile
-from personalize.recommenders.cooccurrence import profile_item_weights
 from personalize.recommenders.evaluation import Validation, holdout_split
 from personalize.recommenders.lightfm import LightFMRecommender
 from personalize.recommenders.popular import PopularRecommender
 from personalize.recommenders.ranking import top_k, indices_of
 
 proto, out = sys.argv[1], sys.argv[2]
-blob = pickle.load(open(f"/tmp/q/{proto}.pkl", "rb"))
-data, truth = blob["data"], blob["truth"]
-users = np.array([u for u, s in truth.items() for _ in s], dtype=np.int32)
-items = np.array([i for u, s in truth.items() for i in s], dtype=np.int32)
-n = len(users)
-test_td = dataclasses.replace(data, users=users, items=items, kinds=np.zeros(n, np.int8), times=np.zeros(n), sessions=np.zeros(n, np.int64))
-FIT = {"NO_COMPONENTS": 128, "EPOCHS": 40, "ITEM_ALPHA": 1e-5, "USER_ALPHA": 1e-5, "NUM_THREADS": 1}
+data, test_td = protocol.load(proto)
+FIT, VARIANTS = protocol.FIT, protocol.VARIANTS
 SMOKE = bool(os.environ.get("GRID10_SMOKE"))
 if SMOKE:
-    FIT = {**FIT, "NO_COMPONENTS": 8, "EPOCHS": 1}
-VARIANTS = [{"KNN_METRIC": "ease", "EASE_LAMBDA": 300.0, "KNN_TOP_N": 300}, {"KNN_METRIC": "ease", "EASE_LAMBDA": 1000.0, "KNN_TOP_N": 300}]
+    FIT = {**protocol.FIT, "NO_COMPONENTS": 8, "EPOCHS": 1}
 LFM_R = (1.0, 0.95, 0.85)
 KNN_P = list(itertools.product((1.0, 0.95, 0.85, 0.7), (20, 50)))
 WS = (0.3, 0.5, 0.7)
@@ -53,19 +48,6 @@ def configs():
 
 
 CONFIGS = configs()
-
-
-def knn_raw(model, profile, kr, mp):
-    indptr, indices, sims = model._knn
-    weights = profile_item_weights(profile, recency=kr, max_items=mp)
-    knn = np.zeros(len(model._keys), dtype=np.float64)
-    for key, w in weights.items():
-        row = model._index.get(key)
-        if row is None:
-            continue
-        lo, hi = indptr[row], indptr[row + 1]
-        np.add.at(knn, indices[lo:hi], w * sims[lo:hi])
-    return knn
 
 
 def ranks(scores, allowed):
@@ -118,7 +100,7 @@ def score_set(model, v, dense):
                 continue
             vector, _known = found
             lfm[r] = (model._item_repr @ vector.astype(np.float32) + model._item_bias).astype(np.float64)
-        knn = {kp: knn_raw(model, profile, *kp) for kp in KNN_P}
+        knn = {(kr, mp): model._knn_scores(profile, recency=kr, max_items=mp) for kr, mp in KNN_P}
         flat = knn[(1.0, 50)]
         flat_n = flat / flat.max() if flat.max() > 0 else flat
         cache = {}

@@ -377,23 +377,28 @@ class LightFMRecommender(VersionedBackend):
         weight = float(self.option("KNN_WEIGHT"))
         if weight <= 0 or self._knn is None:
             return scores
-        indptr, indices, sims = self._knn
-        weights = profile_item_weights(
+        knn = self._knn_scores(
             profile, recency=float(self.option("KNN_RECENCY")), max_items=int(self.option("KNN_MAX_PROFILE_ITEMS"))
         )
-        knn = np.zeros(len(scores), dtype=np.float64)
-        for key, w in weights.items():
-            row = self._index.get(key)
-            if row is None:
-                continue
-            lo, hi = indptr[row], indptr[row + 1]
-            np.add.at(knn, indices[lo:hi], w * sims[lo:hi])
         low, high = float(scores.min()), float(scores.max())
         scaled = (scores - low) / (high - low) if high > low else np.zeros_like(scores)
         peak = float(knn.max())
         if peak > 0:
             knn /= peak
         return (1.0 - weight) * scaled + weight * knn
+
+    def _knn_scores(self, profile: ShopperProfile, *, recency: float, max_items: int) -> np.ndarray:
+        """The item-item part's raw score of every product: the similarities of the shopper's
+        newest ``max_items`` products, each step back weighing ``recency`` times less."""
+        indptr, indices, sims = self._knn
+        knn = np.zeros(len(self._keys), dtype=np.float64)
+        for key, w in profile_item_weights(profile, recency=recency, max_items=max_items).items():
+            row = self._index.get(key)
+            if row is None:
+                continue
+            lo, hi = indptr[row], indptr[row + 1]
+            np.add.at(knn, indices[lo:hi], w * sims[lo:hi])
+        return knn
 
     def _fill(
         self, result: list[Recommendation], profile: ShopperProfile, *, limit: int, exclude: Collection[str], category: str | None
