@@ -1,23 +1,19 @@
-import os, pickle, sys, json, time, itertools, tempfile, dataclasses
+import os, sys, json, time, itertools, tempfile
 sys.path.insert(0, os.getcwd())
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 from bench import recommend_quality as rq
 rq.setup_django(os.path.join(tempfile.mkdtemp(), "db.sqlite3"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import protocol
 from personalize.recommenders.evaluation import Validation, holdout_split
 from personalize.recommenders.lightfm import LightFMRecommender
 from personalize.recommenders.popular import PopularRecommender
 
 proto = sys.argv[1]
 out = sys.argv[2]
-blob = pickle.load(open(f"/tmp/q/{proto}.pkl", "rb"))
-data, truth = blob["data"], blob["truth"]
-users = np.array([u for u, s in truth.items() for _ in s], dtype=np.int32)
-items = np.array([i for u, s in truth.items() for i in s], dtype=np.int32)
-n = len(users)
-test_td = dataclasses.replace(data, users=users, items=items, kinds=np.zeros(n, np.int8), times=np.zeros(n), sessions=np.zeros(n, np.int64))
-FIT = {"NO_COMPONENTS": 128, "EPOCHS": 40, "ITEM_ALPHA": 1e-5, "USER_ALPHA": 1e-5, "NUM_THREADS": 1}
-VARIANTS = [{"KNN_METRIC": "ease", "EASE_LAMBDA": 300.0, "KNN_TOP_N": 300}, {"KNN_METRIC": "ease", "EASE_LAMBDA": 1000.0, "KNN_TOP_N": 300}]
+data, test_td = protocol.load(proto)
+FIT, VARIANTS = protocol.FIT, protocol.VARIANTS
 def grid():
     pts = []
     for r in (1.0, 0.95, 0.85):

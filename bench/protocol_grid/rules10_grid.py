@@ -68,9 +68,10 @@ RULES = {
     "K8 B, older margin 4%": lambda v: k_older_margin(v, 0.04),
 }
 
-if __name__ == "__main__":
-    data = {p: r8.load(p) for p in sys.argv[1:]}
-    for name, rule in RULES.items():
+
+def report(rules, data):
+    """Each rule's pick on every protocol: its test score, its own parts, its validation ratios."""
+    for name, rule in rules.items():
         print(name)
         for proto, (val, test) in data.items():
             o = rule(val)
@@ -84,30 +85,24 @@ if __name__ == "__main__":
                   f"lam {o['EASE_LAMBDA']:.0f} w {o['KNN_WEIGHT']} R {f['RECENCY']} KR {f['KNN_RECENCY']} KP {f['KNN_MAX_PROFILE_ITEMS']}")
 
 
-def _flat(val, pts):
+if __name__ == "__main__":
+    data = {p: r8.load(p) for p in sys.argv[1:]}
+    report(RULES, data)
+
+
+def _flat(pts):
     return [o for o in pts if o.get("KNN_RECENCY", 1.0) == 1.0]
 
 
 ROBUST = {
-    "K5a flat kNN, best latest (no guard)": lambda v: max(_flat(v, r8.points(v)), key=lambda o: v["latest"][r8.key(o)][0]),
-    "K5b flat kNN, max-min own ratio": lambda v: max(_flat(v, r8.points(v)), key=lambda o: (round(min(ratios(v, o).values()), 4), sum(ratios(v, o).values()))),
-    "K5c flat kNN, B guard 1% tolerance": lambda v: max(_flat(v, guarded(v, 0.01)), key=lambda o: v["latest"][r8.key(o)][0]),
-    "K5d flat kNN, B guard, EASE 1000 only": lambda v: max([o for o in _flat(v, guarded(v)) if o["EASE_LAMBDA"] == 1000.0], key=lambda o: v["latest"][r8.key(o)][0]),
-    "K5e flat kNN, B guard, profile 50 only": lambda v: max([o for o in _flat(v, guarded(v)) if r8.full(o)["KNN_MAX_PROFILE_ITEMS"] == 50], key=lambda o: v["latest"][r8.key(o)][0]),
-    "K5f flat kNN, B guard, 2nd best latest": lambda v: sorted(_flat(v, guarded(v)), key=lambda o: -v["latest"][r8.key(o)][0])[1],
-    "K5g flat kNN, B guard, 3rd best latest": lambda v: sorted(_flat(v, guarded(v)), key=lambda o: -v["latest"][r8.key(o)][0])[2],
+    "K5a flat kNN, best latest (no guard)": lambda v: max(_flat(r8.points(v)), key=lambda o: v["latest"][r8.key(o)][0]),
+    "K5b flat kNN, max-min own ratio": lambda v: max(_flat(r8.points(v)), key=lambda o: (round(min(ratios(v, o).values()), 4), sum(ratios(v, o).values()))),
+    "K5c flat kNN, B guard 1% tolerance": lambda v: max(_flat(guarded(v, 0.01)), key=lambda o: v["latest"][r8.key(o)][0]),
+    "K5d flat kNN, B guard, EASE 1000 only": lambda v: max([o for o in _flat(guarded(v)) if o["EASE_LAMBDA"] == 1000.0], key=lambda o: v["latest"][r8.key(o)][0]),
+    "K5e flat kNN, B guard, profile 50 only": lambda v: max([o for o in _flat(guarded(v)) if r8.full(o)["KNN_MAX_PROFILE_ITEMS"] == 50], key=lambda o: v["latest"][r8.key(o)][0]),
+    "K5f flat kNN, B guard, 2nd best latest": lambda v: sorted(_flat(guarded(v)), key=lambda o: -v["latest"][r8.key(o)][0])[1],
+    "K5g flat kNN, B guard, 3rd best latest": lambda v: sorted(_flat(guarded(v)), key=lambda o: -v["latest"][r8.key(o)][0])[2],
     "K9 B guard, LightFM recency fixed 1 (recency on kNN only)": lambda v: max([o for o in guarded(v) if o.get("RECENCY", 1.0) == 1.0], key=lambda o: v["latest"][r8.key(o)][0]),
 }
 if __name__ == "__main__" and os.environ.get("ROBUST"):
-    for name, rule in ROBUST.items():
-        print(name)
-        for proto, (val, test) in data.items():
-            o = rule(val)
-            k = r8.key(o)
-            nd, cov = test[k]
-            lf, kn, pop = test[r8.key(r8.endpoint(o, 0.0))][0], test[r8.key(r8.endpoint(o, 1.0))][0], test['"popular"'][0]
-            flag = "OWN-OK" if nd >= max(lf, kn, pop) else "BELOW-OWN"
-            rv = " ".join(f"{s}:{x:.3f}" for s, x in ratios(val, o).items())
-            f = r8.full(o)
-            print(f"  {proto:8s} {nd:.4f} x{nd / r8.ALS[proto]:.3f} cov {cov:.3f} | lf {lf:.4f} knn {kn:.4f} {flag} | val/own {rv} | "
-                  f"lam {o['EASE_LAMBDA']:.0f} w {o['KNN_WEIGHT']} R {f['RECENCY']} KR {f['KNN_RECENCY']} KP {f['KNN_MAX_PROFILE_ITEMS']}")
+    report(ROBUST, data)
